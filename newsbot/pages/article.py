@@ -1,0 +1,465 @@
+"""The 每经网 article page: every selector for it, and nothing else.
+
+:class:`ArticlePage` takes one response and returns one :class:`~newsbot.items.ArticleItem`, or
+raises :class:`~newsbot.pages.NotArticle` with a reason. It makes no requests and does no I/O,
+so the crawl, ``scrapy extract`` and ``scrapy reparse`` all read pages the same way.
+
+Markup (see NBD.md): ``div.g-article`` holds ``div.g-article-top`` (h1, ``p.u-time`` with
+``span.source`` and ``span.time``, ``div.typeTags``), an optional ``div.g-article-abstract`` and
+the body ``div.g-articl-text`` (the site's spelling), which starts with the byline paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+from lxml import etree
+from parsel import Selector, SelectorList
+from scrapy.http import TextResponse
+
+from newsbot import EXTRACTOR_VERSION
+from newsbot.items import ArticleItem, Tag
+from newsbot.loaders import ArticleLoader
+from newsbot.pages import NotArticle
+from newsbot.pages.challenge import looks_blocked
+from newsbot.processors import (
+    Credits,
+    cover_credit,
+    credit_line,
+    image_credit,
+    is_boilerplate,
+    is_byline,
+    is_caption,
+    normalize_space,
+    split_byline,
+)
+from newsbot.urls import canonical_article_url
+
+# --- selectors ------------------------------------------------------------------------------------
+# Pages are 60-120 KB of navigation and scripts around a small article: find the body with one
+# pass over the document, then read everything else inside its ``div.g-article``.
+BODY = "div.g-articl-text, div.g-article-text"
+ARTICLE = "ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' g-article ')][1]"
+# In order of trust, inside the article: its h1; then in the page: declared titles, any h1.
+ARTICLE_TITLE = ".g-article-top h1, h1"
+PAGE_TITLES = ('meta[property="og:title"]::attr(content)', "head title", "h1")
+SOURCE = ".u-time .source, span.source"
+TIME = ".u-time .time, span.time"
+TAGS = "div.typeTags a.typeTag"
+ABSTRACT_POINTS = "div.g-article-abstract p"
+CANONICAL = 'link[rel="canonical"]::attr(href), meta[property="og:url"]::attr(content)'
+SCRIPT_PUB_DATE = re.compile(r'"pubDate"\s*:\s*"([^"]{8,40})"')
+BYLINE_STYLE = "6d6d6d"  # the grey of the byline paragraph
+TAG_TYPE_BY_COLOR = {"tagColor1": "stock", "tagColor2": "province", "tagColor3": "industry",
+                     "tagColor4": "concept"}  # fmt: skip
+DISCLAIMER_CLASS = "nbd-mzsm"
+RELATED_CLASS = "more-read"  # related-reading blocks: n-on-h-more-read
+REPORTER_CLASS = "m-original-right"  # AI flash "(记者 X)" line
+
+# --- body structure ---------------------------------------------------------------------------
+_BLOCKS = frozenset(
+    [
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "blockquote",
+        "pre",
+        "dt",
+        "dd",
+        "figcaption",
+        "caption",
+        "td",
+        "th",
+        "address",
+    ]
+)
+_CONTAINERS = frozenset(
+    [
+        "div",
+        "section",
+        "article",
+        "ul",
+        "ol",
+        "dl",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "figure",
+        "center",
+        "main",
+        "header",
+        "footer",
+        "aside",
+        "nav",
+        "details",
+        "summary",
+        "form",
+        "fieldset",
+    ]
+)
+_SKIP = frozenset(
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "iframe",
+        "object",
+        "embed",
+        "video",
+        "audio",
+        "source",
+        "track",
+        "canvas",
+        "svg",
+        "button",
+        "input",
+        "select",
+        "textarea",
+        "map",
+        "head",
+        "title",
+        "meta",
+        "link",
+    ]
+)
+_LATIN_FALLBACKS = frozenset({"cp1252", "latin-1", "latin1", "iso-8859-1", "ascii", "us-ascii"})
+
+
+@dataclass
+class _Block:
+    """A line of body text and where it came from."""
+
+    text: str
+    classes: str = ""
+    style: str = ""
+    images: int = 0  # images inside the block
+    link_only: bool = False
+
+
+@dataclass
+class _Walk:
+    blocks: list[_Block] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    # Index into ``blocks`` after which each image appeared, to find the lead image's caption.
+    image_positions: list[int] = field(default_factory=list)
+
+
+class ArticlePage:
+    """One article page. ``to_item()`` reads it; nothing is read before that is called."""
+
+    def __init__(
+        self,
+        response: TextResponse,
+        *,
+        fetched_at: datetime | None = None,
+        url_hint: str | None = None,
+    ) -> None:
+        """``url_hint`` is the article URL to use when neither the response URL nor the page's
+        canonical link is one (a saved page with a name of its own)."""
+        self.response = response
+        self.fetched_at = fetched_at or datetime.now(timezone.utc)
+        self.url_hint = url_hint
+
+    # -- entry point --------------------------------------------------------------------------
+
+    def to_item(self) -> ArticleItem:
+        sel = self._selector()
+        body = sel.css(BODY)
+        if not body:
+            if looks_blocked(self._page_text(sel)):
+                raise NotArticle("blocked", "challenge page instead of an article")
+            raise NotArticle("not_article", "no article markup (div.g-articl-text)")
+        url = self._url(sel)
+        # The 2017 template and saved fragments may lack the wrapper: then read the whole page.
+        article = body[0].xpath(ARTICLE) or sel
+        walk = _walk_body(body[0].root, url)
+        byline, credits, lines, credit = _read_blocks(walk)
+        if not lines:
+            raise NotArticle("empty_body", "article markup with no text")
+
+        loader = ArticleLoader(fetched_at=self.fetched_at)
+        loader.add_value("url", url)
+        loader.add_value("article_id", url.rsplit("/", 1)[-1].split(".")[0])
+        loader.add_value("title", _first_text(article, (ARTICLE_TITLE,)))
+        if not loader.get_output_value("title"):
+            loader.add_value("title", _first_text(sel, PAGE_TITLES))
+        loader.add_value("source", _texts(article, SOURCE)[:1])
+        raw_time = self._raw_time(article) or self._raw_time(sel)
+        loader.add_value("published_at_raw", raw_time)
+        loader.add_value("published_at", raw_time)
+        loader.add_value("reporters", credits.reporters)
+        loader.add_value("editors", credits.editors)
+        loader.add_value("byline", byline)
+        loader.add_value("abstract", _texts(article, ABSTRACT_POINTS))
+        loader.add_value("body", lines)
+        loader.add_value("images", walk.images)
+        loader.add_value("image_credit", credit)
+        loader.add_value("tags", list(_tags(article)))
+        fetched_at = self.fetched_at.astimezone(timezone.utc).replace(microsecond=0)
+        loader.add_value("fetched_at", fetched_at.isoformat())
+        loader.add_value("extractor_version", EXTRACTOR_VERSION)
+        return loader.load_article()
+
+    # -- pieces -------------------------------------------------------------------------------
+
+    def _selector(self) -> Selector:
+        """The page's selector, decoded right even when the declared charset lies."""
+        response = self.response
+        text = response.text
+        declared = (response.encoding or "").lower()
+        if "\ufffd" not in text and declared not in _LATIN_FALLBACKS:
+            return response.selector
+        # Either the declared charset produced replacement characters, or none was declared and
+        # Scrapy fell back to cp1252: try the encodings the site (or its mirrors) really use.
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                decoded = response.body.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            return Selector(text=decoded, base_url=response.url)
+        if "\ufffd" in text:
+            raise NotArticle("bad_encoding", f"bytes do not decode as {declared or 'any charset'}")
+        return response.selector
+
+    @staticmethod
+    def _page_text(sel: Selector) -> str:
+        return " ".join(sel.xpath("//title//text() | //body//text()").getall())
+
+    def _url(self, sel: Selector) -> str:
+        url = canonical_article_url(self.response.url, any_host=True)
+        if url:
+            return url
+        for href in sel.css(CANONICAL).getall():
+            url = canonical_article_url(urljoin(self.response.url, href.strip()), any_host=True)
+            if url:
+                return url
+        if self.url_hint and (url := canonical_article_url(self.url_hint, any_host=True)):
+            return url
+        raise NotArticle("no_url", f"no article URL in {self.response.url} or its canonical link")
+
+    @staticmethod
+    def _raw_time(sel: Selector | SelectorList[Selector]) -> str | None:
+        for text in _texts(sel, TIME):
+            if text.strip():
+                return normalize_space(text)
+        m = SCRIPT_PUB_DATE.search(" ".join(sel.css("script::text").getall()))
+        if m:
+            return m.group(1).strip()
+        meta = sel.css('meta[property="article:published_time"]::attr(content)').get()
+        return meta.strip() if meta else None
+
+
+def _first_text(sel: Selector | SelectorList[Selector], css_list: tuple[str, ...]) -> str | None:
+    for css in css_list:
+        for text in _texts(sel, css):
+            if text.strip():
+                return text
+    return None
+
+
+def _texts(sel: Selector | SelectorList[Selector], css: str) -> list[str]:
+    """Text of each match: the attribute for ``::attr()``, else all text inside the element
+    (comments excluded, which keeps the h1's leftover commented-out link out of the title)."""
+    found = sel.css(css)
+    return found.getall() if "::" in css else found.xpath("string()").getall()
+
+
+def _tags(sel: Selector | SelectorList[Selector]) -> Iterator[Tag]:
+    for a in sel.css(TAGS):
+        name = normalize_space("".join(a.xpath("text()").getall()))
+        if not name:
+            continue
+        query = parse_qs(urlsplit(a.attrib.get("href", "")).query)
+        kind = (query.get("tag_type") or [""])[0]
+        if not kind:
+            colors = a.attrib.get("class", "").split()
+            kind = next((TAG_TYPE_BY_COLOR[c] for c in colors if c in TAG_TYPE_BY_COLOR), "")
+        code = None
+        if kind == "stock":
+            code = a.attrib.get("data-stock-code") or next(iter(query.get("tag_value", [])), None)
+        yield Tag(name=name, type=kind or "concept", code=code)
+
+
+# --- the body walk ------------------------------------------------------------------------------
+
+
+def _tag(el: etree._Element) -> str | None:
+    tag = el.tag
+    return tag.lower() if isinstance(tag, str) else None  # comments and PIs have no str tag
+
+
+def _is_dropped(el: etree._Element) -> bool:
+    return RELATED_CLASS in (el.get("class") or "")
+
+
+def _has_blocks(el: etree._Element) -> bool:
+    return any((t := _tag(c)) in _BLOCKS or t in _CONTAINERS for c in el)
+
+
+def _walk_body(root: etree._Element, base_url: str) -> _Walk:
+    walk = _Walk()
+    _walk_container(root, walk, base_url)
+    return walk
+
+
+def _add_image(el: etree._Element, walk: _Walk, base_url: str) -> None:
+    src = (el.get("src") or "").strip()
+    if not src or src.startswith("data:"):
+        src = (el.get("data-original") or el.get("data-src") or "").strip()
+    if not src or src.startswith(("data:", "javascript:")):
+        return
+    if src.startswith("//"):
+        src = "https:" + src
+    walk.images.append(urljoin(base_url, src))
+    walk.image_positions.append(len(walk.blocks))
+
+
+def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> None:
+    run: list[str] = []
+    run_images = 0
+    if container.text:
+        run.append(container.text)
+
+    def flush() -> None:
+        nonlocal run_images
+        _emit(walk, run, container, images=run_images, link_only=False)
+        run.clear()
+        run_images = 0
+
+    for child in container:
+        tag = _tag(child)
+        if tag is None or tag in _SKIP or _is_dropped(child):
+            pass
+        elif tag == "img":
+            _add_image(child, walk, base_url)
+            run_images += 1
+        elif tag == "br":
+            run.append("\n")
+        elif tag in _BLOCKS or tag in _CONTAINERS or _has_blocks(child):
+            flush()
+            if tag in _CONTAINERS or _has_blocks(child):
+                _walk_container(child, walk, base_url)
+            else:
+                _emit_block(child, walk, base_url)
+        else:  # inline element outside any paragraph: part of the current run
+            run_images += _inline_text(child, run, walk, base_url)
+        if child.tail:
+            run.append(child.tail)
+    flush()
+
+
+def _emit_block(el: etree._Element, walk: _Walk, base_url: str) -> None:
+    parts: list[str] = []
+    if el.text:
+        parts.append(el.text)
+    images = 0
+    for child in el:
+        images += _inline_text(child, parts, walk, base_url)
+        if child.tail:
+            parts.append(child.tail)
+    link_text = "".join(el.xpath(".//a//text()"))
+    _emit(walk, parts, el, images=images, link_only=bool(link_text.strip()))
+
+
+def _inline_text(el: etree._Element, parts: list[str], walk: _Walk, base_url: str) -> int:
+    """Append an inline element's text to ``parts``; returns how many images it held."""
+    tag = _tag(el)
+    if tag is None or tag in _SKIP or _is_dropped(el):
+        return 0
+    if tag == "img":
+        _add_image(el, walk, base_url)
+        return 1
+    if tag == "br":
+        parts.append("\n")
+        return 0
+    images = 0
+    if el.text:
+        parts.append(el.text)
+    for child in el:
+        images += _inline_text(child, parts, walk, base_url)
+        if child.tail:
+            parts.append(child.tail)
+    return images
+
+
+def _emit(
+    walk: _Walk, parts: list[str], el: etree._Element, *, images: int, link_only: bool
+) -> None:
+    text = "".join(parts)
+    classes = el.get("class") or ""
+    style = el.get("style") or ""
+    lines = [normalize_space(line) for line in text.split("\n")]
+    lines = [line for line in lines if line]
+    if not lines:
+        if images:  # an image-only block still separates the lead image from its caption
+            walk.blocks.append(_Block("", classes, style, images))
+        return
+    if link_only:
+        link_only = normalize_space(text) == normalize_space("".join(el.xpath(".//a//text()")))
+    for line in lines:
+        walk.blocks.append(_Block(line, classes, style, images, link_only))
+        images = 0
+
+
+# --- from blocks to fields ------------------------------------------------------------------
+
+
+def _follows_first_image(walk: _Walk, index: int) -> bool:
+    """Whether block ``index`` comes right after the page's first image, no text between."""
+    if not walk.image_positions:
+        return False
+    start = walk.image_positions[0]
+    return start <= index and not any(b.text for b in walk.blocks[start:index])
+
+
+def _read_blocks(walk: _Walk) -> tuple[str | None, Credits, list[str], str | None]:
+    """Split the walked blocks into byline, credits, body lines and the image credit."""
+    credits = Credits()
+    byline: str | None = None
+    lines: list[str] = []
+    cover: str | None = None
+    lead: str | None = None
+    in_related = False
+    first_text = next((i for i, b in enumerate(walk.blocks) if b.text), None)
+
+    for i, block in enumerate(walk.blocks):
+        text = block.text
+        if not text:
+            continue
+        if i == first_text and (BYLINE_STYLE in block.style or is_byline(text)):
+            byline = text
+            if is_byline(text):
+                credits.extend(split_byline(text))
+            continue
+        if DISCLAIMER_CLASS in block.classes or is_boilerplate(text):
+            in_related = not text.startswith("免责声明") and not text.startswith("每经头条")
+            continue
+        if in_related and block.link_only:
+            continue
+        in_related = False
+        found = cover_credit(text)
+        if found:
+            cover = found
+            continue
+        if is_caption(text):
+            if lead is None and _follows_first_image(walk, i):
+                lead = image_credit(text)
+            continue
+        names = credit_line(text) if REPORTER_CLASS in block.classes or len(text) <= 60 else None
+        if names is not None:
+            credits.extend(names)
+            continue
+        lines.append(text)
+    return byline, credits, lines, cover or lead
