@@ -288,7 +288,8 @@ _CAPTION = re.compile(
     r"|(?:视觉中国|每经资料|资料|东方IC|IC photo|新华社|摄图网)图$"
 )
 _PHOTO_BY = re.compile(r"^(?:\S+\s+){1,4}摄$")
-_COVER_CREDIT = re.compile(r"^封面(?:图片)?(?:来源|来自)?\s*[:：]\s*(.+)$")
+# "封面：X" alone is a trailing credit for who designed the cover, not the picture's source.
+_COVER_CREDIT = re.compile(r"^封面图(?:片)?(?:来源|来自)?\s*[:：]\s*(.+)$")
 _IMAGE_CREDIT = re.compile(r"^图片?(?:来源|来自|源)\s*[:：]\s*(.+)$")
 _UNRELATED = re.compile(r"\s*[(（]\s*图文无关\s*[)）]\s*$")
 
@@ -314,6 +315,8 @@ def cover_credit(text: str) -> str | None:
     '每经记者 张某 摄'
     >>> cover_credit("图片来源：视觉中国") is None
     True
+    >>> cover_credit("封面：贺某") is None
+    True
     """
     m = _COVER_CREDIT.match(normalize_space(text))
     return _UNRELATED.sub("", m.group(1)).strip() or None if m else None
@@ -333,6 +336,15 @@ def image_credit(text: str) -> str | None:
 
 _LEFTOVER_PREFIXES = ("免责声明", "每经头条（nbdtoutiao）", "每经头条(nbdtoutiao)")
 _RELATED_READING = re.compile(r"^[【\[]?(?:相关阅读|延伸阅读|推荐阅读|相关新闻|往期回顾)")
+
+
+def is_related_heading(text: str) -> bool:
+    """The heading of a related-reading block; the link lines after it go with it.
+
+    >>> is_related_heading("相关阅读："), is_related_heading("【延伸阅读】"), is_related_heading("相关")
+    (True, True, False)
+    """
+    return bool(_RELATED_READING.match(normalize_space(text)))
 
 
 def is_boilerplate(text: str) -> bool:

@@ -34,6 +34,7 @@ from newsbot.processors import (
     is_boilerplate,
     is_byline,
     is_caption,
+    is_related_heading,
     normalize_space,
     split_byline,
 )
@@ -134,6 +135,9 @@ _SKIP = frozenset(
         "link",
     ]
 )
+# Marks a <br> in collected text. Raw newlines in the markup are only white space; a private-use
+# character survives normalize_space, which folds every real space character.
+LINE_BREAK = "\ue000"
 _LATIN_FALLBACKS = frozenset({"cp1252", "latin-1", "latin1", "iso-8859-1", "ascii", "us-ascii"})
 
 
@@ -185,8 +189,8 @@ class ArticlePage:
         # The 2017 template and saved fragments may lack the wrapper: then read the whole page.
         article = body[0].xpath(ARTICLE) or sel
         walk = _walk_body(body[0].root, url)
-        byline, credits, lines, credit = _read_blocks(walk)
-        if not lines:
+        read = _read_blocks(walk)
+        if not read.lines:
             raise NotArticle("empty_body", "article markup with no text")
 
         loader = ArticleLoader(fetched_at=self.fetched_at)
@@ -199,13 +203,13 @@ class ArticlePage:
         raw_time = self._raw_time(article) or self._raw_time(sel)
         loader.add_value("published_at_raw", raw_time)
         loader.add_value("published_at", raw_time)
-        loader.add_value("reporters", credits.reporters)
-        loader.add_value("editors", credits.editors)
-        loader.add_value("byline", byline)
+        loader.add_value("reporters", read.credits.reporters)
+        loader.add_value("editors", read.credits.editors)
+        loader.add_value("byline", read.byline)
         loader.add_value("abstract", _texts(article, ABSTRACT_POINTS))
-        loader.add_value("body", lines)
-        loader.add_value("images", walk.images)
-        loader.add_value("image_credit", credit)
+        loader.add_value("body", read.lines)
+        loader.add_value("images", read.images(walk))
+        loader.add_value("image_credit", read.image_credit)
         loader.add_value("tags", list(_tags(article)))
         fetched_at = self.fetched_at.astimezone(timezone.utc).replace(microsecond=0)
         loader.add_value("fetched_at", fetched_at.isoformat())
@@ -346,7 +350,7 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> No
             _add_image(child, walk, base_url)
             run_images += 1
         elif tag == "br":
-            run.append("\n")
+            run.append(LINE_BREAK)
         elif tag in _BLOCKS or tag in _CONTAINERS or _has_blocks(child):
             flush()
             if tag in _CONTAINERS or _has_blocks(child):
@@ -382,7 +386,7 @@ def _inline_text(el: etree._Element, parts: list[str], walk: _Walk, base_url: st
         _add_image(el, walk, base_url)
         return 1
     if tag == "br":
-        parts.append("\n")
+        parts.append(LINE_BREAK)
         return 0
     images = 0
     if el.text:
@@ -400,7 +404,7 @@ def _emit(
     text = "".join(parts)
     classes = el.get("class") or ""
     style = el.get("style") or ""
-    lines = [normalize_space(line) for line in text.split("\n")]
+    lines = [normalize_space(line) for line in text.split(LINE_BREAK)]
     lines = [line for line in lines if line]
     if not lines:
         if images:  # an image-only block still separates the lead image from its caption
@@ -424,11 +428,26 @@ def _follows_first_image(walk: _Walk, index: int) -> bool:
     return start <= index and not any(b.text for b in walk.blocks[start:index])
 
 
-def _read_blocks(walk: _Walk) -> tuple[str | None, Credits, list[str], str | None]:
-    """Split the walked blocks into byline, credits, body lines and the image credit."""
-    credits = Credits()
+@dataclass
+class _Reading:
     byline: str | None = None
-    lines: list[str] = []
+    credits: Credits = field(default_factory=Credits)
+    lines: list[str] = field(default_factory=list)
+    image_credit: str | None = None
+    related: set[int] = field(default_factory=set)  # indices of related-reading blocks
+
+    def images(self, walk: _Walk) -> list[str]:
+        """The body's images, less those in related-reading link lines."""
+        return [
+            url
+            for url, at in zip(walk.images, walk.image_positions, strict=True)
+            if at not in self.related
+        ]
+
+
+def _read_blocks(walk: _Walk) -> _Reading:
+    """Sort the walked blocks into byline, credits, body lines and the image credit."""
+    out = _Reading()
     cover: str | None = None
     lead: str | None = None
     in_related = False
@@ -439,16 +458,20 @@ def _read_blocks(walk: _Walk) -> tuple[str | None, Credits, list[str], str | Non
         if not text:
             continue
         if i == first_text and (BYLINE_STYLE in block.style or is_byline(text)):
-            byline = text
+            out.byline = text
             if is_byline(text):
-                credits.extend(split_byline(text))
+                out.credits.extend(split_byline(text))
             continue
-        if DISCLAIMER_CLASS in block.classes or is_boilerplate(text):
-            in_related = not text.startswith("免责声明") and not text.startswith("每经头条")
+        if is_related_heading(text):
+            in_related = True
+            out.related.add(i)
             continue
         if in_related and block.link_only:
+            out.related.add(i)
             continue
         in_related = False
+        if DISCLAIMER_CLASS in block.classes or is_boilerplate(text):
+            continue
         found = cover_credit(text)
         if found:
             cover = found
@@ -459,7 +482,8 @@ def _read_blocks(walk: _Walk) -> tuple[str | None, Credits, list[str], str | Non
             continue
         names = credit_line(text) if REPORTER_CLASS in block.classes or len(text) <= 60 else None
         if names is not None:
-            credits.extend(names)
+            out.credits.extend(names)
             continue
-        lines.append(text)
-    return byline, credits, lines, cover or lead
+        out.lines.append(text)
+    out.image_credit = cover or lead
+    return out
