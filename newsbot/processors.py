@@ -341,8 +341,8 @@ _RELATED_READING = re.compile(r"^[【\[]?(?:相关阅读|延伸阅读|推荐阅�
 def is_related_heading(text: str) -> bool:
     """The heading of a related-reading block; the link lines after it go with it.
 
-    >>> is_related_heading("相关阅读："), is_related_heading("【延伸阅读】"), is_related_heading("相关")
-    (True, True, False)
+    >>> [is_related_heading(t) for t in ("相关阅读：", "【延伸阅读】", "相关")]
+    [True, True, False]
     """
     return bool(_RELATED_READING.match(normalize_space(text)))
 

@@ -21,6 +21,127 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 
 # --- crawling (spider, perimeter, politeness) --------------------------------------------------
 
+#: Where every request goes; records keep https://www.nbd.com.cn URLs. Point it at a mirror, a
+#: caching proxy or the local copy (tools/sitecopy.py) to crawl the same tree elsewhere.
+NEWSBOT_SITE_ROOT = "https://www.nbd.com.cn"
+#: Further hosts (``host`` or ``host:port``) requests may go to. The nbd.com.cn article hosts
+#: are allowed by themselves only when NEWSBOT_SITE_ROOT is on nbd.com.cn.
+NEWSBOT_ALLOWED_HOSTS: list[str] = []
+#: Columns read by default (`scrapy crawl nbd`): 3 要闻, 332 重磅原创, 1161 每经头条,
+#: 1367 每经AI快讯互动 (ids and names from NBD.md).
+NEWSBOT_COLUMNS = ["3", "332", "1161", "1367"]
+#: List pages read per column when no ``since`` is given (0: no limit).
+NEWSBOT_MAX_LIST_PAGES = 10
+#: Try /columns/<id>/page/<n+1> when a list page has no next-page link (a 404 ends the column).
+NEWSBOT_GUESS_NEXT_PAGE = True
+#: Results per search API request.
+NEWSBOT_SEARCH_PAGE_SIZE = 16
+#: Incremental runs keep paging this far behind the previous run's high-water mark.
+NEWSBOT_INCREMENTAL_OVERLAP_HOURS = 6
+
+# Politeness for the real site: one page at a time, about a second apart, slower if it is slow.
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.75
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+#: Seconds before the first retry; doubles with each further one, up to the max.
+NEWSBOT_RETRY_BACKOFF = 2.0
+NEWSBOT_RETRY_BACKOFF_MAX = 60.0
+#: Longest Retry-After honoured in a run (a longer one fails the request for now).
+NEWSBOT_RETRY_AFTER_MAX = 300.0
+#: Challenge pages (200 status, words in newsbot.pages.challenge) before the crawl stops with
+#: the close reason "blocked"; each one pauses the site and slows the crawl down.
+NEWSBOT_BLOCKED_LIMIT = 5
+NEWSBOT_BLOCKED_PAUSE = 60.0
+NEWSBOT_BLOCKED_PAUSE_MAX = 600.0
+NEWSBOT_BLOCKED_DELAY = 5.0
+#: Times a page answered by a challenge is asked for again (after the pause) before it fails.
+NEWSBOT_BLOCKED_RETRIES = 1
+
+DOWNLOADER_MIDDLEWARES = {
+    # Before everything else, so nothing outside the perimeter is ever fetched (robots.txt
+    # included); it also checks dont_filter start requests and redirects.
+    "newsbot.perimeter.PerimeterMiddleware": 40,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "newsbot.perimeter.RobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "newsbot.politeness.PoliteRetryMiddleware": 550,
+}
+EXTENSIONS = {
+    "newsbot.politeness.BlockedGuard": 500,
+}
+
 # --- delivery (state, feeds, pipelines) --------------------------------------------------------
+
+#: The state store's directory (SQLite file + run lock): what every article became, across runs.
+NEWSBOT_STATE_DIR = "state"
+#: Off only for ad hoc runs that must not touch (or need) the delivery record.
+NEWSBOT_STATE_ENABLED = True
+#: Check run on the store at start: "quick" (PRAGMA quick_check), "full" or "none".
+NEWSBOT_STATE_CHECK = "quick"
+#: Bookkeeping writes per commit (publishing is always committed at once).
+NEWSBOT_STATE_BATCH_SIZE = 500
+#: Fetch again, at start, what earlier runs left pending or failed (up to MAX_ATTEMPTS tries).
+NEWSBOT_STATE_RESUME = True
+NEWSBOT_STATE_MAX_ATTEMPTS = 3
+#: Default for ``-a recheck_days=N``: refetch articles exported in the last N days (0: none).
+NEWSBOT_RECHECK_DAYS = 0
+#: Largest allowed gap, in days, between published_at and the date in the article's URL.
+NEWSBOT_MAX_DATE_SKEW_DAYS = 1
+#: Bodies shorter than this (letters and digits) are never called duplicates of each other.
+NEWSBOT_DUPLICATE_MIN_CHARS = 50
+#: Category names of the Hexo export, by column id (from NBD.md).
+NEWSBOT_HEXO_COLUMN_NAMES = {
+    "2": "头条",
+    "3": "要闻",
+    "4": "图片新闻",
+    "5": "推荐",
+    "332": "重磅原创",
+    "1161": "每经头条",
+    "1072": "每经热评",
+    "1367": "每经AI快讯互动",
+    "285": "A股",
+    "2409": "科技",
+    "2093": "医药",
+    "594": "消费",
+    "595": "快消",
+    "596": "食品饮料",
+    "318": "快讯",
+    "325": "快讯",
+}
+
+FEED_STORAGES = {
+    "": "newsbot.feeds.AtomicFileFeedStorage",
+    "file": "newsbot.feeds.AtomicFileFeedStorage",
+}
+FEED_EXPORTERS = {
+    "jsonlines": "newsbot.exporters.JsonLinesExporter",
+    "jsonl": "newsbot.exporters.JsonLinesExporter",
+    "json": "newsbot.exporters.TrackedJsonItemExporter",
+    "csv": "newsbot.exporters.TrackedCsvItemExporter",
+    "xml": "newsbot.exporters.TrackedXmlItemExporter",
+    "pickle": "newsbot.exporters.TrackedPickleItemExporter",
+    "marshal": "newsbot.exporters.TrackedMarshalItemExporter",
+    "hexo": "newsbot.exporters.HexoExporter",
+}
+#: Spider arguments used in feed paths (%(category)s) become single path components.
+FEED_URI_PARAMS = "newsbot.feeds.safe_uri_params"
+ITEM_PIPELINES = {
+    "newsbot.pipelines.ValidationPipeline": 100,
+    "newsbot.pipelines.DeliveryPipeline": 800,
+}
+SPIDER_MIDDLEWARES = {
+    "newsbot.state.middleware.DeliveryMiddleware": 800,
+}
+# Added to the crawling section's dict (defined above), not replacing it.
+EXTENSIONS["newsbot.state.extension.StateExtension"] = 10
 
 # --- operations (exit codes, reports) ----------------------------------------------------------

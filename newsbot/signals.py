@@ -12,3 +12,8 @@ article_discovered = object()
 #: ``url: str``, ``reason: str`` (``http_404``, ``timeout``, ``blocked``, ``not_article`` …),
 #: ``spider``.
 article_failed = object()
+
+#: A 200-status challenge page came instead of content (crawling: the spider sends it, the
+#: BlockedGuard extension slows down and stops). Arguments: ``response``, ``kind``
+#: (``article``, ``list`` or ``search``), ``spider``.
+page_blocked = object()
