@@ -43,7 +43,10 @@ from newsbot.urls import canonical_article_url
 # --- selectors ------------------------------------------------------------------------------------
 # Pages are 60-120 KB of navigation and scripts around a small article: find the body with one
 # pass over the document, then read everything else inside its ``div.g-article``.
-BODY = "div.g-articl-text, div.g-article-text"
+BODY = (
+    "//div[contains(concat(' ', normalize-space(@class), ' '), ' g-articl-text ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' g-article-text ')]"
+)
 ARTICLE = "ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' g-article ')][1]"
 # In order of trust, inside the article: its h1; then in the page: declared titles, any h1.
 ARTICLE_TITLE = ".g-article-top h1, h1"
@@ -180,7 +183,7 @@ class ArticlePage:
 
     def to_item(self) -> ArticleItem:
         sel = self._selector()
-        body = sel.css(BODY)
+        body = sel.xpath(BODY)
         if not body:
             if looks_blocked(self._page_text(sel)):
                 raise NotArticle("blocked", "challenge page instead of an article")
@@ -338,7 +341,7 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> No
 
     def flush() -> None:
         nonlocal run_images
-        _emit(walk, run, container, images=run_images, link_only=False)
+        _emit(walk, run, container, images=run_images, link_text=None)
         run.clear()
         run_images = 0
 
@@ -373,8 +376,7 @@ def _emit_block(el: etree._Element, walk: _Walk, base_url: str) -> None:
         images += _inline_text(child, parts, walk, base_url)
         if child.tail:
             parts.append(child.tail)
-    link_text = "".join(el.xpath(".//a//text()"))
-    _emit(walk, parts, el, images=images, link_only=bool(link_text.strip()))
+    _emit(walk, parts, el, images=images, link_text=_link_text(el))
 
 
 def _inline_text(el: etree._Element, parts: list[str], walk: _Walk, base_url: str) -> int:
@@ -398,8 +400,16 @@ def _inline_text(el: etree._Element, parts: list[str], walk: _Walk, base_url: st
     return images
 
 
+def _link_text(el: etree._Element) -> str | None:
+    """Text inside the block's links, or None when it has none."""
+    anchors = list(el.iter("a"))
+    if not anchors:
+        return None
+    return "".join("".join(a.itertext()) for a in anchors)
+
+
 def _emit(
-    walk: _Walk, parts: list[str], el: etree._Element, *, images: int, link_only: bool
+    walk: _Walk, parts: list[str], el: etree._Element, *, images: int, link_text: str | None
 ) -> None:
     text = "".join(parts)
     classes = el.get("class") or ""
@@ -410,8 +420,7 @@ def _emit(
         if images:  # an image-only block still separates the lead image from its caption
             walk.blocks.append(_Block("", classes, style, images))
         return
-    if link_only:
-        link_only = normalize_space(text) == normalize_space("".join(el.xpath(".//a//text()")))
+    link_only = link_text is not None and normalize_space(text) == normalize_space(link_text)
     for line in lines:
         walk.blocks.append(_Block(line, classes, style, images, link_only))
         images = 0
