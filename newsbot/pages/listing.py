@@ -1,0 +1,244 @@
+"""Column list pages of 每经网: every selector for them, and nothing else.
+
+:class:`ListPage` reads one list page into typed rows (link, title, listed time) and the link to
+the next page. Three markups are known (NBD.md), newest first:
+
+- 2019–2026: ``div.g-list-text > div.m-list`` groups, each a ``p.u-channeltime`` date and
+  ``ul.u-news-list > li.u-news-title`` rows (``a[href]`` and a ``<span>22:14:12</span>``).
+- 2018–2019: ``ul.m-columnnews-list > li`` with ``a.f-title`` and ``p.f-source > span`` × 3
+  (source, ``YYYY-MM-DD HH:MM:SS``, ``N阅读``).
+- mobile: ``div.articleList a`` (full titles, no times).
+
+Links are resolved against the page's *canonical* URL (``https://www.nbd.com.cn`` plus the path),
+not the address it was fetched from, so relative links on a mirror still name the real site.
+Deciding which links to follow is the spider's job; this module makes no requests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from urllib.parse import urljoin, urlsplit
+
+from parsel import Selector
+from scrapy.http import TextResponse
+
+from newsbot.pages.challenge import looks_blocked
+from newsbot.processors import BEIJING, normalize_space
+from newsbot.urls import CANONICAL_ROOT
+
+# --- selectors ------------------------------------------------------------------------------
+MODERN_LIST = "div.g-list-text"
+MODERN_GROUPS = "div.m-list"
+MODERN_GROUP_DATE = "p.u-channeltime"
+MODERN_ROWS = "li.u-news-title"
+MODERN_ROW_LINK = "a.news-title-a[href], a[href]"
+V2018_LIST = "ul.m-columnnews-list"
+V2018_ROWS = "ul.m-columnnews-list > li"
+V2018_ROW_LINK = "a.f-title[href], a[href]"
+V2018_ROW_SPANS = "p.f-source span"
+MOBILE_LIST = "div.articleList"
+MOBILE_ROWS = "div.articleList a[href]"
+CHANNEL_NAME = ".u-channelname"
+# Pagination is unconfirmed (NBD.md): a rel=next link, a "next" class, or a link saying 下一页.
+NEXT_PAGE = (
+    "//link[@rel='next']/@href | //a[@rel='next']/@href"
+    " | //a[contains(concat(' ', normalize-space(@class), ' '), ' next ')]/@href"
+    " | //a[contains(normalize-space(.), '下一页')]/@href"
+)
+
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
+_TIME = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?::(\d{2}))?(?!\d)")
+
+LAYOUTS = ("modern", "v2018", "mobile")
+
+
+class NotListPage(Exception):
+    """The page has none of the known list markups.
+
+    ``reason``: ``blocked`` (a challenge page) or ``not_list`` (something else: the site's
+    layout may have changed).
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """One row of a column list."""
+
+    url: str
+    """The row's link, absolute (resolved against the page's canonical URL), as written:
+    not checked to be an article URL or on the site."""
+
+    title: str | None
+    """The row's title, whitespace normalised; lists may cut titles short."""
+
+    listed_at: datetime | None
+    """When the list says the article was published, Beijing time; None when the row gives no
+    date (mobile lists). Rows with a date but no time of day get midnight."""
+
+    @property
+    def listed_at_iso(self) -> str | None:
+        """``listed_at`` as ISO 8601 with offset, or None.
+
+        >>> ListRow("u", None, parse_list_time("2021-04-01", "09:05")).listed_at_iso
+        '2021-04-01T09:05:00+08:00'
+        """
+        return self.listed_at.isoformat() if self.listed_at else None
+
+
+def parse_list_time(date_text: str | None, time_text: str | None = None) -> datetime | None:
+    """A list's date (and time of day) as an aware Beijing datetime, or None without a date.
+
+    >>> parse_list_time("2026-09-30", "22:14:12").isoformat()
+    '2026-09-30T22:14:12+08:00'
+    >>> parse_list_time(" 2018-05-02 08:00:31 ").isoformat()
+    '2018-05-02T08:00:31+08:00'
+    >>> parse_list_time("2021年4月1日").isoformat()
+    '2021-04-01T00:00:00+08:00'
+    >>> parse_list_time("昨天", "10:00") is None, parse_list_time("2021-13-01") is None
+    (True, True)
+    """
+    if not date_text:
+        return None
+    date = _DATE.search(date_text)
+    if not date:
+        return None
+    clock = _TIME.search(time_text if time_text is not None else date_text[date.end() :])
+    hour, minute, second = (
+        (int(clock[1]), int(clock[2]), int(clock[3] or 0)) if clock else (0, 0, 0)
+    )
+    try:
+        return datetime(
+            int(date[1]), int(date[2]), int(date[3]), hour, minute, second, tzinfo=BEIJING
+        )
+    except ValueError:
+        return None
+
+
+class ListPage:
+    """One column list page (or mobile list page).
+
+    ``base_url`` is the page's URL on the real site, for resolving relative links; by default
+    ``https://www.nbd.com.cn`` plus the response's path and query.
+
+    >>> from scrapy.http import HtmlResponse
+    >>> html = '''<div class="g-list-text"><div class="m-list">
+    ...   <p class="u-channeltime">2021-04-02</p><ul class="u-news-list">
+    ...   <li class="u-news-title"><a href="/articles/2021-04-02/1700002.html"> 标题 </a>
+    ...   <span>09:30:00</span></li></ul></div></div>
+    ...   <div class="u-page"><a href="/columns/3/page/2">下一页</a></div>'''
+    >>> page = ListPage(HtmlResponse("http://127.0.0.1:8765/columns/3/", body=html,
+    ...                              encoding="utf-8"))
+    >>> page.layout, page.rows[0].title, page.rows[0].listed_at_iso
+    ('modern', '标题', '2021-04-02T09:30:00+08:00')
+    >>> page.rows[0].url
+    'https://www.nbd.com.cn/articles/2021-04-02/1700002.html'
+    >>> page.next_page_url
+    'https://www.nbd.com.cn/columns/3/page/2'
+    """
+
+    def __init__(self, response: TextResponse, *, base_url: str | None = None) -> None:
+        self.response = response
+        if base_url is None:
+            parts = urlsplit(response.url)
+            base_url = CANONICAL_ROOT + (parts.path or "/")
+            if parts.query:
+                base_url += "?" + parts.query
+        self.base_url = base_url
+
+    @cached_property
+    def _sel(self) -> Selector:
+        return self.response.selector
+
+    @cached_property
+    def layout(self) -> str:
+        """``modern``, ``v2018`` or ``mobile``; raises :class:`NotListPage` for none of them."""
+        sel = self._sel
+        if sel.css(MODERN_LIST) or sel.css(MODERN_ROWS):
+            return "modern"
+        if sel.css(V2018_LIST):
+            return "v2018"
+        if sel.css(MOBILE_LIST):
+            return "mobile"
+        text = " ".join(sel.xpath("//title//text() | //body//text()").getall())
+        if looks_blocked(text):
+            raise NotListPage("blocked", "challenge page instead of a list")
+        raise NotListPage("not_list", "none of the known list markups")
+
+    @cached_property
+    def rows(self) -> list[ListRow]:
+        """The rows in page order, duplicates kept; empty when the list itself is empty."""
+        reader = {"modern": self._modern_rows, "v2018": self._v2018_rows}.get(
+            self.layout, self._mobile_rows
+        )
+        return list(reader())
+
+    @cached_property
+    def next_page_url(self) -> str | None:
+        """The page's own link to the next page, absolute, or None."""
+        for href in self._sel.xpath(NEXT_PAGE).getall():
+            href = href.strip()
+            if href and not href.startswith(("#", "javascript:")):
+                return urljoin(self.base_url, href)
+        return None
+
+    @cached_property
+    def channel_name(self) -> str | None:
+        name = normalize_space(self._sel.css(CHANNEL_NAME).xpath("string()").get())
+        return name or None
+
+    # -- the markups ----------------------------------------------------------------------
+
+    def _row(self, link: Selector, title: str, listed_at: datetime | None) -> ListRow | None:
+        href = (link.attrib.get("href") or "").strip()
+        if not href:
+            return None
+        return ListRow(urljoin(self.base_url, href), normalize_space(title) or None, listed_at)
+
+    def _modern_rows(self) -> list[ListRow]:
+        rows: list[ListRow] = []
+        groups = self._sel.css(f"{MODERN_LIST} {MODERN_GROUPS}")
+        dated = bool(groups)
+        if not dated:  # rows outside any dated group: keep them, without dates
+            groups = self._sel.css(MODERN_LIST) or self._sel.css("body")
+        for group in groups:
+            date = group.css(MODERN_GROUP_DATE).xpath("string()").get() if dated else None
+            for li in group.css(MODERN_ROWS):
+                link = li.css(MODERN_ROW_LINK)
+                if not link:
+                    continue
+                clock = next(
+                    (t for t in li.css("span").xpath("string()").getall() if _TIME.search(t)),
+                    None,
+                )
+                listed_at = parse_list_time(date, clock) if clock else parse_list_time(date)
+                row = self._row(link[0], link[0].xpath("string()").get(""), listed_at)
+                if row:
+                    rows.append(row)
+        return rows
+
+    def _v2018_rows(self) -> list[ListRow]:
+        rows: list[ListRow] = []
+        for li in self._sel.css(V2018_ROWS):
+            link = li.css(V2018_ROW_LINK)
+            if not link:
+                continue
+            stamp = next(
+                (t for t in li.css(V2018_ROW_SPANS).xpath("string()").getall() if _DATE.search(t)),
+                None,
+            )
+            row = self._row(link[0], link[0].xpath("string()").get(""), parse_list_time(stamp))
+            if row:
+                rows.append(row)
+        return rows
+
+    def _mobile_rows(self) -> list[ListRow]:
+        rows = (self._row(a, a.xpath("string()").get(""), None) for a in self._sel.css(MOBILE_ROWS))
+        return [row for row in rows if row]

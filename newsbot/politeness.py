@@ -1,0 +1,220 @@
+"""Being a polite client of one site: backing off, honouring Retry-After, giving up when blocked.
+
+- :class:`PoliteRetryMiddleware` replaces Scrapy's RetryMiddleware. Scrapy retries at once; this
+  one waits before each retry (exponential backoff with jitter, ``NEWSBOT_RETRY_BACKOFF`` ×
+  2^(n-1), at most ``NEWSBOT_RETRY_BACKOFF_MAX``), and on a 429 or 503 with ``Retry-After``
+  pauses the whole host for that long (at most ``NEWSBOT_RETRY_AFTER_MAX``; a longer wait is not
+  retried in this run). It also holds the host pauses other components ask for.
+- :class:`BlockedGuard` listens to :data:`newsbot.signals.page_blocked` (a 200-status challenge
+  page): each one pauses the host, drops it to one request at a time and raises its delay; at
+  ``NEWSBOT_BLOCKED_LIMIT`` challenge pages it stops the crawl with the close reason
+  ``blocked`` instead of exporting junk.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from scrapy import Request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.asyncio import sleep
+from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.response import response_status_message
+
+from newsbot.signals import page_blocked
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+#: Request meta key: wall-clock time (``time.time()``) before which the request is not sent.
+NOT_BEFORE = "newsbot_not_before"
+
+
+def retry_after_seconds(value: bytes | str | None, *, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (delta-seconds or HTTP-date), or None.
+
+    >>> retry_after_seconds(b"120"), retry_after_seconds("  3 ")
+    (120.0, 3.0)
+    >>> retry_after_seconds("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412500.0)
+    10.0
+    >>> retry_after_seconds("soon") is None, retry_after_seconds(None) is None
+    (True, True)
+    >>> retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412500.0)
+    0.0
+    """
+    if value is None:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def backoff_seconds(attempt: int, base: float, cap: float, *, jitter: float = 0.5) -> float:
+    """The wait before retry number ``attempt`` (1, 2, …): base × 2^(attempt-1), at most
+    ``cap``, varied by ±``jitter`` so that many failed requests do not come back together.
+
+    >>> [backoff_seconds(n, 1.0, 5.0, jitter=0) for n in (1, 2, 3, 4)]
+    [1.0, 2.0, 4.0, 5.0]
+    >>> 0.5 <= backoff_seconds(1, 1.0, 60.0) <= 1.5
+    True
+    """
+    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    return delay * (1 + random.uniform(-jitter, jitter))
+
+
+class PoliteRetryMiddleware(RetryMiddleware):
+    """Scrapy's RetryMiddleware with waits: see the module docstring."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler.settings)
+        self.crawler = crawler
+        settings = crawler.settings
+        self.backoff = settings.getfloat("NEWSBOT_RETRY_BACKOFF", 1.0)
+        self.backoff_max = settings.getfloat("NEWSBOT_RETRY_BACKOFF_MAX", 60.0)
+        self.retry_after_max = settings.getfloat("NEWSBOT_RETRY_AFTER_MAX", 300.0)
+        #: host -> time.time() before which nothing is sent to it
+        self.paused_until: dict[str, float] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def pause(self, host: str, seconds: float, why: str) -> None:
+        """Send nothing to ``host`` for ``seconds`` (pauses only ever get longer)."""
+        until = time.time() + seconds
+        if until > self.paused_until.get(host, 0.0):
+            self.paused_until[host] = until
+            logger.info("Pausing requests to %s for %.1f s (%s)", host, seconds, why)
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value(f"newsbot/paused/{why}")
+
+    async def process_request(self, request: Request) -> None:
+        host = urlparse_cached(request).hostname or ""
+        not_before = max(self.paused_until.get(host, 0.0), request.meta.get(NOT_BEFORE, 0.0))
+        # A pause can be extended while we wait (another 429): wait until it really is over.
+        while (wait := not_before - time.time()) > 0:
+            await sleep(wait)
+            not_before = max(self.paused_until.get(host, 0.0), request.meta.get(NOT_BEFORE, 0.0))
+
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        wait = None
+        if response.status in (429, 503):
+            wait = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if wait is not None:
+            host = urlparse_cached(request).hostname or ""
+            self.pause(host, min(wait, self.retry_after_max), f"http_{response.status}")
+            if wait > self.retry_after_max:
+                logger.warning(
+                    "%s asks to come back in %.0f s (more than NEWSBOT_RETRY_AFTER_MAX=%.0f): "
+                    "not retried in this run",
+                    request.url,
+                    wait,
+                    self.retry_after_max,
+                )
+                return response
+        retry = self._retry(request, response_status_message(response.status))
+        if retry is None:
+            return response
+        if wait is None:
+            wait = backoff_seconds(retry.meta["retry_times"], self.backoff, self.backoff_max)
+        retry.meta[NOT_BEFORE] = time.time() + wait
+        return retry
+
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> Request | Response | None:
+        retry = super().process_exception(request, exception)
+        if isinstance(retry, Request) and "retry_times" in retry.meta:
+            wait = backoff_seconds(retry.meta["retry_times"], self.backoff, self.backoff_max)
+            retry.meta[NOT_BEFORE] = time.time() + wait
+        return retry
+
+
+class BlockedGuard:
+    """Extension: slow down on challenge pages, and stop the crawl past a limit.
+
+    Settings: ``NEWSBOT_BLOCKED_LIMIT`` (challenge pages before the crawl stops; 0 never stops),
+    ``NEWSBOT_BLOCKED_PAUSE`` (seconds the host is paused after the first one, doubling with
+    each further one up to ``NEWSBOT_BLOCKED_PAUSE_MAX``), ``NEWSBOT_BLOCKED_DELAY`` (the least
+    download delay of the host afterwards).
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        if not settings.getbool("NEWSBOT_BLOCKED_GUARD", True):
+            raise NotConfigured
+        self.crawler = crawler
+        self.limit = settings.getint("NEWSBOT_BLOCKED_LIMIT", 5)
+        self.pause = settings.getfloat("NEWSBOT_BLOCKED_PAUSE", 60.0)
+        self.pause_max = settings.getfloat("NEWSBOT_BLOCKED_PAUSE_MAX", 600.0)
+        self.delay = settings.getfloat("NEWSBOT_BLOCKED_DELAY", 5.0)
+        self.count = 0
+        self.closing = False
+        crawler.signals.connect(self.page_blocked, signal=page_blocked)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def page_blocked(self, response: Response, kind: str) -> None:
+        self.count += 1
+        stats = self.crawler.stats
+        engine = self.crawler.engine
+        assert stats is not None
+        assert engine is not None
+        stats.inc_value("newsbot/blocked/pages")
+        stats.inc_value(f"newsbot/blocked/{kind}")
+        if self.limit and self.count >= self.limit:
+            if not self.closing:
+                self.closing = True
+                logger.error(
+                    "Stopping: %d challenge pages (NEWSBOT_BLOCKED_LIMIT=%d), the last at %s. "
+                    "The site is blocking this crawler: try again later, more slowly.",
+                    self.count,
+                    self.limit,
+                    response.url,
+                )
+                deferred_from_coro(engine.close_spider_async(reason="blocked"))
+            return
+        logger.warning(
+            "Challenge page instead of a %s at %s (%d of NEWSBOT_BLOCKED_LIMIT=%d): slowing down",
+            kind,
+            response.url,
+            self.count,
+            self.limit,
+        )
+        host = (urlsplit(response.url).hostname or "").rstrip(".")
+        slot = engine.downloader.slots.get(host)
+        if slot is not None:
+            slot.concurrency = 1
+            slot.delay = max(slot.delay, self.delay)
+        retry = self.crawler.get_downloader_middleware(PoliteRetryMiddleware)
+        if retry is not None:
+            seconds = min(self.pause_max, self.pause * 2 ** (self.count - 1))
+            retry.pause(host, seconds, "blocked")

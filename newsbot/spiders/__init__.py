@@ -1,0 +1,1 @@
+"""newsbot's spiders: they decide what to fetch; page objects read what comes back."""

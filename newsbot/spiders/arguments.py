@@ -1,0 +1,334 @@
+"""The ``nbd`` spider's arguments (``scrapy crawl nbd -a name=value``), read and checked.
+
+Every argument is a string on the command line; :func:`parse_arguments` turns them into one
+:class:`CrawlArguments` or raises :class:`ArgumentError` with a message that names the argument,
+what was wrong and what is expected. Unknown names are errors too (``-a column=3`` must not
+quietly crawl the default columns), except names starting with ``_``, which schedulers such as
+scrapyd add (``_job``), and feed path parameters: a name that the run's feed URIs use
+(``-o out/%(category)s.jsonl -a category=x``) is kept as it is, for Scrapy to fill in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from newsbot.urls import canonical_article_url
+
+MODES = ("columns", "urls", "query")
+
+
+class ArgumentError(ValueError):
+    """A spider argument (or the setting it defaults to) is wrong; the run must not start."""
+
+
+@dataclass(frozen=True)
+class CrawlArguments:
+    """What one run of the ``nbd`` spider was asked to do."""
+
+    mode: str
+    """``columns`` (the default), ``urls`` (url / urls_file) or ``query``."""
+    columns: tuple[str, ...] | None = None
+    """Column ids to read; None means the ``NEWSBOT_COLUMNS`` setting."""
+    since: date | None = None
+    """First publication date wanted (Beijing date, inclusive)."""
+    until: date | None = None
+    """Last publication date wanted (Beijing date, inclusive)."""
+    urls: tuple[str, ...] = ()
+    """Canonical article URLs to fetch, without repeats, in the order given."""
+    query: str | None = None
+    """Keyword for the site's search API."""
+    max_articles: int | None = None
+    """Fetch at most this many articles."""
+    max_pages: int | None = None
+    """Read at most this many list (or search) pages per column (or query)."""
+    full: bool = False
+    """Ignore what earlier runs delivered (no incremental stop)."""
+    recheck_days: int | None = None
+    """Fetch again the articles delivered in the last N days (delivery: revisions)."""
+    retry_failed: bool = False
+    """Fetch only what earlier runs failed (operations: dead-letter replay)."""
+    feed_params: Mapping[str, str] = field(default_factory=dict)
+    """Arguments used only as feed path parameters (``%(category)s``), as given."""
+
+
+_COLUMN = re.compile(r"^\d{1,9}$")
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_columns(value: str, *, name: str = "columns") -> tuple[str, ...]:
+    """Comma separated numeric column ids, without repeats.
+
+    >>> parse_columns(" 3, 332,3 ")
+    ('3', '332')
+    >>> parse_columns("3,yaowen")
+    Traceback (most recent call last):
+    ...
+    newsbot.spiders.arguments.ArgumentError: columns: 'yaowen' is not a column id (expected ...)
+    """
+    ids: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not _COLUMN.match(part):
+            shown = part or "an empty item"
+            raise ArgumentError(
+                f"{name}: {shown!r} is not a column id (expected numbers such as 3,332)"
+                if part
+                else f"{name}: {shown} in {value!r} (expected numbers such as 3,332)"
+            )
+        part = str(int(part))
+        if part not in ids:
+            ids.append(part)
+    return tuple(ids)
+
+
+def parse_date(value: str, name: str) -> date:
+    """A ``YYYY-MM-DD`` date.
+
+    >>> parse_date("2021-04-01", "since")
+    datetime.date(2021, 4, 1)
+    >>> parse_date("2021-02-30", "until")
+    Traceback (most recent call last):
+    ...
+    newsbot.spiders.arguments.ArgumentError: until: '2021-02-30' is not a date (expected ...)
+    """
+    m = _DATE.match(value.strip())
+    try:
+        if not m:
+            raise ValueError(value)
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        raise ArgumentError(
+            f"{name}: {value!r} is not a date (expected YYYY-MM-DD, a Beijing date)"
+        ) from None
+
+
+def parse_positive(value: str, name: str) -> int:
+    """A whole number of at least 1.
+
+    >>> parse_positive("50", "max_articles")
+    50
+    >>> parse_positive("0", "max_pages")
+    Traceback (most recent call last):
+    ...
+    newsbot.spiders.arguments.ArgumentError: max_pages: '0' is not a whole number of at least 1
+    """
+    text = value.strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ArgumentError(f"{name}: {value!r} is not a whole number of at least 1")
+    return int(text)
+
+
+def parse_count(value: str, name: str) -> int:
+    """A whole number, 0 or more.
+
+    >>> parse_count("0", "recheck_days")
+    0
+    """
+    text = value.strip()
+    if not text.isdigit():
+        raise ArgumentError(f"{name}: {value!r} is not a whole number (0 or more)")
+    return int(text)
+
+
+def parse_flag(value: str, name: str) -> bool:
+    """``1``/``0``, ``true``/``false``, ``yes``/``no``.
+
+    >>> parse_flag("1", "full"), parse_flag("No", "full")
+    (True, False)
+    """
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ArgumentError(f"{name}: {value!r} is not a yes/no value (expected 1 or 0)")
+
+
+def article_urls(values: list[str], where: Callable[[int], str]) -> list[str]:
+    """Canonical URLs of the given article URLs; ``where(i)`` names the i-th for errors.
+
+    >>> article_urls(["http://m.nbd.com.cn/articles/2021-04-01/5.html?s=1"], lambda i: "url")
+    ['https://www.nbd.com.cn/articles/2021-04-01/5.html']
+    """
+    found: list[str] = []
+    bad: list[str] = []
+    for i, value in enumerate(values):
+        canonical = canonical_article_url(value.strip())
+        if canonical is None:
+            bad.append(f"{where(i)}: {value.strip()!r}")
+        else:
+            found.append(canonical)
+    if bad:
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise ArgumentError(
+            "not an article URL of www.nbd.com.cn (expected "
+            "https://www.nbd.com.cn/articles/YYYY-MM-DD/ID.html, or its m./http form): "
+            + "; ".join(bad[:3])
+            + more
+        )
+    return found
+
+
+def read_urls_file(path: str) -> list[str]:
+    """Canonical URLs listed in a file: one per line, blank lines and ``#`` comments skipped."""
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ArgumentError(f"urls_file: {path!r} does not exist") from None
+    except IsADirectoryError:
+        raise ArgumentError(f"urls_file: {path!r} is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise ArgumentError(f"urls_file: {path!r} is not UTF-8 text") from None
+    except OSError as e:
+        raise ArgumentError(f"urls_file: cannot read {path!r}: {e.strerror or e}") from None
+    lines = [
+        (n, line.strip())
+        for n, line in enumerate(text.splitlines(), 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not lines:
+        raise ArgumentError(f"urls_file: {path!r} lists no URLs")
+    return article_urls(
+        [line for _, line in lines], lambda i: f"urls_file {path} line {lines[i][0]}"
+    )
+
+
+#: Every argument the spider takes, and what it is for (the README's table comes from here).
+ARGUMENTS: Mapping[str, str] = {
+    "columns": "comma separated column ids to read (default: the NEWSBOT_COLUMNS setting)",
+    "since": "first publication date wanted, YYYY-MM-DD (Beijing), inclusive",
+    "until": "last publication date wanted, YYYY-MM-DD (Beijing), inclusive",
+    "url": "comma separated article URLs to fetch (desktop, mobile, http or https)",
+    "urls_file": "file of article URLs to fetch, one per line (# comments allowed)",
+    "query": "keyword: find articles with the site's search API",
+    "max_articles": "fetch at most this many articles",
+    "max_pages": "read at most this many list or search pages per column or query",
+    "full": "1: ignore what earlier runs delivered (no incremental stop)",
+    "recheck_days": "fetch again the articles delivered in the last N days (revisions)",
+    "retry_failed": "1: fetch again only what earlier runs failed",
+}
+
+_FEED_PARAM = re.compile(r"%\((\w+)\)")
+#: Parameters Scrapy fills in itself.
+_SCRAPY_FEED_PARAMS = frozenset({"time", "batch_time", "batch_id"})
+
+
+def feed_param_names(feed_uris: Iterable[str]) -> frozenset[str]:
+    """Names used as ``%(name)s`` in feed URIs (the ones Scrapy fills in itself excluded).
+
+    >>> sorted(feed_param_names(["out/%(category)s-%(time)s.jsonl", "%(name)s.csv"]))
+    ['category', 'name']
+    """
+    names = {m for uri in feed_uris for m in _FEED_PARAM.findall(str(uri))}
+    return frozenset(names - _SCRAPY_FEED_PARAMS)
+
+
+def parse_arguments(
+    kwargs: Mapping[str, object], *, feed_params: Iterable[str] = ()
+) -> CrawlArguments:
+    """Check the spider's arguments and decide the mode. ``feed_params``: names the run's feed
+    URIs use, accepted as they are (see :func:`feed_param_names`).
+
+    >>> parse_arguments({}) == CrawlArguments(mode="columns")
+    True
+    >>> parse_arguments({"query": "碳中和", "since": "2021-04-01", "_job": "abc"}).mode
+    'query'
+    >>> parse_arguments({"colums": "3"})
+    Traceback (most recent call last):
+    ...
+    newsbot.spiders.arguments.ArgumentError: unknown argument 'colums' (known: columns, since, ...)
+    >>> parse_arguments({"category": "a/b"}, feed_params={"category"}).feed_params
+    {'category': 'a/b'}
+    >>> parse_arguments({"url": "https://www.nbd.com.cn/articles/2021-04-01/1.html", "query": "x"})
+    Traceback (most recent call last):
+    ...
+    newsbot.spiders.arguments.ArgumentError: query cannot be combined with url/urls_file: ...
+    >>> parse_arguments({"since": "2021-05-01", "until": "2021-04-01"})
+    Traceback (most recent call last):
+    ...
+    newsbot.spiders.arguments.ArgumentError: since (2021-05-01) is after until (2021-04-01)
+    """
+    args: dict[str, str] = {}
+    extra: dict[str, str] = {}
+    feed_params = frozenset(feed_params)
+    for name, value in kwargs.items():
+        if name.startswith("_"):
+            continue
+        if not isinstance(value, str):
+            raise ArgumentError(f"{name}: expected a string, got {type(value).__name__}")
+        if name in ARGUMENTS:
+            args[name] = value
+        elif name in feed_params:
+            extra[name] = value
+        else:
+            raise ArgumentError(
+                f"unknown argument {name!r} (known: {', '.join(ARGUMENTS)}; "
+                f"or use it in the feed path, as %({name})s)"
+            )
+
+    urls: list[str] = []
+    if "url" in args:
+        given = [u for u in args["url"].split(",") if u.strip()]
+        if not given:
+            raise ArgumentError("url: empty (expected one or more comma separated article URLs)")
+        urls += article_urls(given, lambda i: f"url #{i + 1}")
+    if "urls_file" in args:
+        urls += read_urls_file(args["urls_file"])
+
+    query = None
+    if "query" in args:
+        query = " ".join(args["query"].split())
+        if not query:
+            raise ArgumentError("query: empty (expected a keyword such as 碳中和)")
+
+    mode = "urls" if urls else "query" if query else "columns"
+    if urls and query:
+        raise ArgumentError(
+            "query cannot be combined with url/urls_file: choose one mode "
+            "(columns, url/urls_file or query)"
+        )
+    if mode != "columns" and "columns" in args:
+        raise ArgumentError(
+            f"columns cannot be combined with {'query' if query else 'url/urls_file'}: "
+            "choose one mode (columns, url/urls_file or query)"
+        )
+    if mode == "urls":
+        for name in ("since", "until", "max_pages"):
+            if name in args:
+                raise ArgumentError(
+                    f"{name} applies to columns and query, not to url/urls_file "
+                    "(the URLs given are fetched as they are)"
+                )
+
+    since = parse_date(args["since"], "since") if "since" in args else None
+    until = parse_date(args["until"], "until") if "until" in args else None
+    if since and until and since > until:
+        raise ArgumentError(f"since ({since}) is after until ({until})")
+
+    return CrawlArguments(
+        mode=mode,
+        columns=parse_columns(args["columns"]) if "columns" in args else None,
+        since=since,
+        until=until,
+        urls=tuple(dict.fromkeys(urls)),
+        query=query,
+        max_articles=(
+            parse_positive(args["max_articles"], "max_articles") if "max_articles" in args else None
+        ),
+        max_pages=parse_positive(args["max_pages"], "max_pages") if "max_pages" in args else None,
+        full=parse_flag(args["full"], "full") if "full" in args else False,
+        recheck_days=(
+            parse_count(args["recheck_days"], "recheck_days") if "recheck_days" in args else None
+        ),
+        retry_failed=(
+            parse_flag(args["retry_failed"], "retry_failed") if "retry_failed" in args else False
+        ),
+        feed_params=extra,
+    )

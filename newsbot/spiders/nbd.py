@@ -1,0 +1,562 @@
+"""The ``nbd`` spider: decides what to fetch from 每经网, and nothing else.
+
+Modes (see :mod:`newsbot.spiders.arguments` and docs/crawling.md):
+
+- columns (default): read column list pages (``/columns/<id>/`` and their further pages) and
+  fetch the articles they list, never wandering through other links;
+- urls: fetch the article URLs given with ``-a url=`` / ``-a urls_file=``;
+- query: find articles with the site's search API.
+
+Pages are read by the page objects (:mod:`newsbot.pages`); every request goes to
+``NEWSBOT_SITE_ROOT`` whatever form the link had, while records keep canonical URLs. Every
+article request carries ``meta["newsbot"]`` (article_id, url, column, listed_at, list_title);
+each article found is announced once with :data:`~newsbot.signals.article_discovered`, and one
+that cannot become a record with :data:`~newsbot.signals.article_failed` and a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from scrapy import Request, Spider
+from scrapy.exceptions import CloseSpider, IgnoreRequest
+from scrapy.http import JsonRequest, Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from newsbot.items import ArticleItem
+from newsbot.pages import NotArticle
+from newsbot.pages.article import ArticlePage
+from newsbot.pages.challenge import looks_blocked
+from newsbot.pages.listing import ListPage, ListRow, NotListPage
+from newsbot.pages.search import SEARCH_PATH, SearchAnswerError, parse_answer, search_body
+from newsbot.perimeter import Refused, SitePerimeter
+from newsbot.processors import BEIJING
+from newsbot.signals import article_discovered, article_failed, page_blocked
+from newsbot.spiders.arguments import (
+    ArgumentError,
+    CrawlArguments,
+    feed_param_names,
+    parse_arguments,
+    parse_columns,
+)
+from newsbot.urls import CANONICAL_ROOT, article_path_parts, canonical_article_url
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+    from twisted.python.failure import Failure
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+#: Close reasons of runs that did not do their job (the operations side maps them to exit codes).
+FAILED_CLOSE_REASONS = ("blocked", "search_failed", "search_answer_invalid")
+
+
+@dataclass
+class Found:
+    """An article link found on a list page or in a search answer."""
+
+    url: str
+    """Canonical article URL."""
+    title: str | None
+    listed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    """The settings a run uses, checked, with the arguments' defaults filled in."""
+
+    perimeter: SitePerimeter
+    columns: tuple[str, ...]
+    max_pages: int
+    """List (or search) pages per column (or query); 0 for no limit."""
+    search_size: int
+    overlap: timedelta
+    guess_pages: bool
+    blocked_retries: int
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings, args: CrawlArguments) -> CrawlConfig:
+        try:
+            perimeter = SitePerimeter.from_settings(settings)
+        except ValueError as e:
+            raise ArgumentError(str(e)) from None
+        columns = args.columns
+        if columns is None:
+            columns = parse_columns(
+                ",".join(settings.getlist("NEWSBOT_COLUMNS")), name="NEWSBOT_COLUMNS setting"
+            )
+        # A date window ends paging by itself; otherwise the page limit does.
+        default_pages = 0 if args.since else settings.getint("NEWSBOT_MAX_LIST_PAGES", 10)
+        search_size = settings.getint("NEWSBOT_SEARCH_PAGE_SIZE", 16)
+        if not 1 <= search_size <= 100:
+            raise ArgumentError(f"NEWSBOT_SEARCH_PAGE_SIZE: {search_size} is not between 1 and 100")
+        return cls(
+            perimeter=perimeter,
+            columns=columns,
+            max_pages=args.max_pages or default_pages,
+            search_size=search_size,
+            overlap=timedelta(hours=settings.getfloat("NEWSBOT_INCREMENTAL_OVERLAP_HOURS", 6)),
+            guess_pages=settings.getbool("NEWSBOT_GUESS_NEXT_PAGE", True),
+            blocked_retries=settings.getint("NEWSBOT_BLOCKED_RETRIES", 1),
+        )
+
+    def describe(self, args: CrawlArguments) -> str:
+        what = {
+            "columns": f"columns {','.join(self.columns)}",
+            "urls": f"{len(args.urls)} URLs",
+            "query": f"query {args.query!r}",
+        }[args.mode]
+        if args.since or args.until:
+            what += f", published {args.since or '…'} to {args.until or '…'}"
+        return what
+
+
+class NbdSpider(Spider):
+    """Crawls 每经网 articles: columns (default), URL lists or keyword search."""
+
+    name = "nbd"
+    config: CrawlConfig
+    perimeter: SitePerimeter
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args:
+            raise ArgumentError(f"unexpected positional arguments {args!r}: use -a name=value")
+        super().__init__()
+        self.raw_args = dict(kwargs)
+        #: The run's arguments, checked (again, knowing the feed URIs, in from_crawler).
+        self.args: CrawlArguments = parse_arguments(kwargs, feed_params=kwargs)
+        self._seen: set[str] = set()
+        self._pages: dict[str, int] = {}  # column (or "query") -> pages requested
+        self._listed: dict[str, set[str]] = {}  # column -> article ids its pages listed
+        self._limit_logged = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        feed_params = feed_param_names(crawler.settings.getdict("FEEDS"))
+        spider.args = parse_arguments(kwargs, feed_params=feed_params)
+        # Scrapy fills feed URI parameters from spider attributes.
+        for name in feed_params & kwargs.keys():
+            setattr(spider, name, kwargs[name])
+        spider.config = CrawlConfig.from_settings(crawler.settings, spider.args)
+        spider.perimeter = spider.config.perimeter
+        logger.info(
+            "Crawling %s from %s", spider.config.describe(spider.args), spider.perimeter.root
+        )
+        return spider
+
+    @classmethod
+    def check_arguments(cls, settings: BaseSettings, kwargs: dict[str, Any]) -> None:
+        """Raise :class:`ArgumentError` if a run with these arguments and settings cannot start
+        (the ``crawl`` command calls it before starting anything)."""
+        feed_params = feed_param_names(settings.getdict("FEEDS"))
+        CrawlConfig.from_settings(settings, parse_arguments(kwargs, feed_params=feed_params))
+
+    # -- start ------------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        if self.args.mode == "urls":
+            for url in self.args.urls:
+                request = self._article_request(Found(url, None, None), column=None)
+                if request is not None:
+                    yield request
+        elif self.args.mode == "query":
+            yield self._search_request(0)
+        else:
+            for column in self.config.columns:
+                yield self._list_request(column, 1, f"/columns/{column}/", guessed=False)
+
+    # -- articles ---------------------------------------------------------------------------
+
+    def article_request(self, url: str, *, column: str | None = None) -> Request | None:
+        """The request for the article at ``url`` (any URL form), announcing it as discovered;
+        None for an article already requested in this run (or past max_articles). Other
+        components (the state store's resume and recheck) ask for articles through this."""
+        canonical = canonical_article_url(url)
+        if canonical is None:
+            raise ValueError(f"not an article URL: {url!r}")
+        return self._article_request(Found(canonical, None, None), column=column)
+
+    def _article_request(self, found: Found, *, column: str | None) -> Request | None:
+        """The request for a found article, announcing it; None for a repeat or past the limit."""
+        parts = article_path_parts(found.url)
+        assert parts is not None
+        article_id = parts[1]
+        if article_id in self._seen:
+            self._inc("newsbot/discovery/duplicates")
+            return None
+        if self._limit_reached():
+            return None
+        self._seen.add(article_id)
+        meta = {
+            "article_id": article_id,
+            "url": found.url,
+            "column": column,
+            "listed_at": found.listed_at.isoformat() if found.listed_at else None,
+            "list_title": found.title,
+        }
+        self._inc("newsbot/discovered")
+        self.crawler.signals.send_catch_log(
+            article_discovered, article_id=article_id, url=found.url, meta=dict(meta), spider=self
+        )
+        # dont_filter: repeats are already weeded out by id above, and an article request that
+        # Scrapy's dupefilter dropped silently would leave a discovered article unaccounted for.
+        return Request(
+            self.perimeter.root + urlsplit(found.url).path,
+            callback=self.parse_article,
+            errback=self.article_error,
+            meta={"newsbot": meta},
+            dont_filter=True,
+        )
+
+    def _limit_reached(self) -> bool:
+        limit = self.args.max_articles
+        if limit is None or len(self._seen) < limit:
+            return False
+        if not self._limit_logged:
+            self._limit_logged = True
+            logger.info("max_articles=%d reached: no further articles or pages", limit)
+            self._inc("newsbot/discovery/max_articles_reached")
+        return True
+
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        meta = response.meta["newsbot"]
+        if not isinstance(response, TextResponse):
+            self._fail(meta, "not_text")
+            return
+        try:
+            item = ArticlePage(response, fetched_at=datetime.now(timezone.utc)).to_item()
+        except NotArticle as e:
+            if e.reason == "blocked":
+                yield from self._blocked(response, "article", meta)
+                return
+            self._fail(meta, e.reason, detail=e.detail)
+            return
+        yield from self._deliver(item, meta)
+
+    def _deliver(self, item: ArticleItem, meta: dict[str, Any]) -> Iterator[Any]:
+        if item.article_id != meta["article_id"]:
+            # The site answered with another article (a redirect): account for both.
+            logger.warning("%s gave article %s instead", meta["url"], item.url)
+            self._fail(meta, "moved")
+            if item.article_id in self._seen or item.url is None:
+                return
+            self._seen.add(item.article_id)  # type: ignore[arg-type]
+            meta = {**meta, "article_id": item.article_id, "url": item.url}
+            self._inc("newsbot/discovered")
+            self.crawler.signals.send_catch_log(
+                article_discovered,
+                article_id=item.article_id,
+                url=item.url,
+                meta=dict(meta),
+                spider=self,
+            )
+        item.column = meta["column"]
+        yield item
+
+    def article_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        self._fail(request.meta["newsbot"], failure_reason(failure), detail=str(failure.value))
+
+    def _fail(self, meta: dict[str, Any], reason: str, *, detail: str = "") -> None:
+        self._inc(f"newsbot/failed/{reason}")
+        logger.warning("Article %s failed (%s) %s", meta["url"], reason, detail)
+        self.crawler.signals.send_catch_log(
+            article_failed,
+            article_id=meta["article_id"],
+            url=meta["url"],
+            reason=reason,
+            spider=self,
+        )
+
+    def _blocked(self, response: Response, kind: str, meta: dict[str, Any] | None) -> Iterator[Any]:
+        """A challenge page: tell the guard (which slows down or stops), then retry or fail."""
+        self.crawler.signals.send_catch_log(page_blocked, response=response, kind=kind, spider=self)
+        tries = response.meta.get("newsbot_blocked", 0)
+        if tries < self.config.blocked_retries:
+            # The retry waits for the pause the guard has just put on the host.
+            request = response.request
+            assert request is not None
+            retry = request.replace(dont_filter=True)
+            retry.meta["newsbot_blocked"] = tries + 1
+            yield retry
+        elif meta is not None:
+            self._fail(meta, "blocked")
+        else:
+            logger.error("Challenge page instead of a %s at %s", kind, response.url)
+
+    # -- columns ----------------------------------------------------------------------------
+
+    def _list_request(self, column: str, page: int, path: str, *, guessed: bool) -> Request:
+        self._pages[column] = self._pages.get(column, 0) + 1
+        meta: dict[str, Any] = {"newsbot_list": {"column": column, "page": page}}
+        if guessed:
+            # A column without pagination answers 404 to a guessed page: the normal end.
+            meta["handle_httpstatus_list"] = [404]
+        return Request(
+            self.perimeter.root + path,
+            callback=self.parse_list,
+            errback=self.list_error,
+            meta=meta,
+            cb_kwargs={"column": column, "page": page},
+        )
+
+    def parse_list(self, response: Response, column: str, page: int) -> Iterator[Any]:
+        if response.status == 404:
+            self._inc("newsbot/list/guessed_page_missing")
+            logger.info("Column %s has no page %d: done with it", column, page)
+            return
+        if not isinstance(response, TextResponse):
+            self._list_broken(column, page, response.url, "not a text response")
+            return
+        path = self.perimeter.site_path(response.url) or urlsplit(response.url).path
+        listing = ListPage(response, base_url=CANONICAL_ROOT + path)
+        try:
+            rows = listing.rows
+        except NotListPage as e:
+            if e.reason == "blocked":
+                yield from self._blocked(response, "list", None)
+            else:
+                self._list_broken(column, page, response.url, e.detail)
+            return
+        self._inc("newsbot/list/pages")
+        self._inc(f"newsbot/list/layout/{listing.layout}")
+        found = list(self._found_on_list(rows))
+        listed = self._listed.setdefault(column, set())
+        ids = {article_path_parts(f.url)[1] for f in found}  # type: ignore[index]
+        if page > 1 and found and ids <= listed:
+            # A site without pagination may answer any page number with the first page.
+            self._inc("newsbot/list/repeated_page")
+            logger.info("Column %s page %d repeats earlier rows: done with it", column, page)
+            return
+        listed |= ids
+        if not found:
+            if page == 1:
+                self._inc("newsbot/list/no_articles")
+                logger.error(
+                    "Column %s (%s) lists no article links: the site's list markup or link form "
+                    "may have changed",
+                    column,
+                    response.url,
+                )
+            return
+        for item in found:
+            if self._in_window(item) and not self._delivered_before(item.url):
+                request = self._article_request(item, column=column)
+                if request is not None:
+                    yield request
+        next_request = self._next_list_request(column, page, listing, found)
+        if next_request is not None:
+            yield next_request
+
+    def _found_on_list(self, rows: Iterable[ListRow]) -> Iterator[Found]:
+        for row in rows:
+            why = self.perimeter.link_refusal(row.url)
+            if why is not None:
+                self._inc(f"newsbot/refused/{why}")
+                logger.debug("List link refused (%s): %s", why, row.url)
+                continue
+            url = self.perimeter.article_url(row.url)
+            if url is None:
+                self._inc("newsbot/list/other_links")
+                continue
+            self._inc("newsbot/list/article_links")
+            yield Found(url, row.title, row.listed_at)
+
+    def _next_list_request(
+        self, column: str, page: int, listing: ListPage, found: list[Found]
+    ) -> Request | None:
+        if self._limit_reached():
+            return None
+        if self.config.max_pages and page >= self.config.max_pages:
+            self._inc("newsbot/list/page_limit_reached")
+            logger.info("Column %s: page limit (%d) reached", column, self.config.max_pages)
+            return None
+        if self.args.since and all(_published(f) < self.args.since for f in found):
+            logger.info("Column %s: page %d is older than since=%s", column, page, self.args.since)
+            return None
+        if self._caught_up(column, found):
+            self._inc("newsbot/list/caught_up")
+            logger.info("Column %s: page %d holds only delivered articles: done", column, page)
+            return None
+        link = listing.next_page_url
+        path = self.perimeter.site_path(link) if link else None
+        if path is not None and re.match(rf"/columns/{column}(?:[/?]|$)", path):
+            return self._list_request(column, page + 1, path, guessed=False)
+        if link is not None:
+            logger.warning("Column %s: ignoring next-page link %s (not this column)", column, link)
+        if not self.config.guess_pages:
+            return None
+        return self._list_request(
+            column, page + 1, f"/columns/{column}/page/{page + 1}", guessed=True
+        )
+
+    def _caught_up(self, column: str, found: list[Found]) -> bool:
+        """Incremental stop: every article on this page was delivered by an earlier run and is
+        older than that run's high-water mark for the column (less the overlap)."""
+        state = getattr(self.crawler, "newsbot_state", None)
+        if state is None or self.args.full:
+            return False
+        mark = state.high_water_mark(column)
+        if mark is None:
+            return False
+        if mark.tzinfo is None:
+            mark = mark.replace(tzinfo=timezone.utc)
+        limit = mark - self.config.overlap
+        return all(
+            f.listed_at is not None
+            and f.listed_at < limit
+            and state.is_delivered(article_path_parts(f.url)[1])  # type: ignore[index]
+            for f in found
+        )
+
+    def _delivered_before(self, url: str) -> bool:
+        """Column mode does not fetch what an earlier run delivered (unless ``full=1``)."""
+        state = getattr(self.crawler, "newsbot_state", None)
+        if state is None or self.args.full:
+            return False
+        parts = article_path_parts(url)
+        if parts and state.is_delivered(parts[1]):
+            self._inc("newsbot/skipped/delivered")
+            return True
+        return False
+
+    def _in_window(self, found: Found) -> bool:
+        since, until = self.args.since, self.args.until
+        if since is None and until is None:
+            return True
+        published = _published(found)
+        if (since and published < since) or (until and published > until):
+            self._inc("newsbot/skipped/outside_window")
+            return False
+        return True
+
+    def _list_broken(self, column: str, page: int, url: str, detail: str) -> None:
+        self._inc("newsbot/list/unreadable")
+        logger.error(
+            "Column %s page %d (%s) is not a list page the spider can read (%s): the site's "
+            "layout may have changed",
+            column,
+            page,
+            url,
+            detail,
+        )
+
+    def list_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        reason = failure_reason(failure)
+        self._inc(f"newsbot/list/failed/{reason}")
+        logger.error("List page %s failed (%s): %s", request.url, reason, failure.value)
+
+    # -- search -----------------------------------------------------------------------------
+
+    def _search_request(self, offset: int) -> Request:
+        assert self.args.query is not None
+        self._pages["query"] = self._pages.get("query", 0) + 1
+        return JsonRequest(
+            self.perimeter.root + SEARCH_PATH,
+            data=search_body(self.args.query, offset, self.config.search_size),
+            callback=self.parse_search,
+            errback=self.search_error,
+            cb_kwargs={"offset": offset},
+            dont_filter=True,
+        )
+
+    def parse_search(self, response: Response, offset: int) -> Iterator[Any]:
+        try:
+            answer = parse_answer(response.body)
+        except SearchAnswerError as e:
+            if isinstance(response, TextResponse) and looks_blocked(response.text):
+                yield from self._blocked(response, "search", None)
+                return
+            self._inc("newsbot/search/invalid_answers")
+            logger.error(
+                "The search API at %s answered something unreadable (%s): has the API changed?",
+                response.url,
+                e,
+            )
+            raise CloseSpider("search_answer_invalid") from None
+        self._inc("newsbot/search/pages")
+        found: list[Found] = []
+        for hit in answer.hits:
+            link = urljoin(CANONICAL_ROOT + "/", hit.url)
+            why = self.perimeter.link_refusal(link)
+            url = self.perimeter.article_url(link) if why is None else None
+            if url is None:
+                self._inc(f"newsbot/refused/{why}" if why else "newsbot/search/other_links")
+                continue
+            found.append(Found(url, hit.title, hit.published_at))
+        for item in found:
+            if self._in_window(item):
+                request = self._article_request(item, column=None)
+                if request is not None:
+                    yield request
+        # `from` counts results; advertisements the answer adds (includeAd) do not move it.
+        offset += self.config.search_size
+        if not answer.hits or offset >= answer.total or self._limit_reached():
+            return
+        if self.config.max_pages and self._pages["query"] >= self.config.max_pages:
+            self._inc("newsbot/search/page_limit_reached")
+            return
+        # Newest first: once a whole page is older than the window, so is everything after it.
+        if self.args.since and found and all(_published(f) < self.args.since for f in found):
+            return
+        yield self._search_request(offset)
+
+    def search_error(self, failure: Failure) -> None:
+        reason = failure_reason(failure)
+        self._inc(f"newsbot/search/failed/{reason}")
+        logger.error("The search API failed (%s): %s", reason, failure.value)
+        raise CloseSpider("search_failed")
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _inc(self, key: str) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(key)
+
+
+def _published(found: Found) -> date:
+    """The Beijing publication date of a found article: the one in its URL (the site's own
+    record of it, NBD.md), else the list's."""
+    parts = article_path_parts(found.url)
+    if parts is not None:
+        return date.fromisoformat(parts[0])
+    assert found.listed_at is not None
+    return found.listed_at.astimezone(BEIJING).date()
+
+
+def failure_reason(failure: Failure) -> str:
+    """A short stable code for why a download failed (stats key suffix, failure reason)."""
+    from scrapy import exceptions as e
+    from twisted.internet import error as tx
+
+    exc = failure.value
+    if isinstance(exc, HttpError):
+        return f"http_{exc.response.status}"
+    if isinstance(exc, Refused):
+        return exc.why
+    if isinstance(exc, IgnoreRequest):
+        text = str(exc).lower()
+        return "too_large" if "max size" in text or "download_maxsize" in text else "ignored"
+    kinds: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
+        ((e.DownloadTimeoutError, tx.TimeoutError), "timeout"),
+        ((e.DownloadConnectionRefusedError, tx.ConnectionRefusedError), "connection_refused"),
+        ((e.CannotResolveHostError, tx.DNSLookupError), "dns_error"),
+        ((e.DownloadCancelledError,), "too_large"),
+        ((e.ResponseDataLossError,), "data_loss"),
+        ((e.DownloadFailedError, tx.ConnectionLost, tx.ConnectionDone), "connection_lost"),
+    )
+    for types, reason in kinds:
+        if isinstance(exc, types):
+            return reason
+    name = type(exc).__name__
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")

@@ -1,0 +1,642 @@
+#!/usr/bin/env python3
+"""A local copy of 每经网's URL tree, served on 127.0.0.x, for tests and offline runs.
+
+    python tools/sitecopy.py --port 8765            # then:
+    scrapy crawl nbd -s NEWSBOT_SITE_ROOT=http://127.0.0.1:8765 -o articles.jsonl
+
+What it serves (hand-written parts under ``fixtures/site/``, see its README.md):
+
+- ``/robots.txt``;
+- column list pages ``/columns/<id>/`` (also without the slash) and ``/columns/<id>/page/<n>``
+  in both list markups, with next-page links in several forms, duplicate links, spam, off-site
+  and ``javascript:`` links; column 1161 lists every page of ``fixtures/articles/``;
+- articles at ``/articles/YYYY-MM-DD/ID.html``: the pages of ``fixtures/articles/*.html`` at
+  their canonical path, plus synthetic ones rendered from a template (``fixtures/site/articles.tsv``
+  and, with ``volume=N``, N more listed in a generated column); any other article is a 404;
+- the search API ``POST /news-search/queryByMatch`` over the titles of all those articles.
+
+Every request is recorded in :attr:`SiteCopy.hits` (method, path, headers, body, status) and,
+with ``hit_log``, appended to a JSON Lines file. Tests inject faults with :meth:`SiteCopy.route`.
+Only loopback addresses can be bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import ipaddress
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PROJECT = Path(__file__).resolve().parents[1]
+SITE_DIR = PROJECT / "fixtures" / "site"
+ARTICLES_DIR = PROJECT / "fixtures" / "articles"
+CANONICAL_ROOT = "https://www.nbd.com.cn"
+SEARCH_PATH = "/news-search/queryByMatch"
+FIXTURE_COLUMN = "1161"
+
+_ARTICLE_PATH = re.compile(r"^/articles/(\d{4}-\d{2}-\d{2})/(\d+)\.html$")
+_COLUMN_PATH = re.compile(r"^/columns/(\d+)(?:/|/page/(\d+)/?)?$")
+_CANONICAL = re.compile(rb"<link[^>]+rel=[\"']canonical[\"'][^>]*href=[\"']([^\"']+)[\"']", re.I)
+_H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S | re.I)
+_TIME = re.compile(r"<span class=\"time\">\s*(\d{4}-\d{2}-\d{2})\s+(\d{2}:\d{2}:\d{2})", re.S)
+_TAGS = re.compile(r"<!--.*?-->|<[^>]+>", re.S)
+
+
+@dataclass
+class Hit:
+    """One request the server received."""
+
+    method: str
+    path: str
+    """Path and query as requested: ``/columns/3/page/2``."""
+    headers: dict[str, str]
+    """Request headers, names lower-cased."""
+    body: bytes
+    status: int = 0
+    """The status answered (0 while answering)."""
+    at: float = field(default_factory=time.time)
+    server: str = ""
+    """``host:port`` of the server that received it."""
+
+    @property
+    def route(self) -> str:
+        """The path without its query."""
+        return urlsplit(self.path).path
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "headers": self.headers,
+            "body": self.body.decode("utf-8", "replace"),
+            "status": self.status,
+            "at": self.at,
+            "server": self.server,
+        }
+
+
+@dataclass
+class Reply:
+    """What to answer: status, headers, body, and how long to wait before answering."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Article:
+    """One article the site copy serves."""
+
+    id: str
+    date: str
+    time: str
+    title: str
+    special: str = ""
+    """``redirect <location>``, ``challenge``, or empty."""
+    file: Path | None = None
+    """The fixture page served as is, or None for a synthetic page."""
+
+    @property
+    def path(self) -> str:
+        return f"/articles/{self.date}/{self.id}.html"
+
+    @property
+    def url(self) -> str:
+        """The canonical URL."""
+        return CANONICAL_ROOT + self.path
+
+    @property
+    def listed_at(self) -> str:
+        return f"{self.date}T{self.time}+08:00"
+
+
+Handler = Callable[[Hit], "Reply | None"]
+
+
+def read_articles_tsv(path: Path) -> dict[str, Article]:
+    articles: dict[str, Article] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        cells = line.split("\t")
+        ident, day, clock, title = cells[:4]
+        articles[ident] = Article(ident, day, clock, title, cells[4] if len(cells) > 4 else "")
+    return articles
+
+
+def read_fixture_articles(directory: Path) -> dict[str, Article]:
+    """The article fixtures, keyed by id, from each page's canonical link, h1 and time."""
+    articles: dict[str, Article] = {}
+    if not directory.is_dir():
+        return articles
+    for file in sorted(directory.glob("*.html")):
+        raw = file.read_bytes()
+        found = _CANONICAL.search(raw)
+        match = _ARTICLE_PATH.match(urlsplit(found[1].decode()).path) if found else None
+        if not match:
+            continue
+        text = _decode(raw)
+        h1 = _H1.search(text)
+        title = " ".join(html.unescape(_TAGS.sub("", h1[1])).split()) if h1 else file.stem
+        stamp = _TIME.search(text)
+        clock = stamp[2] if stamp else "12:00:00"
+        articles[match[2]] = Article(match[2], match[1], clock, title, file=file)
+    return articles
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("gb18030", "replace")
+
+
+class SiteCopy:
+    """The server. Use as a context manager, or :meth:`start` / :meth:`stop`.
+
+    ``offsite_root`` fills ``{{OFFSITE}}`` in the tree (off-site links and redirects: point it
+    at a second SiteCopy on 127.0.0.2 to prove nothing goes there). ``serve_site=False`` makes a
+    trap that answers 404 to everything and only records hits. ``volume=N`` adds N synthetic
+    articles listed by a generated column ``volume_column``, ``volume_page_size`` rows a page.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        site_dir: Path = SITE_DIR,
+        articles_dir: Path = ARTICLES_DIR,
+        serve_site: bool = True,
+        offsite_root: str = "http://127.0.0.2:9",
+        volume: int = 0,
+        volume_column: str = "9000",
+        volume_page_size: int = 80,
+        robots_status: int = 200,
+        robots_delay: float = 0.0,
+        challenge_articles: bool = False,
+        search_shape: str = "ok",
+        latency: float = 0.0,
+        hit_log: Path | None = None,
+    ) -> None:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"the site copy binds loopback addresses only, not {host}")
+        self.site_dir = site_dir
+        self.serve_site = serve_site
+        self.offsite_root = offsite_root
+        self.volume_column = volume_column
+        self.volume_page_size = volume_page_size
+        self.robots_status = robots_status
+        self.robots_delay = robots_delay
+        self.challenge_articles = challenge_articles
+        self.search_shape = search_shape
+        self.latency = latency
+        self.hit_log = hit_log
+        self.hits: list[Hit] = []
+        self._lock = threading.Lock()
+        self._routes: list[tuple[re.Pattern[str], Handler]] = []
+        self.articles: dict[str, Article] = {}
+        self.fixture_ids: list[str] = []
+        self.volume_ids: list[str] = []
+        if serve_site:
+            self.articles.update(read_articles_tsv(site_dir / "articles.tsv"))
+            fixtures = read_fixture_articles(articles_dir)
+            self.fixture_ids = sorted(fixtures, key=lambda i: _newest_first(fixtures[i]))
+            self.articles.update(fixtures)
+            self.volume_ids = self._add_volume(volume)
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- running ---------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def root(self) -> str:
+        """``http://127.0.0.1:PORT``: what NEWSBOT_SITE_ROOT should be."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> SiteCopy:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(5)
+
+    def __enter__(self) -> SiteCopy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- for tests ---------------------------------------------------------------------------
+
+    def route(self, pattern: str, handler: Handler) -> None:
+        """Answer requests whose path (with query) fully matches the regex ``pattern`` with
+        ``handler(hit)``; a handler returning None falls through to the normal tree. Later
+        routes win."""
+        self._routes.insert(0, (re.compile(pattern), handler))
+
+    def paths(self, method: str | None = None) -> list[str]:
+        """Paths requested, in order (with queries)."""
+        with self._lock:
+            return [h.path for h in self.hits if method is None or h.method == method]
+
+    def article_hits(self) -> list[str]:
+        """Ids of the article pages requested, in order, repeats kept."""
+        ids = []
+        for path in self.paths():
+            m = _ARTICLE_PATH.match(urlsplit(path).path)
+            if m:
+                ids.append(m[2])
+        return ids
+
+    def listed(self, column: str) -> list[Article]:
+        """Articles listed by a generated column (1161: the fixture pages; the volume column),
+        newest first. The hand-written columns' contents are in their files."""
+        if column == FIXTURE_COLUMN:
+            return [self.articles[i] for i in self.fixture_ids]
+        if column == self.volume_column:
+            return [self.articles[i] for i in self.volume_ids]
+        raise ValueError(f"column {column} is hand-written: read fixtures/site/columns/{column}/")
+
+    def search(self, keyword: str) -> list[Article]:
+        """Articles whose title holds ``keyword``, newest first (what the API answers)."""
+        hits = [a for a in self.articles.values() if keyword and keyword in a.title]
+        return sorted(hits, key=_newest_first)
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        site = self
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "nbd-sitecopy/1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                hit = Hit(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    server=f"{site.host}:{site.port}",
+                )
+                with site._lock:
+                    site.hits.append(hit)
+                reply = site.answer(hit)
+                if reply.delay or site.latency:
+                    time.sleep(reply.delay + site.latency)
+                hit.status = reply.status
+                if site.hit_log:
+                    with site._lock, site.hit_log.open("a", encoding="utf-8") as log:
+                        log.write(json.dumps(hit.to_dict(), ensure_ascii=False) + "\n")
+                try:
+                    self.send_response(reply.status)
+                    headers = {"Content-Type": "text/html; charset=utf-8", **reply.headers}
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return RequestHandler
+
+    def answer_path(self, path: str, method: str = "GET", body: bytes = b"") -> Reply:
+        """What the server answers to ``method path`` (no socket, nothing recorded)."""
+        return self.answer(Hit(method, path, {}, body))
+
+    def answer(self, hit: Hit) -> Reply:
+        for pattern, handler in self._routes:
+            if pattern.fullmatch(hit.path):
+                reply = handler(hit)
+                if reply is not None:
+                    return reply
+        if not self.serve_site:
+            return self._not_found()
+        path = hit.route
+        if path == "/robots.txt":
+            if self.robots_status != 200:
+                return Reply(self.robots_status, b"unavailable", delay=self.robots_delay)
+            body = (self.site_dir / "robots.txt").read_bytes()
+            return Reply(200, body, {"Content-Type": "text/plain"}, delay=self.robots_delay)
+        if path == SEARCH_PATH:
+            return self._search(hit)
+        m = _ARTICLE_PATH.match(path)
+        if m:
+            return self._article(m[1], m[2])
+        m = _COLUMN_PATH.match(path)
+        if m and hit.method in ("GET", "HEAD"):
+            return self._column(m[1], int(m[2] or 1))
+        return self._not_found()
+
+    def _fill(self, text: str) -> str:
+        return (
+            text.replace("{{OFFSITE}}", self.offsite_root)
+            .replace("{{LOCALHOST}}", f"http://localhost:{self.port}")
+            .replace("{{ROOT}}", self.root)
+        )
+
+    def _not_found(self) -> Reply:
+        page = self.site_dir / "404.html"
+        return Reply(404, page.read_bytes() if page.is_file() else b"not found")
+
+    def _challenge(self) -> Reply:
+        return Reply(200, (self.site_dir / "challenge.html").read_bytes())
+
+    def _article(self, day: str, ident: str) -> Reply:
+        article = self.articles.get(str(int(ident)))
+        if article is None or article.date != day:
+            return self._not_found()
+        if self.challenge_articles or article.special == "challenge":
+            return self._challenge()
+        if article.special.startswith("redirect "):
+            location = self._fill(article.special.split(" ", 1)[1])
+            return Reply(302, b"", {"Location": location})
+        if article.file is not None:
+            raw = article.file.read_bytes()
+            try:
+                raw.decode("utf-8")
+                kind = "text/html; charset=utf-8"
+            except UnicodeDecodeError:
+                kind = "text/html"  # let the page's own meta charset speak
+            return Reply(200, raw, {"Content-Type": kind})
+        return Reply(200, render_article(article).encode("utf-8"))
+
+    def _column(self, column: str, page: int) -> Reply:
+        if column == self.volume_column and self.volume_ids:
+            if (page - 1) * self.volume_page_size >= len(self.volume_ids):
+                return self._not_found()
+            return Reply(200, self._volume_page(page).encode("utf-8"))
+        folder = self.site_dir / "columns" / column
+        file = folder / "index.html" if page == 1 else folder / "page" / f"{page}.html"
+        if not file.is_file():
+            return self._not_found()
+        text = self._fill(file.read_text(encoding="utf-8"))
+        if "{{FIXTURE_ROWS}}" in text:
+            text = text.replace(
+                "{{FIXTURE_ROWS}}", list_groups(self.articles[i] for i in self.fixture_ids)
+            )
+        return Reply(200, text.encode("utf-8"))
+
+    def _search(self, hit: Hit) -> Reply:
+        json_type = {"Content-Type": "application/json; charset=utf-8"}
+        if hit.method != "POST":
+            return Reply(405, b'{"code": 405, "msg": "POST only"}', json_type)
+        try:
+            query = json.loads(hit.body or b"null")
+            keyword, start, size = query["keyword"], int(query["from"]), int(query["size"])
+            if not isinstance(keyword, str) or start < 0 or not 0 < size <= 100:
+                raise ValueError(query)
+        except (ValueError, KeyError, TypeError):
+            return Reply(400, b'{"code": 400, "msg": "bad query"}', json_type)
+        found = self.search(keyword)
+        results = [
+            {
+                "title": a.title.replace(keyword, f"<em>{keyword}</em>"),
+                "url": a.url,
+                "publishTime": a.date,
+                "author": "",
+                "editor": "",
+                "digest": a.title[:20],
+            }
+            for a in found[start : start + size]
+        ]
+        if query.get("includeAd") and start == 0 and results:
+            results.insert(1, {
+                "title": f"推广：{keyword}主题理财",
+                "url": "https://activity.nbd.com.cn/Upload/view.php/ad-1.html",
+                "publishTime": "2021-04-08",
+                "author": "", "editor": "", "digest": "广告",
+            })  # fmt: skip
+        if self.search_shape == "changed":
+            answer: dict[str, Any] = {"code": 0, "result": {"total": len(found), "list": results}}
+        else:
+            answer = {"code": 200, "data": {"totalHits": len(found), "searchResults": results}}
+        return Reply(200, json.dumps(answer, ensure_ascii=False).encode("utf-8"), json_type)
+
+    # -- volume ------------------------------------------------------------------------------
+
+    def _add_volume(self, count: int) -> list[str]:
+        ids = []
+        start = datetime(2026, 9, 30, 23, 0, 0)
+        for n in range(count):
+            when = start - timedelta(minutes=17 * n)
+            ident = str(5_000_000 + count - n)
+            title = f"合成稿件第{count - n}号：{_TOPICS[n % len(_TOPICS)]}"
+            self.articles[ident] = Article(
+                ident, when.date().isoformat(), when.time().isoformat(), title
+            )
+            ids.append(ident)
+        return ids
+
+    def _volume_page(self, page: int) -> str:
+        size = self.volume_page_size
+        rows = [self.articles[i] for i in self.volume_ids[(page - 1) * size : page * size]]
+        pages = -(-len(self.volume_ids) // size)
+        next_page = f"/columns/{self.volume_column}/page/{page + 1}"
+        nav = f'<div class="u-page"><a href="{next_page}">下一页</a></div>' if page < pages else ""
+        return (
+            '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+            f"<title>合成栏目 第{page}页 | 每经网</title></head><body>"
+            f'<div class="g-list-text"><div class="u-channelname"><h2>合成栏目</h2></div>'
+            f"{list_groups(rows)}{nav}</div></body></html>"
+        )
+
+
+_TOPICS = (
+    "新能源",
+    "半导体",
+    "消费复苏",
+    "基建投资",
+    "医药集采",
+    "跨境电商",
+    "银行理财",
+    "港口物流",
+)
+
+
+def _newest_first(article: Article) -> tuple[int, int, int]:
+    """Sort key putting the newest article first."""
+    stamp = int(article.date.replace("-", "") + article.time.replace(":", ""))
+    return (-stamp, -int(article.id), 0)
+
+
+def list_groups(articles: Iterable[Article]) -> str:
+    """Rows in the 2019–2026 list markup, one ``div.m-list`` per date, links absolute."""
+    groups: dict[str, list[Article]] = {}
+    for article in articles:
+        groups.setdefault(article.date, []).append(article)
+    out = []
+    for day, rows in groups.items():
+        items = "".join(
+            f'\n      <li class="u-news-title"><a href="{a.url}" target="_blank">'
+            f"{html.escape(a.title)}</a><span>{a.time}</span></li>"
+            for a in rows
+        )
+        out.append(
+            f'  <div class="m-list">\n    <p class="u-channeltime">{day}</p>\n'
+            f'    <ul class="u-news-list">{items}\n    </ul>\n  </div>'
+        )
+    return "\n".join(out)
+
+
+_REPORTERS = ("林晓舟", "周一帆", "陈默", "许清和", "杜远")
+_EDITORS = ("赵言", "孙敏", "梁启")
+_SENTENCES = (
+    "据了解，相关部门近期密集调研，市场对后续政策的预期明显升温。",
+    "多位业内人士表示，行业景气度仍处在修复通道，但分化会进一步加大。",
+    "从已披露的数据看，头部企业的订单和现金流表现好于行业平均水平。",
+    "记者注意到，上下游企业正在调整库存策略，以应对原材料价格波动。",
+    "分析人士认为，短期扰动不改长期趋势，投资者需关注基本面变化。",
+)
+
+
+def render_article(article: Article) -> str:
+    """A synthetic article page in the 2021 desktop template (NBD.md), invented text.
+
+    The body names the article's own title and numbers, so no two synthetic articles share a
+    text (the delivery side flags republished texts as duplicates)."""
+    n = int(article.id)
+    reporter, editor = _REPORTERS[n % len(_REPORTERS)], _EDITORS[n % len(_EDITORS)]
+    year, month, day = (int(x) for x in article.date.split("-"))
+    lead = (
+        f"{year}年{month}月{day}日，围绕“{article.title}”，记者采访了{n % 7 + 3}家相关企业。"
+        f"数据显示，相关指标同比变化{n % 97 / 10 + 1:.1f}%，"
+        f"样本{n}中有{n % 50 + 10}家给出积极预期。"
+    )
+    lines = [lead] + [_SENTENCES[(n + k) % len(_SENTENCES)] for k in range(2 + n % 3)]
+    paragraphs = "\n".join(f"    <p>{html.escape(line)}</p>" for line in lines)
+    title = html.escape(article.title)
+    stamp = f"{article.date} {article.time}"
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<title>{title} | 每经网</title>
+<link rel="canonical" href="{article.url}">
+<link rel="alternate" media="only screen and (max-width: 640px)" href="https://m.nbd.com.cn{article.path}">
+</head>
+<body>
+<div class="g-nav">
+  <ul class="u-nav">
+    <li class="u-nav-item"><a href="https://www.nbd.com.cn/">首页</a></li>
+    <li class="u-nav-item"><a href="https://www.nbd.com.cn/columns/3/">要闻</a></li>
+    <li class="u-nav-item"><a href="https://www.nbd.com.cn/columns/332/">重磅原创</a></li>
+  </ul>
+</div>
+<div class="g-main">
+<div class="g-main-left">
+<div class="g-article">
+  <div class="g-article-top">
+    <h1>
+      <!-- <a href="https://www.nbd.com.cn/articles/2016-01-01/1.html">乐视与Vizio</a> -->
+      {title}
+    </h1>
+    <!--发布 时间-->
+    <p class="u-time">
+      <span class="source">
+        每日经济新闻
+      </span>
+      <span class="time">
+        {stamp}
+      </span>
+    </p>
+    <div class="typeTags"></div>
+  </div>
+  <!--文章主体-->
+  <div class="g-articl-text">
+    <!-- 原创文章自动插入记者、编辑 -->
+    <p style="color: #6d6d6d;">每经记者 {reporter}&nbsp;&nbsp;&nbsp;&nbsp;每经编辑 {editor}</p>
+    <!-- 正文 -->
+{paragraphs}
+    <!-- 页数 -->
+  </div>
+</div>
+</div>
+<div class="g-main-right">
+  <h3>相关文章</h3>
+  <ul><li><a href="https://www.nbd.com.cn/articles/2021-04-05/1799901.html">新能源汽车下乡活动启动</a></li></ul>
+</div>
+</div>
+<script>var pageInfo = {{"pubDate": "{stamp}"}};</script>
+<div class="g-footer"><p>每日经济新闻 版权所有 · newsbot 测试用的本地副本，文字为虚构</p></div>
+</body>
+</html>
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address (127.0.0.x)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--volume", type=int, default=0, help="synthetic articles in column 9000")
+    parser.add_argument("--offsite-root", default="http://127.0.0.2:9")
+    parser.add_argument("--robots-status", type=int, default=200)
+    parser.add_argument("--robots-delay", type=float, default=0.0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--challenge", action="store_true", help="answer articles with a challenge")
+    parser.add_argument("--hit-log", type=Path, help="append each request as a JSON line here")
+    args = parser.parse_args(argv)
+    site = SiteCopy(
+        args.host,
+        args.port,
+        volume=args.volume,
+        offsite_root=args.offsite_root,
+        robots_status=args.robots_status,
+        robots_delay=args.robots_delay,
+        latency=args.latency,
+        challenge_articles=args.challenge,
+        hit_log=args.hit_log,
+    )
+    print(
+        f"Serving the site copy at {site.root} ({len(site.articles)} articles); "
+        f"crawl it with: scrapy crawl nbd -s NEWSBOT_SITE_ROOT={site.root}",
+        flush=True,
+    )
+    try:
+        site._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        site._server.server_close()
+
+
+if __name__ == "__main__":
+    main()
