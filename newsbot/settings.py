@@ -132,6 +132,8 @@ FEED_EXPORTERS = {
     "marshal": "newsbot.exporters.TrackedMarshalItemExporter",
     "hexo": "newsbot.exporters.HexoExporter",
 }
+#: A run with nothing new writes no file (an hourly job would otherwise leave empty ones).
+FEED_STORE_EMPTY = False
 #: Spider arguments used in feed paths (%(category)s) become single path components.
 FEED_URI_PARAMS = "newsbot.feeds.safe_uri_params"
 ITEM_PIPELINES = {
