@@ -1,0 +1,349 @@
+"""Feed exporters: JSON Lines (the record format) and Hexo posts (the seed's format, done right).
+
+Every exporter here tells the feed file which articles it holds (see :mod:`newsbot.feeds`), so an
+article counts as exported only once that file is published. Scrapy's own formats are
+registered in tracked variants for the same reason (``FEED_EXPORTERS`` in settings).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from itemadapter import ItemAdapter
+from scrapy.exporters import (
+    BaseItemExporter,
+    CsvItemExporter,
+    JsonItemExporter,
+    MarshalItemExporter,
+    PickleItemExporter,
+    XmlItemExporter,
+)
+from scrapy.utils.serialize import ScrapyJSONEncoder
+
+from newsbot.feeds import FeedTracker, StagingDir, tracker_of
+from newsbot.items import RECORD_FIELDS, ArticleItem
+from newsbot.state.records import delivery_of
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+
+class DeliveryTracking:
+    """Mixin: after each record is written, note it on the feed file and in the state."""
+
+    crawler: Crawler | None = None
+    _newsbot_tracker: FeedTracker | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Any:
+        exporter = cls(*args, **kwargs)
+        exporter.crawler = crawler
+        return exporter
+
+    def _track_file(self, file: Any) -> None:
+        self._newsbot_tracker = tracker_of(file)
+        if self._newsbot_tracker is not None:
+            self._newsbot_tracker.tracked = True
+
+    def _written(self, item: Any) -> None:
+        delivery = delivery_of(item)
+        tracker = self._newsbot_tracker
+        if tracker is not None:
+            if delivery is None:
+                tracker.untracked += 1
+            else:
+                tracker.add(delivery)
+        ledger = getattr(self.crawler, "newsbot_state", None)
+        if ledger is not None and delivery is not None:
+            ledger.note_written(delivery, tracked=tracker is not None)
+
+
+class JsonLinesExporter(DeliveryTracking, BaseItemExporter):
+    """One JSON object per line, UTF-8 (never ``\\uXXXX`` escapes), fields in
+    :data:`~newsbot.items.RECORD_FIELDS` order for articles.
+
+    >>> import io
+    >>> out = io.BytesIO()
+    >>> exporter = JsonLinesExporter(out)
+    >>> exporter.export_item(ArticleItem(url="u", article_id="1", title="标题"))
+    >>> line = out.getvalue().decode("utf-8")
+    >>> line.startswith('{"url": "u", "article_id": "1", "title": "标题", "source": null')
+    True
+    >>> line.endswith('"duplicate_of": null}\\n')
+    True
+    """
+
+    def __init__(self, file: IO[bytes], **kwargs: Any) -> None:
+        super().__init__(dont_fail=True, **kwargs)
+        self.file = file
+        # The records are UTF-8 whatever FEED_EXPORT_ENCODING says: it is the format's contract.
+        self.encoding = "utf-8"
+        self._kwargs.pop("ensure_ascii", None)
+        self.encoder = ScrapyJSONEncoder(ensure_ascii=False, **self._kwargs)
+        self._track_file(file)
+
+    def _fields(self, item: Any) -> Iterable[tuple[str, Any]]:
+        if self.fields_to_export is None and isinstance(item, ArticleItem):
+            adapter = ItemAdapter(item)
+            return ((name, adapter.get(name)) for name in RECORD_FIELDS)
+        return self.get_serialized_fields(item, include_empty=True)
+
+    def export_item(self, item: Any) -> None:
+        line = self.encoder.encode(dict(self._fields(item))) + "\n"
+        self.file.write(line.encode("utf-8"))
+        self._written(item)
+
+
+class TrackedJsonItemExporter(DeliveryTracking, JsonItemExporter):
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self._track_file(file)
+
+    def export_item(self, item: Any) -> None:
+        super().export_item(item)
+        self._written(item)
+
+
+class TrackedCsvItemExporter(DeliveryTracking, CsvItemExporter):
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("fields_to_export", list(RECORD_FIELDS))
+        super().__init__(file, **kwargs)
+        self._track_file(file)
+
+    def export_item(self, item: Any) -> None:
+        super().export_item(item)
+        self._written(item)
+
+
+class TrackedXmlItemExporter(DeliveryTracking, XmlItemExporter):
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self._track_file(file)
+
+    def export_item(self, item: Any) -> None:
+        super().export_item(item)
+        self._written(item)
+
+
+class TrackedPickleItemExporter(DeliveryTracking, PickleItemExporter):
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self._track_file(file)
+
+    def export_item(self, item: Any) -> None:
+        super().export_item(item)
+        self._written(item)
+
+
+class TrackedMarshalItemExporter(DeliveryTracking, MarshalItemExporter):
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        super().__init__(file, **kwargs)
+        self._track_file(file)
+
+    def export_item(self, item: Any) -> None:
+        super().export_item(item)
+        self._written(item)
+
+
+# -- Hexo -----------------------------------------------------------------------------------
+
+_UNSAFE_IN_NAME = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$", re.IGNORECASE)
+_FRONT_MATTER_ID = re.compile(rb"^article_id: '(\d+)'\s*$", re.MULTILINE)
+
+
+def safe_filename(title: str | None, max_bytes: int = 180) -> str:
+    """A title made into a file name that is valid on Linux, macOS and Windows.
+
+    Separators and characters Windows forbids become ``_``; leading dots and trailing dots and
+    spaces go; reserved device names get a ``_`` prefix; the name is cut to ``max_bytes`` of
+    UTF-8 on a character boundary.
+
+    >>> safe_filename("工业互联网平台创新合作中心正式成立")
+    '工业互联网平台创新合作中心正式成立'
+    >>> safe_filename("A股/港股: 谁在买?  <速览>")
+    'A股_港股_ 谁在买_ _速览_'
+    >>> [safe_filename(t) for t in ("../../etc/passwd", "CON", " . ", None)]
+    ['_.._etc_passwd', '_CON', 'untitled', 'untitled']
+    >>> len(safe_filename("长" * 200).encode("utf-8")) <= 180
+    True
+    """
+    name = unicodedata.normalize("NFC", title or "")
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
+    name = _UNSAFE_IN_NAME.sub("_", name)
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    name = name.lstrip(".")
+    if _WINDOWS_RESERVED.match(name):
+        name = "_" + name
+    encoded = name.encode("utf-8")[:max_bytes]
+    name = encoded.decode("utf-8", "ignore").rstrip(" .")
+    return name or "untitled"
+
+
+def _yaml_str(value: str) -> str:
+    """A single-quoted YAML scalar on one line.
+
+    >>> _yaml_str("it's \\n here")
+    "'it''s here'"
+    """
+    one_line = re.sub(r"\s+", " ", value).strip()
+    return "'" + one_line.replace("'", "''") + "'"
+
+
+def _hexo_date(published_at: str | None) -> str | None:
+    """ISO 8601 with its offset: YAML reads it as a timestamp and Hexo keeps the instant.
+
+    >>> _hexo_date("2021-04-10T23:49:51+08:00")
+    '2021-04-10T23:49:51+08:00'
+    >>> _hexo_date("Invalid Date") is None
+    True
+    """
+    if not published_at:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(published_at)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    return when.isoformat()
+
+
+def hexo_post(record: dict[str, Any], column_names: dict[str, str] | None = None) -> str:
+    """The Markdown file of one article: YAML front matter, then the body as HTML.
+
+    >>> post = hexo_post({"title": "标题", "article_id": "7", "column": "3",
+    ...     "url": "https://www.nbd.com.cn/articles/2021-04-10/7.html",
+    ...     "published_at": "2021-04-10T23:49:51+08:00", "reporters": ["张三"],
+    ...     "images": ["https://img.example/lead.jpg"], "body": "第一段\\n<第二段>",
+    ...     "revision": 1}, {"3": "要闻"})
+    >>> print(post)  # doctest: +NORMALIZE_WHITESPACE
+    ---
+    title: '标题'
+    categories:
+     - '每经网'
+     - '要闻'
+    author: '张三'
+    date: 2021-04-10T23:49:51+08:00
+    thumbnail: 'https://img.example/lead.jpg'
+    article_id: '7'
+    original_url: 'https://www.nbd.com.cn/articles/2021-04-10/7.html'
+    revision: 1
+    ---
+    <p>第一段</p>
+    <p>&lt;第二段&gt;</p>
+    <p>原文：<a href="https://www.nbd.com.cn/articles/2021-04-10/7.html">每经网</a></p>
+    """
+    column = record.get("column")
+    names = column_names or {}
+    categories = ["每经网"] + ([names.get(column, column)] if column else [])
+    author = "、".join(record.get("reporters") or []) or record.get("source") or "每经网"
+    date = _hexo_date(record.get("published_at"))
+    if date is None:
+        raise ValueError(f"article {record.get('article_id')} has no valid published_at")
+    lines = ["---", f"title: {_yaml_str(record.get('title') or '')}", "categories:"]
+    lines += [f" - {_yaml_str(c)}" for c in categories]
+    lines += [f"author: {_yaml_str(author)}", f"date: {date}"]
+    images = record.get("images") or []
+    if images:
+        lines.append(f"thumbnail: {_yaml_str(images[0])}")
+    lines.append(f"article_id: '{record.get('article_id')}'")
+    if record.get("url"):
+        lines.append(f"original_url: {_yaml_str(record['url'])}")
+    lines.append(f"revision: {int(record.get('revision') or 1)}")
+    if record.get("duplicate_of"):
+        lines.append(f"duplicate_of: '{record['duplicate_of']}'")
+    lines.append("---")
+    if record.get("abstract"):
+        quoted = "".join(f"<p>{html.escape(p)}</p>" for p in record["abstract"].split("\n") if p)
+        lines.append(f"<blockquote>{quoted}</blockquote>")
+    lines += [f"<p>{html.escape(p)}</p>" for p in (record.get("body") or "").split("\n") if p]
+    if record.get("url"):
+        lines.append(f'<p>原文：<a href="{html.escape(record["url"])}">每经网</a></p>')
+    return "\n".join(lines) + "\n"
+
+
+class HexoExporter(DeliveryTracking, BaseItemExporter):
+    """One Hexo post per article: ``source/_posts/<column>/<title>.md`` under the feed URI.
+
+    Select it as a feed format with a directory URI: ``-o myblog:hexo`` (the Hexo site root; a
+    URI that already ends in ``source/_posts`` is used as is). An article that already has a post
+    there (found by its ``article_id`` in the front matter) keeps its file, so a new revision
+    replaces its post; another article with the same title gets ``<title>-<id>.md``.
+    """
+
+    writes_directory = True
+
+    def __init__(self, file: Any, **kwargs: Any) -> None:
+        super().__init__(dont_fail=True, **kwargs)
+        if not isinstance(file, StagingDir):
+            raise TypeError("the hexo format needs a directory feed URI (-o DIR:hexo)")
+        self.staging = file
+        self.column_names: dict[str, str] = {}
+        self._owners: dict[Path, str] = {}  # relative path -> article id, this run
+        self._indexed: set[Path] = set()
+        self._posts_by_id: dict[str, Path] = {}
+        self._track_file(file)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Any:
+        exporter = super().from_crawler(crawler, *args, **kwargs)
+        exporter.column_names = dict(crawler.settings.getdict("NEWSBOT_HEXO_COLUMN_NAMES"))
+        return exporter
+
+    def _posts_root(self) -> Path:
+        target = Path(self.staging.target)
+        if target.parts[-2:] == ("source", "_posts"):
+            return Path()
+        return Path("source", "_posts")
+
+    def _index(self, directory: Path) -> None:
+        """Learn which article each existing post in ``directory`` belongs to."""
+        if directory in self._indexed:
+            return
+        self._indexed.add(directory)
+        absolute = self.staging.target_path(str(directory))
+        if not absolute.is_dir():
+            return
+        for post in absolute.glob("*.md"):
+            if post.is_symlink() or not post.is_file():
+                continue
+            with post.open("rb") as fh:
+                head = fh.read(4096)
+            m = _FRONT_MATTER_ID.search(head)
+            if m:
+                ident = m.group(1).decode()
+                self._posts_by_id.setdefault(ident, directory / post.name)
+                self._owners.setdefault(directory / post.name, ident)
+
+    def relative_path(self, record: dict[str, Any]) -> Path:
+        ident = str(record.get("article_id"))
+        column = safe_filename(str(record.get("column") or "other"), 64)
+        directory = self._posts_root() / column
+        self._index(directory)
+        if ident in self._posts_by_id:
+            return self._posts_by_id[ident]
+        name = safe_filename(record.get("title"))
+        candidate = directory / f"{name}.md"
+        if self._owners.get(candidate, ident) != ident:
+            candidate = directory / f"{name}-{ident}.md"
+        self._owners[candidate] = ident
+        self._posts_by_id[ident] = candidate
+        return candidate
+
+    def export_item(self, item: Any) -> None:
+        record = ItemAdapter(item).asdict()
+        post = hexo_post(record, self.column_names)
+        relative = self.relative_path(record)
+        delivery = delivery_of(record)
+        self.staging.add(str(relative), post.encode("utf-8"), delivery)
+        # StagingDir.add noted the delivery on the feed; the state still needs telling.
+        ledger = getattr(self.crawler, "newsbot_state", None)
+        if ledger is not None and delivery is not None:
+            ledger.note_written(delivery, tracked=True)

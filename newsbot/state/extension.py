@@ -1,0 +1,294 @@
+"""The state extension: wires the crawl's signals and the feed storage to the state store.
+
+It is what the spider finds as ``crawler.newsbot_state`` (``is_delivered``,
+``high_water_mark``), what feed storages and exporters report to (``register_temp``,
+``note_written``, ``publishing``/``published``), and what the delivery pipeline asks
+(``delivered``, ``first_with_text``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.extensions.feedexport import FeedExporter
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.spider import DefaultSpider
+from twisted.internet.defer import Deferred
+
+from newsbot import signals as nb_signals
+from newsbot.outcome import fail_run
+from newsbot.state.records import as_dict, url_date
+from newsbot.state.store import (
+    Delivery,
+    PublishEntry,
+    StateError,
+    StateStore,
+)
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def spider_flag(spider: Spider, name: str) -> bool:
+    """A yes/no spider argument, read from the spider's checked arguments or attributes."""
+    args = getattr(spider, "args", None)
+    value = getattr(args, name, None) if args is not None else None
+    if value is None:
+        value = getattr(spider, name, None)
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE
+    return bool(value)
+
+
+class StateExtension:
+    """Keeps the state store in step with the crawl (see docs/delivery.md)."""
+
+    def __init__(self, crawler: Crawler, store: StateStore) -> None:
+        self.crawler = crawler
+        self.store = store
+        self.full = False
+        self._unpublished: set[str] = set()  # written to a watched file not yet published
+        self._exported: set[str] = set()  # published in this run
+        self._untracked: dict[str, Delivery] = {}
+        self._discovered: set[str] = set()
+        self._column_marks: dict[str, int] = {}
+        self._feeds_done: Deferred[None] | None = None
+        self._closed = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StateExtension:
+        settings = crawler.settings
+        if not settings.getbool("NEWSBOT_STATE_ENABLED", True):
+            raise NotConfigured("NEWSBOT_STATE_ENABLED is off: no delivery record is kept")
+        if crawler.spidercls is DefaultSpider:
+            # `scrapy shell`, `fetch`, `view`: no delivery, and no reason to take the lock a
+            # scheduled crawl may hold.
+            raise NotConfigured("not a crawl")
+        directory = settings.get("NEWSBOT_STATE_DIR") or "state"
+        try:
+            store = StateStore(
+                directory,
+                check=settings.get("NEWSBOT_STATE_CHECK", "quick"),
+                batch_size=settings.getint("NEWSBOT_STATE_BATCH_SIZE", 500),
+            )
+            recovery = store.recover()
+        except StateError as exc:
+            # The traceback that follows is Scrapy's; this line is the one to read.
+            logger.critical("%s", exc)
+            raise
+        if recovery.published or recovery.discarded or recovery.temps_removed:
+            logger.warning(
+                "The previous run on %s did not end cleanly: %d records it had published are "
+                "now recorded as exported, %d unpublished ones stay pending, %d temporary files "
+                "removed",
+                directory,
+                recovery.published,
+                recovery.discarded,
+                len(recovery.temps_removed),
+            )
+        ext = cls(crawler, store)
+        crawler.newsbot_state = ext  # type: ignore[attr-defined]
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(ext.item_error, signal=signals.item_error)
+        crawler.signals.connect(ext.feed_exporter_closed, signal=signals.feed_exporter_closed)
+        crawler.signals.connect(ext.article_discovered, signal=nb_signals.article_discovered)
+        crawler.signals.connect(ext.article_failed, signal=nb_signals.article_failed)
+        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
+        return ext
+
+    # -- what the spider asks -------------------------------------------------------------
+
+    def is_delivered(self, article_id: str) -> bool:
+        """True when an earlier run exported (or dropped, for a reason that does not change by
+        fetching again) this article: no need to fetch it."""
+        return self.store.is_settled(article_id)
+
+    def high_water_mark(self, column: str) -> dt.datetime | None:
+        """Publication time of the newest article a complete earlier run exported from this
+        column (the spider subtracts its overlap); None in a ``full=1`` run or before any."""
+        if self.full:
+            return None
+        return self.store.high_water_mark(column)
+
+    # -- what the delivery pipeline asks --------------------------------------------------
+
+    def delivered(self, article_id: str) -> tuple[int, bytes | None] | None:
+        return self.store.delivered(article_id)
+
+    def first_with_text(self, text_hash: int, article_id: str) -> str | None:
+        return self.store.first_with_text(text_hash, article_id)
+
+    # -- what feed storages and exporters report ------------------------------------------
+
+    def register_temp(self, path: str) -> None:
+        self.store.register_temp(path)
+
+    def forget_temp(self, path: str) -> None:
+        self.store.forget_temp(path)
+
+    def note_written(self, delivery: Delivery, *, tracked: bool) -> None:
+        if tracked:
+            self._unpublished.add(delivery.article_id)
+        else:
+            self._untracked[delivery.article_id] = delivery
+
+    def publishing(self, entries: list[PublishEntry]) -> int:
+        return self.store.begin_publish(entries)
+
+    def published(self, token: int | None, entries: list[PublishEntry]) -> None:
+        """The entries' files are in place: their articles are exported (the first published
+        file holding an article makes it exported, as crash recovery would decide too)."""
+        new = 0
+        for entry in entries:
+            for d in entry.deliveries:
+                self._unpublished.discard(d.article_id)
+                self._untracked.pop(d.article_id, None)
+                if d.article_id not in self._exported:
+                    self._exported.add(d.article_id)
+                    new += 1
+                self._note_mark(d)
+        if token is not None:
+            self.store.finish_publish(token, entries)
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("newsbot/exported", new)
+
+    def publish_failed(
+        self, token: int | None, entries: list[PublishEntry], error: BaseException
+    ) -> None:
+        if token is not None:
+            self.store.abandon_publish(token, [e.temp for e in entries])
+        logger.error(
+            "Publishing %s failed (%s): %d records stay pending",
+            ", ".join(e.target for e in entries),
+            error,
+            sum(len(e.deliveries) for e in entries),
+        )
+
+    def _note_mark(self, d: Delivery) -> None:
+        if d.column and d.published_at:
+            self._column_marks[d.column] = max(self._column_marks.get(d.column, 0), d.published_at)
+
+    # -- signals --------------------------------------------------------------------------
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.full = spider_flag(spider, "full")
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.set_value("newsbot/exported", 0)
+        if self.crawler.get_extension(FeedExporter) is not None:
+            self._feeds_done = Deferred()
+        else:
+            logger.warning(
+                "No feed is configured (-o/FEEDS): records are not delivered anywhere, so "
+                "every article stays pending in %s",
+                self.store.directory,
+            )
+
+    def article_discovered(
+        self, article_id: str, url: str, meta: dict[str, Any], spider: Spider
+    ) -> None:
+        self._discovered.add(str(article_id))
+        self.store.discovered(
+            article_id, url_date=url_date({"url": url}), column=(meta or {}).get("column")
+        )
+
+    def article_failed(self, article_id: str | None, url: str, reason: str, spider: Spider) -> None:
+        if not article_id:
+            return
+        left = self.store.failed(article_id, reason, url_date=url_date({"url": url}))
+        if left == "exported":
+            stats = self.crawler.stats
+            assert stats is not None
+            stats.inc_value("newsbot/recheck/failed")
+
+    def item_dropped(
+        self, item: Any, response: Any, exception: BaseException, spider: Spider
+    ) -> None:
+        reason = getattr(exception, "reason", None)
+        if not getattr(exception, "settles", True):
+            return
+        ident = _article_id(item)
+        if ident:
+            self.store.dropped(ident, reason or "dropped", url_date=url_date(as_dict(item)))
+
+    def item_error(self, item: Any, response: Any, spider: Spider, failure: Any) -> None:
+        ident = _article_id(item)
+        if ident:
+            self.store.failed(ident, "pipeline_error")
+
+    def feed_exporter_closed(self) -> None:
+        stats = self.crawler.stats
+        assert stats is not None
+        feed_failed = any(
+            k.startswith("feedexport/failed_count/") and v for k, v in stats.get_stats().items()
+        )
+        untracked = [d for i, d in self._untracked.items() if i not in self._unpublished]
+        if untracked and not feed_failed:
+            # Records that went only to feeds newsbot cannot watch being published (stdout, S3…):
+            # their feeds closed without error, which is the best evidence there is.
+            for d in untracked:
+                self._note_mark(d)
+            stats.inc_value(
+                "newsbot/exported", self.store.bulk_exported((d, "") for d in untracked)
+            )
+        if self._feeds_done is not None and not self._feeds_done.called:
+            self._feeds_done.callback(None)
+
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self._feeds_done is not None and not self._feeds_done.called:
+            # Feeds publish while spider_closed runs; the books close after them.
+            await maybe_deferred_to_future(self._feeds_done)
+        self._finish(reason)
+
+    def _finish(self, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        stats = self.crawler.stats
+        assert stats is not None
+        try:
+            unpublished = len(self._unpublished - self._exported)
+            if unpublished:
+                stats.set_value("newsbot/delivery/unpublished", unpublished)
+            if reason == "finished":
+                for column, mark in self._column_marks.items():
+                    self.store.set_high_water_mark(column, mark)
+            self.store.commit()
+            pending = sum(1 for i in self._discovered if self.store.state_of(i) == "pending")
+            stats.set_value("newsbot/delivery/pending", pending)
+            counts = self.store.counts()
+            for state, n in counts.items():
+                stats.set_value(f"newsbot/state/{state}", n)
+        except StateError as exc:
+            fail_run(self.crawler, "state_failed", str(exc))
+        except Exception as exc:
+            fail_run(self.crawler, "state_failed", f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self.store.close()
+
+    def engine_stopped(self) -> None:
+        # A crawl that never opened its spider still releases the directory.
+        if not self._closed:
+            self._closed = True
+            self.store.close()
+
+
+def _article_id(item: Any) -> str | None:
+    try:
+        ident = as_dict(item).get("article_id")
+    except TypeError:
+        return None
+    return str(ident) if ident else None

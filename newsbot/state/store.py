@@ -1,0 +1,800 @@
+"""The delivery record: one SQLite file that knows, for every article id, what became of it.
+
+Nothing here knows about Scrapy. :class:`StateStore` is used by the state extension during a
+crawl, by ``scrapy state`` on the command line and by the benchmark.
+
+Durability rules (why the code is shaped the way it is):
+
+- Ordinary bookkeeping (discovered, failed, dropped) is committed in batches: losing the last
+  batch to a crash only means those articles are fetched again next run.
+- Publishing a feed file is a two-step protocol. :meth:`StateStore.begin_publish` commits an
+  *intent* naming the temporary file (device, inode, size) and the records in it, *before* the
+  rename; :meth:`StateStore.finish_publish` marks the records exported after it. If the process
+  dies in between, :meth:`StateStore.recover` (run on every open) looks at the target: if it is
+  the very file of the intent, its records count as exported; otherwise the temporary file is
+  removed and the records stay pending. That is what makes delivery exactly once across crashes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+DB_NAME = "state.sqlite3"
+LOCK_NAME = "newsbot.lock"
+SCHEMA_VERSION = 1
+
+PENDING, EXPORTED, DROPPED, FAILED = 0, 1, 2, 3
+STATE_NAMES = {PENDING: "pending", EXPORTED: "exported", DROPPED: "dropped", FAILED: "failed"}
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+REBUILD_HINT = (
+    "newsbot never recreates a state store on its own, because a new store would deliver every "
+    "article again. If the store is really gone, rebuild it from the files already delivered: "
+    "`scrapy state rebuild -s NEWSBOT_STATE_DIR={dir} OUTPUT_FILES...` (see docs/delivery.md)."
+)
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE articles (
+    article_id INTEGER PRIMARY KEY,
+    state INTEGER NOT NULL,
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    discovered_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    url_date INTEGER,
+    published_at INTEGER,
+    column_id TEXT,
+    revision INTEGER NOT NULL DEFAULT 0,
+    content_hash BLOB,
+    file_id INTEGER
+);
+CREATE INDEX articles_recent ON articles(published_at) WHERE state = 1;
+CREATE INDEX articles_open ON articles(state) WHERE state IN (0, 3);
+CREATE TABLE files (
+    file_id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    published_at INTEGER NOT NULL,
+    records INTEGER NOT NULL
+);
+CREATE TABLE texts (text_hash INTEGER PRIMARY KEY, article_id INTEGER NOT NULL);
+CREATE TABLE marks (
+    column_id TEXT PRIMARY KEY, mark INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE TABLE temps (path TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+CREATE TABLE intents (
+    intent_id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, body TEXT NOT NULL
+);
+"""
+
+
+class StateError(Exception):
+    """The state store cannot be used; the message says why and what to do."""
+
+
+class StateLocked(StateError):
+    """Another run holds the state directory."""
+
+
+class StateMissing(StateError):
+    """The state directory has been used before but its store is gone."""
+
+
+class StateCorrupt(StateError):
+    """The store exists but is not a readable newsbot state store."""
+
+
+@dataclass
+class Delivery:
+    """What a published record says about its article; kept in publish intents."""
+
+    article_id: str
+    content_hash: bytes
+    revision: int
+    published_at: int | None = None
+    url_date: int | None = None
+    column: str | None = None
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.article_id,
+            self.content_hash.hex(),
+            self.revision,
+            self.published_at,
+            self.url_date,
+            self.column,
+        ]
+
+    @classmethod
+    def from_json(cls, row: Sequence[Any]) -> Delivery:
+        ident, digest, revision, published, url_date, column = row
+        return cls(str(ident), bytes.fromhex(digest), int(revision), published, url_date, column)
+
+
+@dataclass
+class PublishEntry:
+    """One file of a publish: the temporary file, where it goes, and the records in it."""
+
+    temp: str
+    target: str
+    dev: int
+    ino: int
+    size: int
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "temp": self.temp,
+            "target": self.target,
+            "dev": self.dev,
+            "ino": self.ino,
+            "size": self.size,
+            "records": [d.to_json() for d in self.deliveries],
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> PublishEntry:
+        return cls(
+            obj["temp"],
+            obj["target"],
+            obj["dev"],
+            obj["ino"],
+            obj["size"],
+            [Delivery.from_json(r) for r in obj["records"]],
+        )
+
+    def is_published(self) -> bool:
+        """True when the target is the very file this entry staged (renamed into place)."""
+        try:
+            st = os.stat(self.target, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return (st.st_dev, st.st_ino, st.st_size) == (self.dev, self.ino, self.size)
+
+
+@dataclass
+class ArticleState:
+    """One row of the store, in friendly types."""
+
+    article_id: str
+    state: str
+    reason: str | None
+    attempts: int
+    discovered_at: int
+    updated_at: int
+    url_date: int | None
+    published_at: int | None
+    column: str | None
+    revision: int
+    content_hash: bytes | None
+    output_file: str | None
+
+
+@dataclass
+class Recovery:
+    """What :meth:`StateStore.recover` found left over from a run that did not end cleanly."""
+
+    published: int = 0
+    """Records in files that had been renamed into place before the crash: now exported."""
+    discarded: int = 0
+    """Records in temporary files that never got published: they stay pending."""
+    temps_removed: list[str] = field(default_factory=list)
+
+
+def key(article_id: str | int) -> int:
+    """The integer key of an article id; ids are decimal strings.
+
+    >>> key("01712345"), key(42)
+    (1712345, 42)
+    >>> key("12a")
+    Traceback (most recent call last):
+    ...
+    ValueError: not an article id: '12a'
+    """
+    if isinstance(article_id, int):
+        return article_id
+    if not (isinstance(article_id, str) and article_id.isascii() and article_id.isdigit()):
+        raise ValueError(f"not an article id: {article_id!r}")
+    return int(article_id)
+
+
+def url_date_key(date: str | None) -> int | None:
+    """``"2021-04-10"`` → ``20210410`` (compact and sortable).
+
+    >>> url_date_key("2021-04-10"), url_date_key(None)
+    (20210410, None)
+    """
+    return int(date.replace("-", "")) if date else None
+
+
+def url_date_str(value: int | None) -> str | None:
+    """Inverse of :func:`url_date_key`.
+
+    >>> url_date_str(20210410)
+    '2021-04-10'
+    """
+    if value is None:
+        return None
+    s = f"{value:08d}"
+    return f"{s[:4]}-{s[4:6]}-{s[6:]}"
+
+
+def epoch(value: dt.datetime | str | None) -> int | None:
+    """Seconds since the epoch for an aware datetime or an ISO 8601 string with offset.
+
+    >>> epoch("2021-04-10T23:49:51+08:00")
+    1618069791
+    >>> epoch(None) is None
+    True
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: newsbot times carry an offset")
+    return int(value.timestamp())
+
+
+def lock_directory(directory: Path) -> int:
+    """Take the state directory's run lock (held until the descriptor is closed or the process
+    ends, however it ends); raise :class:`StateLocked` if another process holds it."""
+    fd = os.open(
+        directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644
+    )
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise StateLocked(
+            f"state directory {directory} is in use by {holder}; two runs on one state "
+            "directory would deliver articles twice, so this run stops. Wait for the other run "
+            "to end, or give this one its own NEWSBOT_STATE_DIR."
+        ) from None
+    os.ftruncate(fd, 0)
+    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    os.pwrite(fd, f"pid {os.getpid()} since {stamp}\n".encode(), 0)
+    return fd
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a rename or a new file in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class StateStore:
+    """SQLite-backed state of every article newsbot has seen, in one directory.
+
+    Opening takes an exclusive lock on the directory (released when the process ends, however it
+    ends), checks the store, and recovers what a crashed run left behind.
+
+    ``create``: ``None`` creates a store only in a new or empty directory; ``True`` always may
+    (the rebuild command); ``False`` never does.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        create: bool | None = None,
+        check: str = "quick",
+        batch_size: int = 500,
+        batch_seconds: float = 2.0,
+        synchronous: str = "FULL",
+        lock_fd: int | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / DB_NAME
+        self.batch_size = batch_size
+        self.batch_seconds = batch_seconds
+        self._in_tx = False
+        self._ops = 0
+        self._tx_started = 0.0
+        self._file_ids: dict[str, int] = {}
+        self._lock_fd: int | None = None
+        self._conn: sqlite3.Connection | None = None
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lock_path = self.directory / LOCK_NAME
+        lock_existed = lock_path.exists()
+        if lock_fd is None:
+            self._lock(lock_path)
+        else:
+            self._lock_fd = lock_fd
+        try:
+            self._open(create, lock_existed, check, synchronous)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening --------------------------------------------------------------------------
+
+    def _lock(self, lock_path: Path) -> None:
+        self._lock_fd = lock_directory(self.directory)
+
+    def _open(self, create: bool | None, lock_existed: bool, check: str, sync: str) -> None:
+        exists = self.path.exists()
+        if not exists:
+            others = [p.name for p in self.directory.iterdir() if p.name != LOCK_NAME]
+            used_before = lock_existed or bool(others)
+            if create is False and not used_before:
+                raise StateMissing(f"there is no state store in {self.directory}")
+            if create is False or (create is None and used_before):
+                raise StateMissing(
+                    f"state store {self.path} is missing, but {self.directory} has been used "
+                    f"before ({', '.join(sorted(others)) or LOCK_NAME} present). "
+                    + REBUILD_HINT.format(dir=self.directory)
+                )
+        elif self.path.stat().st_size == 0:
+            raise StateCorrupt(
+                f"state store {self.path} is empty (0 bytes). "
+                + REBUILD_HINT.format(dir=self.directory)
+            )
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=0)
+            self._conn = conn
+            conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            conn.execute(f"PRAGMA synchronous={sync}")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            if not exists:
+                self._create_schema()
+            else:
+                self._check(check)
+        except sqlite3.DatabaseError as exc:
+            raise StateCorrupt(
+                f"state store {self.path} is unreadable ({exc}). "
+                + REBUILD_HINT.format(dir=self.directory)
+            ) from exc
+
+    def _create_schema(self) -> None:
+        conn = self._db
+        conn.execute("BEGIN IMMEDIATE")
+        for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+            conn.execute(stmt)
+        now = str(int(time.time()))
+        conn.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            [("schema_version", str(SCHEMA_VERSION)), ("created_at", now), ("kind", "newsbot")],
+        )
+        conn.execute("COMMIT")
+        fsync_dir(self.directory)
+
+    def _check(self, level: str) -> None:
+        conn = self._db
+        if level in ("quick", "full"):
+            pragma = "quick_check(1)" if level == "quick" else "integrity_check(1)"
+            (result,) = conn.execute(f"PRAGMA {pragma}").fetchone()
+            if result != "ok":
+                raise sqlite3.DatabaseError(f"{pragma}: {result}")
+        try:
+            rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.OperationalError as exc:
+            raise sqlite3.DatabaseError(f"not a newsbot state store: {exc}") from exc
+        if rows.get("kind") != "newsbot":
+            raise sqlite3.DatabaseError("not a newsbot state store")
+        version = int(rows.get("schema_version", "0"))
+        if version != SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"schema version {version}, this newsbot reads version {SCHEMA_VERSION}"
+            )
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StateError("state store is closed")
+        return self._conn
+
+    def close(self) -> None:
+        """Commit what is batched, close the database and release the directory lock."""
+        if self._conn is not None:
+            try:
+                if self._in_tx:
+                    self.commit()
+            finally:
+                self._conn.close()
+                self._conn = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ---------------------------------------------------------------------
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        if not self._in_tx:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+            self._tx_started = time.monotonic()
+        self._ops += 1
+        return self._db.execute(sql, params)
+
+    def commit(self) -> None:
+        """Commit the current batch now."""
+        if self._in_tx:
+            self._db.execute("COMMIT")
+            self._in_tx = False
+            self._ops = 0
+
+    def maybe_commit(self) -> None:
+        """Commit when the batch is big or old enough."""
+        if self._in_tx and (
+            self._ops >= self.batch_size
+            or time.monotonic() - self._tx_started >= self.batch_seconds
+        ):
+            self.commit()
+
+    # -- reading --------------------------------------------------------------------------
+
+    def state_of(self, article_id: str | int) -> str | None:
+        """``"pending"``, ``"exported"``, ``"dropped"``, ``"failed"``, or None if unknown."""
+        row = self._db.execute(
+            "SELECT state FROM articles WHERE article_id = ?", (key(article_id),)
+        ).fetchone()
+        return STATE_NAMES[row[0]] if row else None
+
+    def is_settled(self, article_id: str | int) -> bool:
+        """True when the article was exported or dropped: nothing more to fetch for it."""
+        row = self._db.execute(
+            "SELECT state FROM articles WHERE article_id = ?", (key(article_id),)
+        ).fetchone()
+        return bool(row) and row[0] in (EXPORTED, DROPPED)
+
+    def get(self, article_id: str | int) -> ArticleState | None:
+        row = self._db.execute(
+            "SELECT a.article_id, state, reason, attempts, discovered_at, updated_at, url_date,"
+            " a.published_at, column_id, revision, content_hash, f.path"
+            " FROM articles a LEFT JOIN files f USING (file_id) WHERE article_id = ?",
+            (key(article_id),),
+        ).fetchone()
+        if row is None:
+            return None
+        return ArticleState(
+            str(row[0]),
+            STATE_NAMES[row[1]],
+            *row[2:],
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Articles per state."""
+        out = dict.fromkeys(STATE_NAMES.values(), 0)
+        for state, n in self._db.execute("SELECT state, count(*) FROM articles GROUP BY state"):
+            out[STATE_NAMES[state]] = n
+        return out
+
+    def reasons(self, state: str) -> dict[str, int]:
+        """Reason counts for dropped or failed articles."""
+        code = {v: k for k, v in STATE_NAMES.items()}[state]
+        return dict(
+            self._db.execute(
+                "SELECT coalesce(reason, '?'), count(*) FROM articles WHERE state = ?"
+                " GROUP BY reason",
+                (code,),
+            ).fetchall()
+        )
+
+    def open_articles(self, max_attempts: int) -> Iterator[tuple[str, str | None, str | None]]:
+        """``(article_id, url_date, column)`` of pending articles and of failed ones with fewer
+        than ``max_attempts`` attempts: what a run still owes."""
+        cur = self._db.execute(
+            "SELECT article_id, url_date, column_id FROM articles"
+            " WHERE state = 0 OR (state = 3 AND attempts < ?) ORDER BY article_id DESC",
+            (max_attempts,),
+        )
+        for ident, date, column in cur.fetchall():
+            yield str(ident), url_date_str(date), column
+
+    def exported_since(self, since: dt.datetime) -> Iterator[tuple[str, str | None, str | None]]:
+        """``(article_id, url_date, column)`` of exported articles published at/after ``since``."""
+        cur = self._db.execute(
+            "SELECT article_id, url_date, column_id FROM articles"
+            " WHERE state = 1 AND published_at >= ? ORDER BY published_at DESC",
+            (epoch(since),),
+        )
+        for ident, date, column in cur.fetchall():
+            yield str(ident), url_date_str(date), column
+
+    def delivered(self, article_id: str | int) -> tuple[int, bytes | None] | None:
+        """``(revision, content_hash)`` of the last exported version, or None."""
+        row = self._db.execute(
+            "SELECT revision, content_hash FROM articles WHERE article_id = ? AND state = 1",
+            (key(article_id),),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def high_water_mark(self, column: str) -> dt.datetime | None:
+        row = self._db.execute("SELECT mark FROM marks WHERE column_id = ?", (column,)).fetchone()
+        return dt.datetime.fromtimestamp(row[0], BEIJING) if row else None
+
+    def columns_with_marks(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT column_id FROM marks ORDER BY 1")]
+
+    # -- writing --------------------------------------------------------------------------
+
+    def discovered(
+        self,
+        article_id: str | int,
+        *,
+        url_date: str | None = None,
+        column: str | None = None,
+        now: int | None = None,
+    ) -> bool:
+        """Record a newly seen article as pending; True if it was new to the store."""
+        now = int(time.time()) if now is None else now
+        ident = key(article_id)
+        row = self._db.execute(
+            "SELECT column_id, url_date FROM articles WHERE article_id = ?", (ident,)
+        ).fetchone()
+        if row is None:
+            self._write(
+                "INSERT INTO articles (article_id, state, discovered_at, updated_at, url_date,"
+                " column_id) VALUES (?, 0, ?, ?, ?, ?)",
+                (ident, now, now, url_date_key(url_date), column),
+            )
+        elif (row[0] is None and column) or (row[1] is None and url_date):
+            self._write(
+                "UPDATE articles SET column_id = coalesce(column_id, ?),"
+                " url_date = coalesce(url_date, ?) WHERE article_id = ?",
+                (column, url_date_key(url_date), ident),
+            )
+        self.maybe_commit()
+        return row is None
+
+    def failed(self, article_id: str | int, reason: str, *, url_date: str | None = None) -> str:
+        """Record a failed attempt. An already exported or dropped article keeps its state (a
+        failed recheck does not undo a delivery); returns the state the article is left in."""
+        now = int(time.time())
+        ident = key(article_id)
+        self._write(
+            "INSERT INTO articles (article_id, state, reason, attempts, discovered_at,"
+            " updated_at, url_date) VALUES (?, 3, ?, 1, ?, ?, ?)"
+            " ON CONFLICT (article_id) DO UPDATE SET attempts = attempts + 1,"
+            " updated_at = excluded.updated_at,"
+            " reason = CASE WHEN state IN (0, 3) THEN excluded.reason ELSE reason END,"
+            " state = CASE WHEN state IN (0, 3) THEN 3 ELSE state END",
+            (ident, reason, now, now, url_date_key(url_date)),
+        )
+        self.maybe_commit()
+        return self.state_of(ident) or "failed"
+
+    def dropped(self, article_id: str | int, reason: str, *, url_date: str | None = None) -> str:
+        """Record that validation dropped the article (unless it was already exported)."""
+        now = int(time.time())
+        ident = key(article_id)
+        self._write(
+            "INSERT INTO articles (article_id, state, reason, discovered_at, updated_at, url_date)"
+            " VALUES (?, 2, ?, ?, ?, ?) ON CONFLICT (article_id) DO UPDATE SET"
+            " updated_at = excluded.updated_at,"
+            " reason = CASE WHEN state = 1 THEN reason ELSE excluded.reason END,"
+            " state = CASE WHEN state = 1 THEN 1 ELSE 2 END",
+            (ident, reason, now, now, url_date_key(url_date)),
+        )
+        self.maybe_commit()
+        return self.state_of(ident) or "dropped"
+
+    def first_with_text(self, text_hash: int, article_id: str | int) -> str | None:
+        """The lowest article id recorded with this text fingerprint if it is lower than
+        ``article_id`` (the original of a republished text); else None, and ``article_id`` is
+        recorded as the original."""
+        ident = key(article_id)
+        row = self._db.execute(
+            "SELECT article_id FROM texts WHERE text_hash = ?", (text_hash,)
+        ).fetchone()
+        if row is not None and row[0] < ident:
+            return str(row[0])
+        if row is None:
+            self._write("INSERT INTO texts VALUES (?, ?)", (text_hash, ident))
+        elif row[0] > ident:
+            self._write("UPDATE texts SET article_id = ? WHERE text_hash = ?", (ident, text_hash))
+        self.maybe_commit()
+        return None
+
+    def set_high_water_mark(self, column: str, mark: int) -> None:
+        self._write(
+            "INSERT INTO marks VALUES (?, ?, ?) ON CONFLICT (column_id) DO UPDATE SET"
+            " mark = max(mark, excluded.mark), updated_at = excluded.updated_at",
+            (column, mark, int(time.time())),
+        )
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def register_temp(self, path: str) -> None:
+        """Remember a temporary file or directory before anything is written to it, so that a
+        crashed run's leftovers can be removed by the next one (and nothing else ever is)."""
+        self._write(
+            "INSERT OR REPLACE INTO temps VALUES (?, ?)", (os.path.abspath(path), int(time.time()))
+        )
+        self.commit()
+
+    def forget_temp(self, path: str) -> None:
+        self._write("DELETE FROM temps WHERE path = ?", (os.path.abspath(path),))
+        self.commit()
+
+    def begin_publish(self, entries: Iterable[PublishEntry]) -> int:
+        """Durably record what is about to be renamed into place; returns the intent id."""
+        body = json.dumps([e.to_json() for e in entries], ensure_ascii=False)
+        cur = self._write(
+            "INSERT INTO intents (created_at, body) VALUES (?, ?)", (int(time.time()), body)
+        )
+        self.commit()
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def finish_publish(self, intent_id: int, entries: Iterable[PublishEntry]) -> int:
+        """Mark the records of the published entries exported and drop the intent."""
+        n = 0
+        for entry in entries:
+            n += self._mark_exported(entry)
+            self._write("DELETE FROM temps WHERE path = ?", (os.path.abspath(entry.temp),))
+        self._write("DELETE FROM intents WHERE intent_id = ?", (intent_id,))
+        self.commit()
+        return n
+
+    def abandon_publish(self, intent_id: int, temps: Iterable[str]) -> None:
+        for temp in temps:
+            self._write("DELETE FROM temps WHERE path = ?", (os.path.abspath(temp),))
+        self._write("DELETE FROM intents WHERE intent_id = ?", (intent_id,))
+        self.commit()
+
+    def _file_id(self, path: str, records: int) -> int:
+        path = os.path.abspath(path)
+        now = int(time.time())
+        cur = self._write(
+            "INSERT INTO files (path, published_at, records) VALUES (?, ?, ?)"
+            " ON CONFLICT (path) DO UPDATE SET published_at = excluded.published_at,"
+            " records = excluded.records RETURNING file_id",
+            (path, now, records),
+        )
+        return int(cur.fetchone()[0])
+
+    def _mark_exported(self, entry: PublishEntry) -> int:
+        if not entry.deliveries:
+            return 0
+        file_id = self._file_id(entry.target, len(entry.deliveries)) if entry.target else None
+        now = int(time.time())
+        for d in entry.deliveries:
+            self._write(
+                "INSERT INTO articles (article_id, state, discovered_at, updated_at, url_date,"
+                " published_at, column_id, revision, content_hash, file_id)"
+                " VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (article_id) DO UPDATE SET"
+                " state = 1, reason = NULL, updated_at = excluded.updated_at,"
+                " url_date = coalesce(excluded.url_date, url_date),"
+                " published_at = coalesce(excluded.published_at, published_at),"
+                " column_id = coalesce(column_id, excluded.column_id),"
+                " revision = max(revision, excluded.revision),"
+                " content_hash = excluded.content_hash,"
+                # The first file that published this revision holds it (a second feed of the
+                # same run does not move it).
+                " file_id = CASE WHEN state = 1 AND excluded.revision = revision"
+                " AND file_id IS NOT NULL THEN file_id ELSE excluded.file_id END"
+                " WHERE excluded.revision >= revision",
+                (
+                    key(d.article_id),
+                    now,
+                    now,
+                    d.url_date,
+                    d.published_at,
+                    d.column,
+                    d.revision,
+                    d.content_hash,
+                    file_id,
+                ),
+            )
+        return len(entry.deliveries)
+
+    def recover(self) -> Recovery:
+        """Settle what a run that died left behind: unfinished publishes and temporary files."""
+        report = Recovery()
+        intents = self._db.execute(
+            "SELECT intent_id, body FROM intents ORDER BY intent_id"
+        ).fetchall()
+        for intent_id, body in intents:
+            entries = [PublishEntry.from_json(e) for e in json.loads(body)]
+            for entry in entries:
+                if entry.is_published():
+                    report.published += self._mark_exported(entry)
+                else:
+                    report.discarded += len(entry.deliveries)
+            self._write("DELETE FROM intents WHERE intent_id = ?", (intent_id,))
+        temps = [row[0] for row in self._db.execute("SELECT path FROM temps").fetchall()]
+        for temp in temps:
+            if _remove_temp(temp):
+                report.temps_removed.append(temp)
+            self._write("DELETE FROM temps WHERE path = ?", (temp,))
+        self.commit()
+        return report
+
+    # -- bulk (rebuild, benchmark) --------------------------------------------------------
+
+    def bulk_exported(self, deliveries: Iterable[tuple[Delivery, str]]) -> int:
+        """Insert exported articles in bulk: ``(delivery, output_file)`` pairs."""
+        n = 0
+        for d, path in deliveries:
+            entry = PublishEntry("", path, 0, 0, 0, [d])
+            n += self._mark_exported(entry)
+            self.maybe_commit()
+        self.commit()
+        return n
+
+    def insert_many(
+        self, rows: Iterable[tuple[int, int, int | None, str | None, bytes | None, int | None]]
+    ) -> None:
+        """Bulk load for benchmarks: ``(article_id, state, published_at, column, content_hash,
+        text_hash)`` rows, as a crawl would have left them (exported ones with a file)."""
+        now = int(time.time())
+        file_id = self._file_id("benchmark.jsonl", 0)
+        texts: list[tuple[int, int]] = []
+
+        def articles() -> Iterator[tuple[Any, ...]]:
+            for ident, state, published, column, digest, text in rows:
+                if text is not None:
+                    texts.append((text, ident))
+                day = dt.datetime.fromtimestamp(published or now, BEIJING)
+                yield (
+                    ident,
+                    state,
+                    now,
+                    now,
+                    day.year * 10000 + day.month * 100 + day.day,
+                    published,
+                    column,
+                    1 if state == EXPORTED else 0,
+                    digest,
+                    file_id if state == EXPORTED else None,
+                )
+
+        self._db.executemany(
+            "INSERT INTO articles (article_id, state, discovered_at, updated_at, url_date,"
+            " published_at, column_id, revision, content_hash, file_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            articles(),
+        )
+        self._db.executemany("INSERT OR IGNORE INTO texts VALUES (?, ?)", texts)
+        self.commit()
+
+    def vacuum_size(self) -> int:
+        """Bytes the store takes on disk, WAL included, after a checkpoint."""
+        self.commit()
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return sum(
+            p.stat().st_size
+            for p in self.directory.iterdir()
+            if p.name.startswith(DB_NAME) and p.is_file()
+        )
+
+
+def _remove_temp(path: str) -> bool:
+    """Remove a leftover temporary file or staging directory of ours."""
+    p = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        if p.is_symlink() or p.is_file():
+            p.unlink()
+            return True
+        if p.is_dir():
+            shutil.rmtree(p)
+            return True
+    return False
