@@ -147,3 +147,46 @@ SPIDER_MIDDLEWARES = {
 EXTENSIONS["newsbot.state.extension.StateExtension"] = 10
 
 # --- operations (exit codes, reports) ----------------------------------------------------------
+
+#: Off only to run without reports and exit-code rules (the run then exits 0 unless delivery
+#: failed).
+NEWSBOT_OPS_ENABLED = True
+#: Exit-code rules (docs/operations.md): the run exits 1 when more than this share of the
+#: articles it discovered failed, or were dropped by validation …
+NEWSBOT_MAX_FAILED_SHARE = 0.1
+NEWSBOT_MAX_DROPPED_SHARE = 0.1
+#: … not counting failures that are newsbot's own refusals (perimeter, robots.txt) or an
+#: article answered by another one (which is then accounted under its own id).
+NEWSBOT_FAILURES_NOT_COUNTED = [
+    "robots_forbidden",
+    "offsite",
+    "offsite_redirect",
+    "spam_host",
+    "scheme",
+    "bad_url",
+    "moved",
+]
+#: … or when fewer than this share of the article pages read gave a full record (title, time,
+#: body, and a byline in NEWSBOT_BYLINE_COLUMNS: the site has changed its layout), judged once
+#: at least NEWSBOT_LAYOUT_MIN_PAGES pages were read.
+NEWSBOT_MIN_FULL_RECORD_SHARE = 0.8
+NEWSBOT_LAYOUT_MIN_PAGES = 5
+#: Columns whose articles always carry a byline: 332 重磅原创 (original reporting, NBD.md).
+NEWSBOT_BYLINE_COLUMNS = ["332"]
+#: Seconds between progress lines (done/known, rate, ETA); 0: none. A line is only logged when
+#: something changed since the last one.
+NEWSBOT_PROGRESS_INTERVAL = 60.0
+#: Keep every fetched article page in a WARC file under <NEWSBOT_STATE_DIR>/archive/ (read back
+#: by `scrapy reparse`).
+NEWSBOT_ARCHIVE = False
+#: Where the WARC files go (default: <NEWSBOT_STATE_DIR>/archive).
+NEWSBOT_ARCHIVE_DIR = ""
+
+EXTENSIONS["newsbot.ops.extension.RunReporter"] = 20
+EXTENSIONS["newsbot.ops.progress.ProgressLog"] = 30
+EXTENSIONS["newsbot.ops.archive.WarcArchive"] = 40
+# Before the delivery middleware's start (800): `-a retry_failed=1` replaces the whole start.
+SPIDER_MIDDLEWARES["newsbot.ops.replay.RetryFailedMiddleware"] = 750
+#: Scrapy 2.19's remote-control server runs Python code sent to it over HTTP; a scheduled crawler
+#: has no use for it (like the telnet console, off).
+REMOTE_CONTROL_ENABLED = False

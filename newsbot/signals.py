@@ -17,3 +17,19 @@ article_failed = object()
 #: BlockedGuard extension slows down and stops). Arguments: ``response``, ``kind``
 #: (``article``, ``list`` or ``search``), ``spider``.
 page_blocked = object()
+
+#: A list page was read (crawling: the spider sends it). Arguments: ``column: str``,
+#: ``page: int``, ``url: str``, ``article_ids: list[str]`` (the article links it listed, in the
+#: perimeter, in order), ``spider``.
+list_page_read = object()
+
+#: A list page could not be read. Arguments: ``column: str``, ``page: int``, ``url: str``,
+#: ``reason: str`` (a download failure reason such as ``http_500`` or ``robots_forbidden``;
+#: ``unreadable`` for markup the spider cannot read, ``blocked`` for a challenge page),
+#: ``spider``.
+list_page_failed = object()
+
+#: The state store has recorded everything the run did and is about to close (delivery: the
+#: state extension sends it after the feeds published). Arguments: ``store``
+#: (:class:`newsbot.state.store.StateStore`, open), ``reason`` (the close reason).
+state_closing = object()

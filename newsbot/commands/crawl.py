@@ -1,9 +1,13 @@
-"""``scrapy crawl``, checking the spider's arguments before anything starts.
+"""``scrapy crawl``, checking the spider's arguments before anything starts, and exiting with
+the truth at the end.
 
 Scrapy builds the spider inside the running crawl, so a spider that rejects its arguments ends
 the process with an asyncio traceback. This command asks the spider class first (its
 ``check_arguments(settings, kwargs)``, when it has one) and turns a bad argument into a usage
 error: one line naming the argument, exit status 2, nothing fetched.
+
+At the end, a run that failed (:func:`newsbot.outcome.failure`) exits 1 with ``Run failed:
+<code>: <message>`` as its last log line; a clean one exits 0 with ``Run OK: ...``.
 """
 
 from __future__ import annotations
@@ -38,12 +42,30 @@ class Command(ScrapyCrawlCommand):
                 except ValueError as e:
                     raise UsageError(f"{args[0]}: {e}", print_help=False) from None
         super().run(args, opts)
-        # Delivery failures (a full disk, a refused feed target) make the run exit 1; the
-        # operations side may map more reasons (newsbot.outcome.fail_run records them).
-        reason = failure(self._newsbot_crawler) if self._newsbot_crawler is not None else None
+        # Every failure newsbot.outcome.fail_run recorded (delivery: a full disk, a refused feed
+        # target; operations: the rules of newsbot.ops.monitors) makes the run exit 1, and the
+        # first one is the last log line. A clean run ends with its accounting.
+        crawler = self._newsbot_crawler
+        reason = failure(crawler) if crawler is not None else None
+        log = logging.getLogger("newsbot")
         if reason and not self.exitcode:
             self.exitcode = 1
-            logging.getLogger("newsbot").error("Run failed: %s", reason)
+            log.error("Run failed: %s", reason)
+        elif not self.exitcode:
+            ops = getattr(crawler, "newsbot_ops", None)
+            report = getattr(ops, "report", None)
+            if report:
+                done = report["accounting"]
+                log.info(
+                    "Run OK: %d discovered, %d exported, %d unchanged, %d dropped, %d failed "
+                    "(report: %s)",
+                    done["discovered"],
+                    done["exported"],
+                    done["unchanged"],
+                    done["dropped"],
+                    done["failed"],
+                    report["report_path"],
+                )
 
     _newsbot_crawler: Crawler | None = None
 

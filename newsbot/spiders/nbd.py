@@ -37,7 +37,13 @@ from newsbot.pages.listing import ListPage, ListRow, NotListPage
 from newsbot.pages.search import SEARCH_PATH, SearchAnswerError, parse_answer, search_body
 from newsbot.perimeter import Refused, SitePerimeter
 from newsbot.processors import BEIJING
-from newsbot.signals import article_discovered, article_failed, page_blocked
+from newsbot.signals import (
+    article_discovered,
+    article_failed,
+    list_page_failed,
+    list_page_read,
+    page_blocked,
+)
 from newsbot.spiders.arguments import (
     ArgumentError,
     CrawlArguments,
@@ -292,6 +298,9 @@ class NbdSpider(Spider):
             self._fail(meta, "blocked")
         else:
             logger.error("Challenge page instead of a %s at %s", kind, response.url)
+            listed = response.meta.get("newsbot_list")
+            if listed:
+                self._list_failed(listed["column"], listed["page"], response.url, "blocked")
 
     # -- columns ----------------------------------------------------------------------------
 
@@ -331,7 +340,16 @@ class NbdSpider(Spider):
         self._inc(f"newsbot/list/layout/{listing.layout}")
         found = list(self._found_on_list(rows))
         listed = self._listed.setdefault(column, set())
-        ids = {article_path_parts(f.url)[1] for f in found}  # type: ignore[index]
+        ordered = [article_path_parts(f.url)[1] for f in found]  # type: ignore[index]
+        ids = set(ordered)
+        self.crawler.signals.send_catch_log(
+            list_page_read,
+            column=column,
+            page=page,
+            url=response.url,
+            article_ids=ordered,
+            spider=self,
+        )
         if page > 1 and found and ids <= listed:
             # A site without pagination may answer any page number with the first page.
             self._inc("newsbot/list/repeated_page")
@@ -441,6 +459,7 @@ class NbdSpider(Spider):
 
     def _list_broken(self, column: str, page: int, url: str, detail: str) -> None:
         self._inc("newsbot/list/unreadable")
+        self._list_failed(column, page, url, "unreadable")
         logger.error(
             "Column %s page %d (%s) is not a list page the spider can read (%s): the site's "
             "layout may have changed",
@@ -455,6 +474,14 @@ class NbdSpider(Spider):
         reason = failure_reason(failure)
         self._inc(f"newsbot/list/failed/{reason}")
         logger.error("List page %s failed (%s): %s", request.url, reason, failure.value)
+        listed = request.meta.get("newsbot_list") or {}
+        if listed:
+            self._list_failed(listed["column"], listed["page"], request.url, reason)
+
+    def _list_failed(self, column: str, page: int, url: str, reason: str) -> None:
+        self.crawler.signals.send_catch_log(
+            list_page_failed, column=column, page=page, url=url, reason=reason, spider=self
+        )
 
     # -- search -----------------------------------------------------------------------------
 

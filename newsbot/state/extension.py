@@ -277,6 +277,10 @@ class StateExtension:
             fail_run(self.crawler, "state_failed", f"{type(exc).__name__}: {exc}")
             raise
         finally:
+            # The run's books are closed: reports read the store before it goes.
+            self.crawler.signals.send_catch_log(
+                nb_signals.state_closing, store=self.store, reason=reason
+            )
             self.store.close()
 
     def engine_stopped(self) -> None:

@@ -508,6 +508,27 @@ class StateStore:
         for ident, date, column in cur.fetchall():
             yield str(ident), url_date_str(date), column
 
+    def failed_articles(self) -> Iterator[ArticleState]:
+        """Every article left failed (the dead-letter list), most recently tried first."""
+        cur = self._db.execute(
+            "SELECT article_id, state, reason, attempts, discovered_at, updated_at, url_date,"
+            " published_at, column_id, revision, content_hash, NULL FROM articles"
+            " WHERE state = 3 ORDER BY updated_at DESC, article_id DESC"
+        )
+        for row in cur.fetchall():
+            yield ArticleState(str(row[0]), STATE_NAMES[row[1]], *row[2:])
+
+    def files_published_since(self, since: int) -> list[tuple[str, int]]:
+        """``(path, records)`` of the files published at or after ``since`` (epoch seconds);
+        ``records`` counts those the last publish of the file added."""
+        return [
+            (str(path), int(records))
+            for path, records in self._db.execute(
+                "SELECT path, records FROM files WHERE published_at >= ? ORDER BY path",
+                (since,),
+            )
+        ]
+
     def exported_since(self, since: dt.datetime) -> Iterator[tuple[str, str | None, str | None]]:
         """``(article_id, url_date, column)`` of exported articles published at/after ``since``."""
         cur = self._db.execute(
