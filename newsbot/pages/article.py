@@ -138,6 +138,8 @@ _SKIP = frozenset(
         "link",
     ]
 )
+# Lazy-loading stand-ins shown until the real image (data-original, data-src) loads.
+_PLACEHOLDER = re.compile(r"(?:loading|placeholder|blank|spacer|lazy)[^/]*$", re.IGNORECASE)
 # Marks a <br> in collected text. Raw newlines in the markup are only white space; a private-use
 # character survives normalize_space, which folds every real space character.
 LINE_BREAK = "\ue000"
@@ -323,8 +325,9 @@ def _walk_body(root: etree._Element, base_url: str) -> _Walk:
 
 def _add_image(el: etree._Element, walk: _Walk, base_url: str) -> None:
     src = (el.get("src") or "").strip()
-    if not src or src.startswith("data:"):
-        src = (el.get("data-original") or el.get("data-src") or "").strip()
+    lazy = (el.get("data-original") or el.get("data-src") or "").strip()
+    if lazy and (not src or src.startswith("data:") or _PLACEHOLDER.search(src)):
+        src = lazy
     if not src or src.startswith(("data:", "javascript:")):
         return
     if src.startswith("//"):
@@ -460,7 +463,10 @@ def _read_blocks(walk: _Walk) -> _Reading:
     cover: str | None = None
     lead: str | None = None
     in_related = False
-    first_text = next((i for i, b in enumerate(walk.blocks) if b.text), None)
+    # The byline opens the body; only a lead image's caption may come before it.
+    first_text = next(
+        (i for i, b in enumerate(walk.blocks) if b.text and not is_caption(b.text)), None
+    )
 
     for i, block in enumerate(walk.blocks):
         text = block.text
@@ -468,8 +474,7 @@ def _read_blocks(walk: _Walk) -> _Reading:
             continue
         if i == first_text and (BYLINE_STYLE in block.style or is_byline(text)):
             out.byline = text
-            if is_byline(text):
-                out.credits.extend(split_byline(text))
+            out.credits.extend(split_byline(text))
             continue
         if is_related_heading(text):
             in_related = True
