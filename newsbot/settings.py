@@ -146,15 +146,30 @@ SPIDER_MIDDLEWARES = {
 # Added to the crawling section's dict (defined above), not replacing it.
 EXTENSIONS["newsbot.state.extension.StateExtension"] = 10
 
+# Distributed crawling (docs/distributed.md): set NEWSBOT_REDIS_URL and this run is one worker of
+# a crawl shared through Redis (scrapy-redis's scheduler; the delivery state in Redis). Unset,
+# nothing changes and no Redis is needed.
+NEWSBOT_REDIS_URL = ""
+#: Prefix of every key the crawl keeps in Redis (one prefix = one shared crawl and its state).
+NEWSBOT_REDIS_PREFIX = "newsbot"
+#: This worker's id among the workers, also in its feed file names (default: host-pid).
+NEWSBOT_WORKER_ID = ""
+#: Seconds a worker is alive without a heartbeat; then the others take its work over.
+NEWSBOT_REDIS_LEASE = 30.0
+ADDONS = {"newsbot.distributed.DistributedAddon": 0}
+
 # --- operations (exit codes, reports) ----------------------------------------------------------
 
 #: Off only to run without reports and exit-code rules (the run then exits 0 unless delivery
 #: failed).
 NEWSBOT_OPS_ENABLED = True
 #: Exit-code rules (docs/operations.md): the run exits 1 when more than this share of the
-#: articles it discovered failed, or were dropped by validation …
+#: articles it discovered failed, or were dropped by validation, and more than
+#: NEWSBOT_FAILURES_TOLERATED of them (one dead link does not wake anyone up; every article
+#: failing always fails the run) …
 NEWSBOT_MAX_FAILED_SHARE = 0.1
 NEWSBOT_MAX_DROPPED_SHARE = 0.1
+NEWSBOT_FAILURES_TOLERATED = 1
 #: … not counting failures that are newsbot's own refusals (perimeter, robots.txt) or an
 #: article answered by another one (which is then accounted under its own id).
 NEWSBOT_FAILURES_NOT_COUNTED = [

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider
 from scrapy.exceptions import CloseSpider, IgnoreRequest
@@ -51,7 +51,7 @@ from newsbot.spiders.arguments import (
     parse_arguments,
     parse_columns,
 )
-from newsbot.urls import CANONICAL_ROOT, article_path_parts, canonical_article_url
+from newsbot.urls import CANONICAL_ROOT, article_path_parts, canonical_article_url, join_url
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -159,6 +159,18 @@ class NbdSpider(Spider):
         )
         return spider
 
+    def adopt_arguments(self, kwargs: dict[str, Any]) -> None:
+        """Take the arguments of the distributed crawl this worker joins (checked as its own
+        would be), so that every worker reads list pages the same way."""
+        feed_params = feed_param_names(self.crawler.settings.getdict("FEEDS"))
+        self.args = parse_arguments(kwargs, feed_params=feed_params)
+        self.raw_args = dict(kwargs)
+        self.config = CrawlConfig.from_settings(self.crawler.settings, self.args)
+        self.perimeter = self.config.perimeter
+        logger.info(
+            "Crawling %s (the distributed crawl's arguments)", self.config.describe(self.args)
+        )
+
     @classmethod
     def check_arguments(cls, settings: BaseSettings, kwargs: dict[str, Any]) -> None:
         """Raise :class:`ArgumentError` if a run with these arguments and settings cannot start
@@ -182,13 +194,18 @@ class NbdSpider(Spider):
 
     # -- articles ---------------------------------------------------------------------------
 
-    def article_request(self, url: str, *, column: str | None = None) -> Request | None:
+    def article_request(
+        self, url: str, *, column: str | None = None, again: bool = False
+    ) -> Request | None:
         """The request for the article at ``url`` (any URL form), announcing it as discovered;
-        None for an article already requested in this run (or past max_articles). Other
-        components (the state store's resume and recheck) ask for articles through this."""
+        None for an article already requested in this run (unless ``again``: a distributed
+        worker asks again for an article another worker left unfinished) or past max_articles.
+        Other components (the state store's resume and recheck) ask for articles through this."""
         canonical = canonical_article_url(url)
         if canonical is None:
             raise ValueError(f"not an article URL: {url!r}")
+        if again:
+            self._seen.discard(article_path_parts(canonical)[1])  # type: ignore[index]
         return self._article_request(Found(canonical, None, None), column=column)
 
     def _article_request(self, found: Found, *, column: str | None) -> Request | None:
@@ -514,7 +531,7 @@ class NbdSpider(Spider):
         self._inc("newsbot/search/pages")
         found: list[Found] = []
         for hit in answer.hits:
-            link = urljoin(CANONICAL_ROOT + "/", hit.url)
+            link = join_url(CANONICAL_ROOT + "/", hit.url) or hit.url
             why = self.perimeter.link_refusal(link)
             url = self.perimeter.article_url(link) if why is None else None
             if url is None:
@@ -573,7 +590,10 @@ def failure_reason(failure: Failure) -> str:
         return exc.why
     if isinstance(exc, IgnoreRequest):
         text = str(exc).lower()
-        return "too_large" if "max size" in text or "download_maxsize" in text else "ignored"
+        if "max size" in text or "download_maxsize" in text:
+            return "too_large"
+        # Scrapy's RedirectMiddleware past REDIRECT_MAX_TIMES: a loop or an endless chain.
+        return "too_many_redirects" if "max redirections" in text else "ignored"
     kinds: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
         ((e.DownloadTimeoutError, tx.TimeoutError), "timeout"),
         ((e.DownloadConnectionRefusedError, tx.ConnectionRefusedError), "connection_refused"),

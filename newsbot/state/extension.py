@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.asyncio import call_later
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.spider import DefaultSpider
 from twisted.internet.defer import Deferred
 
 from newsbot import signals as nb_signals
 from newsbot.outcome import fail_run
+from newsbot.state.backends import open_store
 from newsbot.state.records import as_dict, url_date
 from newsbot.state.store import (
     Delivery,
@@ -32,6 +34,8 @@ from newsbot.state.store import (
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
+
+    from newsbot.state.backends import AnyStore
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +56,7 @@ def spider_flag(spider: Spider, name: str) -> bool:
 class StateExtension:
     """Keeps the state store in step with the crawl (see docs/delivery.md)."""
 
-    def __init__(self, crawler: Crawler, store: StateStore) -> None:
+    def __init__(self, crawler: Crawler, store: AnyStore) -> None:
         self.crawler = crawler
         self.store = store
         self.full = False
@@ -73,13 +77,10 @@ class StateExtension:
             # `scrapy shell`, `fetch`, `view`: no delivery, and no reason to take the lock a
             # scheduled crawl may hold.
             raise NotConfigured("not a crawl")
-        directory = settings.get("NEWSBOT_STATE_DIR") or "state"
         try:
-            store = StateStore(
-                directory,
-                check=settings.get("NEWSBOT_STATE_CHECK", "quick"),
-                batch_size=settings.getint("NEWSBOT_STATE_BATCH_SIZE", 500),
-            )
+            # SQLite in NEWSBOT_STATE_DIR, or Redis for a distributed run (NEWSBOT_REDIS_URL).
+            store = open_store(settings)
+            directory = store.directory
             recovery = store.recover()
         except StateError as exc:
             # The traceback that follows is Scrapy's; this line is the one to read.
@@ -96,6 +97,8 @@ class StateExtension:
                 len(recovery.temps_removed),
             )
         ext = cls(crawler, store)
+        if isinstance(store, StateStore):
+            store.on_write_error = ext._store_failed
         crawler.newsbot_state = ext  # type: ignore[attr-defined]
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -175,6 +178,21 @@ class StateExtension:
             error,
             sum(len(e.deliveries) for e in entries),
         )
+
+    def _store_failed(self, error: StateError) -> None:
+        """The store's filesystem refused a write (a full disk): nothing fetched from now on
+        could be delivered or even recorded, so the run fails and stops at once (like a crash,
+        what it did not record is fetched again by the next run)."""
+        fail_run(self.crawler, "state_failed", str(error))
+        engine = getattr(self.crawler, "engine", None)
+        if engine is not None and engine.spider is not None and not self._closed:
+            # Not from inside the handler that hit the error: on the next loop turn.
+            call_later(0, self._stop_crawl)
+
+    def _stop_crawl(self) -> None:
+        engine = getattr(self.crawler, "engine", None)
+        if engine is not None and engine.spider is not None and engine.running:
+            deferred_from_coro(engine.close_spider_async(reason="state_failed"))
 
     def _note_mark(self, d: Delivery) -> None:
         if d.column and d.published_at:
@@ -266,6 +284,10 @@ class StateExtension:
                 for column, mark in self._column_marks.items():
                     self.store.set_high_water_mark(column, mark)
             self.store.commit()
+            # A distributed worker's articles may be in another worker's file, being published.
+            wait = getattr(self.store, "wait_for_others", None)
+            if wait is not None:
+                wait(self._discovered)
             pending = sum(1 for i in self._discovered if self.store.state_of(i) == "pending")
             stats.set_value("newsbot/delivery/pending", pending)
             counts = self.store.counts()

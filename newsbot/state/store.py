@@ -26,7 +26,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 DB_NAME = "state.sqlite3"
 LOCK_NAME = "newsbot.lock"
+#: What a scheduler's wrapper (the cron recipe, tools/cron-run.sh) makes in the state directory
+#: before the first crawl: its lock file and log directory. They say nothing about whether a
+#: store existed (this lock file, and the run reports in runs/, do).
+WRAPPER_NAMES = ("cron.lock", "logs")
 SCHEMA_VERSION = 1
 
 PENDING, EXPORTED, DROPPED, FAILED = 0, 1, 2, 3
@@ -97,6 +101,57 @@ class StateMissing(StateError):
 
 class StateCorrupt(StateError):
     """The store exists but is not a readable newsbot state store."""
+
+
+class StateUnavailable(StateError):
+    """The store cannot be read or written because of where it lives (a full disk, a
+    read-only or failing filesystem), not because of what it holds: it must not be rebuilt."""
+
+
+#: SQLite errors that come from the filesystem under the store, not from its contents.
+_ENVIRONMENT_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
+
+
+def _errorname(message: str) -> str:
+    """The SQLite error name behind a message, for Pythons before 3.11 (no sqlite_errorname).
+
+    >>> _errorname("database or disk is full"), _errorname("no such table: x")
+    ('SQLITE_FULL', '')
+    """
+    for words, name in (
+        ("disk is full", "SQLITE_FULL"),
+        ("disk I/O error", "SQLITE_IOERR"),
+        ("readonly database", "SQLITE_READONLY"),
+        ("unable to open", "SQLITE_CANTOPEN"),
+    ):
+        if words in message:
+            return name
+    return ""
+
+
+def environment_error(exc: BaseException, directory: Path) -> StateUnavailable | None:
+    """A :class:`StateUnavailable` explaining ``exc``, when it is a filesystem problem."""
+    if isinstance(exc, sqlite3.Error):
+        name = getattr(exc, "sqlite_errorname", "") or _errorname(str(exc))
+        if not name.startswith(_ENVIRONMENT_ERRORS):
+            return None
+        what = f"{exc} ({name})"
+    elif isinstance(exc, OSError):
+        what = exc.strerror or str(exc)
+    else:
+        return None
+    try:
+        st = os.statvfs(_existing(directory))
+        room = f"{st.f_bavail * st.f_frsize} bytes free"
+        if st.f_flag & os.ST_RDONLY:
+            room += ", read-only"
+    except OSError:
+        room = "free space unknown"
+    return StateUnavailable(
+        f"state store in {directory} cannot be used: {what}; its filesystem has {room}. This "
+        "is not a damaged store: free space (or make it writable) and run again; do not "
+        "rebuild or replace it."
+    )
 
 
 @dataclass
@@ -273,6 +328,13 @@ def lock_directory(directory: Path) -> int:
     return fd
 
 
+def _existing(path: Path) -> Path:
+    """``path``, or the nearest folder above it that exists."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def fsync_dir(path: str | os.PathLike[str]) -> None:
     """Make a rename or a new file in ``path`` durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -313,14 +375,20 @@ class StateStore:
         self._file_ids: dict[str, int] = {}
         self._lock_fd: int | None = None
         self._conn: sqlite3.Connection | None = None
+        #: Called once with a :class:`StateUnavailable` when the filesystem refuses a write.
+        self.on_write_error: Callable[[StateUnavailable], None] | None = None
 
-        self.directory.mkdir(parents=True, exist_ok=True)
         lock_path = self.directory / LOCK_NAME
-        lock_existed = lock_path.exists()
-        if lock_fd is None:
-            self._lock(lock_path)
-        else:
-            self._lock_fd = lock_fd
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            lock_existed = lock_path.exists()
+            if lock_fd is None:
+                self._lock(lock_path)
+            else:
+                self._lock_fd = lock_fd
+        except OSError as exc:
+            self.close()
+            raise environment_error(exc, self.directory) or StateError(exc) from exc
         try:
             self._open(create, lock_existed, check, synchronous)
         except BaseException:
@@ -335,7 +403,11 @@ class StateStore:
     def _open(self, create: bool | None, lock_existed: bool, check: str, sync: str) -> None:
         exists = self.path.exists()
         if not exists:
-            others = [p.name for p in self.directory.iterdir() if p.name != LOCK_NAME]
+            others = [
+                p.name
+                for p in self.directory.iterdir()
+                if p.name not in (LOCK_NAME, *WRAPPER_NAMES)
+            ]
             used_before = lock_existed or bool(others)
             if create is False and not used_before:
                 raise StateMissing(f"there is no state store in {self.directory}")
@@ -361,6 +433,9 @@ class StateStore:
             else:
                 self._check(check)
         except sqlite3.DatabaseError as exc:
+            unavailable = environment_error(exc, self.directory)
+            if unavailable is not None:
+                raise unavailable from exc
             raise StateCorrupt(
                 f"state store {self.path} is unreadable ({exc}). "
                 + REBUILD_HINT.format(dir=self.directory)
@@ -426,19 +501,44 @@ class StateStore:
     # -- transactions ---------------------------------------------------------------------
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        if not self._in_tx:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._in_tx = True
-            self._tx_started = time.monotonic()
-        self._ops += 1
-        return self._db.execute(sql, params)
+        try:
+            if not self._in_tx:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._in_tx = True
+                self._tx_started = time.monotonic()
+            self._ops += 1
+            return self._db.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            self._write_failed(exc)
+            raise
 
     def commit(self) -> None:
         """Commit the current batch now."""
         if self._in_tx:
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._write_failed(exc)
+                raise
             self._in_tx = False
             self._ops = 0
+
+    def _write_failed(self, exc: sqlite3.OperationalError) -> None:
+        """A write that the filesystem refused (a full disk): the batch is lost, as in a crash
+        (the next run fetches its articles again); raise :class:`StateUnavailable`, and tell
+        :attr:`on_write_error` once."""
+        unavailable = environment_error(exc, self.directory)
+        if unavailable is None:
+            return
+        if self._in_tx:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            self._in_tx = False
+            self._ops = 0
+        if self.on_write_error is not None:
+            notify, self.on_write_error = self.on_write_error, None
+            notify(unavailable)
+        raise unavailable from exc
 
     def maybe_commit(self) -> None:
         """Commit when the batch is big or old enough."""

@@ -1,0 +1,106 @@
+"""The cron recipe (tools/cron-run.sh), run as its documented command line against the local
+site copy: one instance at a time, a time limit that stops the crawl gracefully, logs and
+reports in the state directory."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sitecopy import SiteCopy
+
+from tests.crawlkit import PROJECT, TEST_SETTINGS
+from tests.delivery_site import COLUMN, DeliverySite, env, read_records
+
+SCRIPT = PROJECT / "tools" / "cron-run.sh"
+
+
+def cron(tmp_path: Path, root: str, *args: str, **environ: str) -> subprocess.CompletedProcess[str]:
+    """``NEWSBOT_STATE_DIR=... tools/cron-run.sh -s ... -a ...``, as a crontab line runs it."""
+    settings = [f"-s{name}={value}" for name, value in TEST_SETTINGS.items() if name != "LOG_LEVEL"]
+    variables = {
+        **env(),
+        "NEWSBOT_STATE_DIR": str(tmp_path / "state"),
+        "NEWSBOT_OUTPUT": f"{tmp_path}/out/nbd-%(time)s.jsonl",
+        "SCRAPY": f"{sys.executable} -m scrapy",
+        **environ,
+    }
+    return subprocess.run(
+        [str(SCRIPT), f"-sNEWSBOT_SITE_ROOT={root}", *settings, *args],
+        cwd="/", env=variables, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def logs(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "state" / "logs").glob("*.log"))
+
+
+def test_a_scheduled_run_keeps_its_log_and_report_in_the_state_dir(site: SiteCopy, tmp_path):
+    done = cron(tmp_path, site.root, "-a", "columns=3")
+    assert done.returncode == 0, done.stderr
+    (log,) = logs(tmp_path)
+    text = log.read_text("utf-8")
+    assert "] INFO: Run OK: 13 discovered, 13 exported" in text.strip().splitlines()[-1]
+    (report,) = (tmp_path / "state" / "runs").glob("*.json")
+    assert json.loads(report.read_text())["status"] == "ok"
+    assert str(report) in text
+    assert len(read_records(tmp_path / "out")) == 13
+    # The next scheduled run: nothing new, a log and a report of its own, no new file.
+    time.sleep(1.1)  # log names are per second
+    again = cron(tmp_path, site.root, "-a", "columns=3")
+    assert again.returncode == 0, again.stderr
+    assert len(logs(tmp_path)) == 2
+    assert len(list((tmp_path / "state" / "runs").glob("*.json"))) == 2
+    assert len(read_records(tmp_path / "out")) == 13
+
+
+def test_one_instance_at_a_time(site: SiteCopy, tmp_path: Path):
+    state = tmp_path / "state"
+    state.mkdir()
+    with open(state / "cron.lock", "w") as held:  # the previous run, still going
+        fcntl.flock(held, fcntl.LOCK_EX)
+        began = time.monotonic()
+        done = cron(tmp_path, site.root, "-a", "columns=3")
+        assert time.monotonic() - began < 5
+    assert done.returncode == 75, done.stderr
+    assert "another run holds" in done.stderr
+    assert site.hits == [] and logs(tmp_path) == []
+
+
+def test_the_time_limit_stops_the_crawl_gracefully(tmp_path: Path):
+    """SIGTERM at the limit: Scrapy's graceful shutdown finishes, publishes what was scraped,
+    writes the report, and the run is red; nothing had to be killed."""
+    with DeliverySite(40, per_page=40) as site:
+        site.copy.latency = 0.4
+        began = time.monotonic()
+        done = cron(
+            tmp_path, site.root, "-a", f"columns={COLUMN}",
+            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2",
+            NEWSBOT_RUN_LIMIT="3s", NEWSBOT_KILL_AFTER="60s",
+        )  # fmt: skip
+        took = time.monotonic() - began
+    assert done.returncode == 124, done.stderr
+    assert "stopped after 3s (graceful shutdown)" in done.stderr
+    assert took < 30
+    (log,) = logs(tmp_path)
+    text = log.read_text("utf-8")
+    assert "Closing spider (shutdown)" in text
+    assert "Run failed: interrupted: the run stopped early (shutdown)" in text.splitlines()[-1]
+    (report,) = (tmp_path / "state" / "runs").glob("*.json")
+    report_data = json.loads(report.read_text())
+    assert report_data["close_reason"] == "shutdown" and report_data["accounting"]["balanced"]
+    delivered = read_records(tmp_path / "out")  # whatever was published is whole
+    assert 0 < len(delivered) == report_data["accounting"]["exported"] < 40
+
+
+def test_the_script_is_executable_and_documented():
+    assert os.access(SCRIPT, os.X_OK)
+    text = SCRIPT.read_text()
+    assert "flock -n" in text and "timeout --signal=TERM --kill-after=" in text
+    docs = (PROJECT / "docs" / "operations.md").read_text("utf-8")
+    assert "tools/cron-run.sh" in docs

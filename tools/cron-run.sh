@@ -1,0 +1,54 @@
+#!/bin/sh
+# newsbot's cron recipe: one scheduled `scrapy crawl nbd`, safely.
+#
+#   7 * * * *  /srv/newsbot/tools/cron-run.sh
+#   7 * * * *  NEWSBOT_STATE_DIR=/var/lib/newsbot /srv/newsbot/tools/cron-run.sh -a columns=3,332
+#
+# - One instance at a time: `flock -n` on <state>/cron.lock; a run that finds the previous one
+#   still going exits 75 (EX_TEMPFAIL) at once, saying so, and fetches nothing.
+# - A time limit: `timeout` sends SIGTERM after NEWSBOT_RUN_LIMIT, which starts Scrapy's graceful
+#   shutdown (requests in flight finish, feeds publish, the state store and the report are
+#   written); only if the crawl is still running NEWSBOT_KILL_AFTER later is it killed
+#   (SIGKILL; delivery survives that too, the next run settles it). Keep NEWSBOT_KILL_AFTER well
+#   above DOWNLOAD_TIMEOUT (30 s), as the graceful shutdown waits for downloads in flight.
+# - Logs in <state>/logs/<UTC time>.log (older than NEWSBOT_KEEP_DAYS removed), reports in
+#   <state>/runs/<run id>.json, records in NEWSBOT_OUTPUT (one new file per run).
+#
+# Exit status: the crawl's (0 ok, 1 failed: the log's last line says why), 75 another run holds
+# the lock, 124 stopped by the time limit (gracefully), 137 killed after the grace period.
+#
+# Settings (environment): NEWSBOT_DIR (the project, default: this script's parent),
+# NEWSBOT_STATE_DIR (default $NEWSBOT_DIR/state), NEWSBOT_OUTPUT (default
+# $NEWSBOT_DIR/out/nbd-%(time)s.jsonl), NEWSBOT_RUN_LIMIT (default 50m), NEWSBOT_KILL_AFTER
+# (default 3m), NEWSBOT_KEEP_DAYS (default 30), SCRAPY (default: scrapy). Arguments are passed
+# to `scrapy crawl nbd` (-a ..., -s ...).
+set -eu
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+project=${NEWSBOT_DIR:-$here}
+state=${NEWSBOT_STATE_DIR:-$project/state}
+output=${NEWSBOT_OUTPUT:-$project/out/nbd-%(time)s.jsonl}
+limit=${NEWSBOT_RUN_LIMIT:-50m}
+grace=${NEWSBOT_KILL_AFTER:-3m}
+keep=${NEWSBOT_KEEP_DAYS:-30}
+scrapy=${SCRAPY:-scrapy}
+
+mkdir -p "$state/logs"
+log="$state/logs/$(date -u +%Y%m%dT%H%M%SZ).log"
+find "$state/logs" -name '*.log' -type f -mtime +"$keep" -exec rm -f {} + 2>/dev/null || true
+
+cd "$project"
+status=0
+# $scrapy is split on purpose: SCRAPY="python -m scrapy" works.
+# shellcheck disable=SC2086
+flock -n -E 75 "$state/cron.lock" \
+    timeout --signal=TERM --kill-after="$grace" "$limit" \
+    $scrapy crawl nbd -s NEWSBOT_STATE_DIR="$state" -s LOG_FILE="$log" -o "$output" "$@" \
+    || status=$?
+
+case $status in
+    75) echo "newsbot: another run holds $state/cron.lock; this one did nothing" >&2 ;;
+    124) echo "newsbot: stopped after $limit (graceful shutdown); see $log" >&2 ;;
+    137) echo "newsbot: killed $grace after the time limit; see $log" >&2 ;;
+esac
+exit "$status"
