@@ -1,6 +1,6 @@
 """The state store benchmark runs end to end on a tiny store and prints its numbers.
 
-No timing is asserted (numbers belong in the benchmark's output and docs/delivery.md).
+No timing is asserted (numbers belong in the benchmark's output and the README).
 """
 
 from __future__ import annotations

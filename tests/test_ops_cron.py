@@ -102,5 +102,5 @@ def test_the_script_is_executable_and_documented():
     assert os.access(SCRIPT, os.X_OK)
     text = SCRIPT.read_text()
     assert "flock -n" in text and "timeout --signal=TERM --kill-after=" in text
-    docs = (PROJECT / "docs" / "operations.md").read_text("utf-8")
+    docs = (PROJECT / "README.md").read_text("utf-8")
     assert "tools/cron-run.sh" in docs
