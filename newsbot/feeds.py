@@ -189,6 +189,22 @@ class StagingDir:
         self.closed = True
 
 
+def unwritable(directory: Path) -> str | None:
+    """Why files cannot be created in ``directory`` (or in the nearest existing folder above
+    it, where it would be created), or None. (Tested on a read-only mount in
+    tests/test_reliability_process.py.)"""
+    existing = directory.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        return f"{existing} is on a read-only filesystem"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable by this user"
+    return None
+
+
 def sanitize_param(value: str) -> str:
     """A spider argument made safe to use as one path component.
 
@@ -323,6 +339,11 @@ class AtomicFileFeedStorage:
                 raise FeedTargetError(f"feed target {target} exists and is not a directory")
         elif target.exists() and not target.is_file():
             raise FeedTargetError(f"feed target {target} exists and is not a regular file")
+        # Scrapy opens a feed at its first record: a folder that cannot be written would only
+        # show after the run has fetched (and so owes) its articles.
+        why = unwritable(target if self.directory_mode else target.parent)
+        if why:
+            raise FeedTargetError(f"feed target {target} cannot be written: {why}")
 
     # -- open -----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.robotstxt import (
@@ -30,7 +30,13 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
 
-from newsbot.urls import CANONICAL_ROOT, SPAM_HOSTS, canonical_article_url, is_nbd_host
+from newsbot.urls import (
+    CANONICAL_ROOT,
+    SPAM_HOSTS,
+    canonical_article_url,
+    is_nbd_host,
+    join_url,
+)
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -122,7 +128,10 @@ class SitePerimeter:
         """``(scheme, host, port)`` of an http(s) URL, or the reason it is not one."""
         if url.startswith("//"):
             url = f"{self.scheme}:{url}"
-        parts = urlsplit(url.strip())
+        try:
+            parts = urlsplit(url.strip())
+        except ValueError:
+            return "bad_url"
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS:
             return "scheme"
@@ -246,13 +255,31 @@ class PerimeterMiddleware:
             return
         if why == "offsite" and request.meta.get("redirect_urls"):
             why = "offsite_redirect"
+        self._refuse(why, request.url, urlparse_cached(request).netloc)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        """A redirect Scrapy does not follow (a ``Location`` of another scheme: ``ftp:``,
+        ``file:``…) reaches here as a 3xx response: it is refused like the redirects Scrapy
+        follows, so the article fails as a refused redirect, not as an HTTP error."""
+        location = response.headers.get(b"Location") if 300 <= response.status < 400 else None
+        if not location:
+            return response
+        target = join_url(request.url, location.decode("utf-8", "replace").strip())
+        why = self.perimeter.why_refused(target) if target else "bad_url"
+        if why is None or target is None:
+            return response
+        parts = urlsplit(target)
+        why = "offsite_redirect" if why == "offsite" else why
+        self._refuse(why, target, parts.netloc or parts.scheme)
+
+    def _refuse(self, why: str, url: str, where: str) -> NoReturn:
         assert self.stats is not None
         self.stats.inc_value(f"newsbot/refused/{why}")
-        key = (why, urlparse_cached(request).netloc)
+        key = (why, where)
         level = logging.DEBUG if key in self._logged else logging.WARNING
         self._logged.add(key)
-        logger.log(level, "Refused (%s) %s", why, request.url)
-        raise Refused(why, request.url)
+        logger.log(level, "Refused (%s) %s", why, url)
+        raise Refused(why, url)
 
 
 class RobotsTxtMiddleware(_ScrapyRobotsTxtMiddleware):

@@ -37,8 +37,10 @@ MULTILINE_FIELDS = frozenset({"body", "abstract"})
 # ANSI/VT escape sequences: CSI (ESC [ … final), OSC (ESC ] … BEL or ESC \), and two-byte ESC x.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _CSI8 = re.compile(r"\x9b[0-?]*[ -/]*[@-~]")
-# C0 controls except TAB/LF, DEL, C1 controls, bidi embeddings/overrides/isolates, BOM.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufeff]")
+# C0 controls except TAB/LF, DEL, C1 controls, bidi marks/embeddings/overrides/isolates, BOM.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x85\x0b\x0c\x1c-\x1e]")
 
 
@@ -65,7 +67,7 @@ def clean_text(value: str, *, multiline: bool) -> str:
     '标题 2026-01-01 ERROR forged red'
     >>> clean_text("第一段\\r\\n第二段\\u2028第三段\\x00", multiline=True)
     '第一段\\n第二段\\n第三段'
-    >>> clean_text("a\\u202eb\\tc", multiline=False)
+    >>> clean_text("a\\u202eb\\tc\\u200f", multiline=False)
     'ab\\tc'
     """
     value = _ANSI.sub("", value)

@@ -8,7 +8,8 @@ gives: http or https, the desktop, mobile or a channel host, a query string, a f
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from datetime import date
+from urllib.parse import urljoin, urlsplit
 
 CANONICAL_HOST = "www.nbd.com.cn"
 CANONICAL_ROOT = f"https://{CANONICAL_HOST}"
@@ -16,7 +17,8 @@ CANONICAL_ROOT = f"https://{CANONICAL_HOST}"
 #: Hosts under nbd.com.cn that serve uploaded files, not articles; links to them are spam.
 SPAM_HOSTS = frozenset({"lianghua.nbd.com.cn", "activity.nbd.com.cn"})
 
-_ARTICLE_PATH = re.compile(r"/articles/(\d{4})-(\d{2})-(\d{2})/(\d{1,12})\.html?$")
+# ASCII digits only: Python's \d also matches other scripts' digits (٠١٢), in no URL of the site.
+_ARTICLE_PATH = re.compile(r"/articles/(\d{4})-(\d{2})-(\d{2})/(\d{1,12})\.html?$", re.ASCII)
 
 
 def article_path_parts(url_or_path: str) -> tuple[str, str] | None:
@@ -26,16 +28,28 @@ def article_path_parts(url_or_path: str) -> tuple[str, str] | None:
     ('2021-04-10', '1712345')
     >>> article_path_parts("/mirror/www.nbd.com.cn/articles/2017-03-09/1084501.html")
     ('2017-03-09', '1084501')
+    >>> article_path_parts("//www.nbd.com.cn/articles/2021-04-10/1712345.html?from=wx")
+    ('2021-04-10', '1712345')
     >>> article_path_parts("https://www.nbd.com.cn/columns/3/") is None
     True
+    >>> article_path_parts("/articles/2021-02-31/1.html"), article_path_parts("//[x/articles/")
+    (None, None)
     """
-    path = urlsplit(url_or_path).path if "://" in url_or_path else url_or_path
+    is_url = "://" in url_or_path or url_or_path.startswith("//")
+    try:
+        path = urlsplit(url_or_path).path if is_url else url_or_path
+    except ValueError:  # "//[x", a netloc NFKC turns into a delimiter: not a URL
+        return None
     path = path.replace("\\", "/")
     m = _ARTICLE_PATH.search(path)
     if not m:
         return None
     year, month, day, ident = m.groups()
-    if not ("01" <= month <= "12" and "01" <= day <= "31"):
+    try:
+        # An impossible date (02-31, year 0) names no article, and would break every date
+        # computation made from the URL later on.
+        date(int(year), int(month), int(day))
+    except ValueError:
         return None
     return f"{year}-{month}-{day}", str(int(ident))
 
@@ -83,7 +97,10 @@ def canonical_article_url(url: str, *, any_host: bool = False) -> str | None:
     """
     if url.startswith("//"):
         url = "https:" + url
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
     if parts.scheme not in ("http", "https"):
         return None
     if not any_host and not is_nbd_host(parts.hostname):
@@ -102,3 +119,18 @@ def article_id(url: str) -> str | None:
     """
     found = article_path_parts(url)
     return found[1] if found else None
+
+
+def join_url(base: str, link: str) -> str | None:
+    """``link`` made absolute against ``base``, or None when it is not a URL at all (urljoin
+    raises on ``//[x`` and the like: one such link must not cost a page its other links).
+
+    >>> join_url("https://www.nbd.com.cn/columns/3/", "page/2")
+    'https://www.nbd.com.cn/columns/3/page/2'
+    >>> join_url("https://www.nbd.com.cn/columns/3/", "//[www.nbd.com.cn/x") is None
+    True
+    """
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return None

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 from parsel import Selector, SelectorList
@@ -24,7 +24,7 @@ from scrapy.http import TextResponse
 from newsbot import EXTRACTOR_VERSION
 from newsbot.items import ArticleItem, Tag
 from newsbot.loaders import ArticleLoader
-from newsbot.pages import NotArticle
+from newsbot.pages import NotArticle, attribute, html_selector
 from newsbot.pages.challenge import looks_blocked
 from newsbot.processors import (
     Credits,
@@ -38,7 +38,7 @@ from newsbot.processors import (
     normalize_space,
     split_byline,
 )
-from newsbot.urls import canonical_article_url
+from newsbot.urls import canonical_article_url, join_url
 
 # --- selectors ------------------------------------------------------------------------------------
 # Pages are 60-120 KB of navigation and scripts around a small article: find the body with one
@@ -229,7 +229,7 @@ class ArticlePage:
         text = response.text
         declared = (response.encoding or "").lower()
         if "\ufffd" not in text and declared not in _LATIN_FALLBACKS:
-            return response.selector
+            return html_selector(response)
         # Either the declared charset produced replacement characters, or none was declared and
         # Scrapy fell back to cp1252: try the encodings the site (or its mirrors) really use.
         for encoding in ("utf-8", "gb18030"):
@@ -237,10 +237,10 @@ class ArticlePage:
                 decoded = response.body.decode(encoding)
             except UnicodeDecodeError:
                 continue
-            return Selector(text=decoded, base_url=response.url)
+            return Selector(text=decoded, type="html", base_url=response.url)
         if "\ufffd" in text:
             raise NotArticle("bad_encoding", f"bytes do not decode as {declared or 'any charset'}")
-        return response.selector
+        return html_selector(response)
 
     @staticmethod
     def _page_text(sel: Selector) -> str:
@@ -251,7 +251,8 @@ class ArticlePage:
         if url:
             return url
         for href in sel.css(CANONICAL).getall():
-            url = canonical_article_url(urljoin(self.response.url, href.strip()), any_host=True)
+            link = join_url(self.response.url, href.strip())
+            url = canonical_article_url(link, any_host=True) if link else None
             if url:
                 return url
         if self.url_hint and (url := canonical_article_url(self.url_hint, any_host=True)):
@@ -290,14 +291,17 @@ def _tags(sel: Selector | SelectorList[Selector]) -> Iterator[Tag]:
         name = normalize_space("".join(a.xpath("text()").getall()))
         if not name:
             continue
-        query = parse_qs(urlsplit(a.attrib.get("href", "")).query)
+        try:
+            query = parse_qs(urlsplit(attribute(a, "href")).query)
+        except ValueError:  # not a URL: the tag keeps its name, its type from the colour
+            query = {}
         kind = (query.get("tag_type") or [""])[0]
         if not kind:
-            colors = a.attrib.get("class", "").split()
+            colors = attribute(a, "class").split()
             kind = next((TAG_TYPE_BY_COLOR[c] for c in colors if c in TAG_TYPE_BY_COLOR), "")
         code = None
         if kind == "stock":
-            code = a.attrib.get("data-stock-code") or next(iter(query.get("tag_value", [])), None)
+            code = attribute(a, "data-stock-code") or next(iter(query.get("tag_value", [])), None)
         yield Tag(name=name, type=kind or "concept", code=code)
 
 
@@ -332,7 +336,10 @@ def _add_image(el: etree._Element, walk: _Walk, base_url: str) -> None:
         return
     if src.startswith("//"):
         src = "https:" + src
-    walk.images.append(urljoin(base_url, src))
+    url = join_url(base_url, src)
+    if url is None:
+        return
+    walk.images.append(url)
     walk.image_positions.append(len(walk.blocks))
 
 

@@ -20,14 +20,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from parsel import Selector
 from scrapy.http import TextResponse
 
+from newsbot.pages import attribute, html_selector
 from newsbot.pages.challenge import looks_blocked
 from newsbot.processors import BEIJING, normalize_space
-from newsbot.urls import CANONICAL_ROOT
+from newsbot.urls import CANONICAL_ROOT, join_url
 
 # --- selectors ------------------------------------------------------------------------------
 MODERN_LIST = "div.g-list-text"
@@ -155,7 +156,7 @@ class ListPage:
 
     @cached_property
     def _sel(self) -> Selector:
-        return self.response.selector
+        return html_selector(self.response)
 
     @cached_property
     def layout(self) -> str:
@@ -185,8 +186,9 @@ class ListPage:
         """The page's own link to the next page, absolute, or None."""
         for href in self._sel.xpath(NEXT_PAGE).getall():
             href = href.strip()
-            if href and not href.startswith(("#", "javascript:")):
-                return urljoin(self.base_url, href)
+            url = join_url(self.base_url, href) if href else None
+            if url and not href.startswith(("#", "javascript:")):
+                return url
         return None
 
     @cached_property
@@ -197,10 +199,12 @@ class ListPage:
     # -- the markups ----------------------------------------------------------------------
 
     def _row(self, link: Selector, title: str, listed_at: datetime | None) -> ListRow | None:
-        href = (link.attrib.get("href") or "").strip()
+        href = attribute(link, "href").strip()
         if not href:
             return None
-        return ListRow(urljoin(self.base_url, href), normalize_space(title) or None, listed_at)
+        # A link that is not even a URL stays as written: the spider refuses it (bad_url).
+        url = join_url(self.base_url, href) or href
+        return ListRow(url, normalize_space(title) or None, listed_at)
 
     def _modern_rows(self) -> list[ListRow]:
         rows: list[ListRow] = []
