@@ -34,9 +34,9 @@ def report_of(result: CrawlResult | str, state: Path) -> dict[str, Any]:
     log = result if isinstance(result, str) else result.log
     found = reports(state)
     assert found, f"no run report in {state}/runs\n{log[-3000:]}"
-    report = found[-1]
-    assert report["report_path"] in log
-    return report
+    mine = [r for r in found if r["report_path"] in log]
+    assert len(mine) == 1, f"{len(mine)} reports named in the log of this run"
+    return mine[0]
 
 
 def assert_failed(result: CrawlResult | subprocess.CompletedProcess[str], code: str) -> str:
