@@ -19,7 +19,7 @@ from tests import distkit
 from tests.redis_server import RedisServer
 
 #: Rounds of the slow fault loops (``@pytest.mark.slow``) when --slow-rounds is not given: a few,
-#: which is what CI runs. ``pytest -m slow --slow-rounds=20`` runs them all (see "Reliability" in the README).
+#: which is what CI runs. ``pytest -m slow --slow-rounds=20`` runs them all (README: Reliability).
 DEFAULT_SLOW_ROUNDS = 3
 
 
