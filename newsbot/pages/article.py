@@ -43,11 +43,9 @@ from newsbot.urls import canonical_article_url, join_url
 # --- selectors ------------------------------------------------------------------------------------
 # Pages are 60-120 KB of navigation and scripts around a small article: find the body with one
 # pass over the document, then read everything else inside its ``div.g-article``.
-BODY = (
-    "//div[contains(concat(' ', normalize-space(@class), ' '), ' g-articl-text ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' g-article-text ')]"
-)
-ARTICLE = "ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' g-article ')][1]"
+BODY_CLASS = "g-articl-text"  # the site's own spelling
+BODY_CLASS_ALT = "g-article-text"
+ARTICLE_CLASS = "g-article"
 # In order of trust, inside the article: its h1; then in the page: declared titles, any h1.
 ARTICLE_TITLE = ".g-article-top h1, h1"
 PAGE_TITLES = ('meta[property="og:title"]::attr(content)', "head title", "h1")
@@ -185,15 +183,15 @@ class ArticlePage:
 
     def to_item(self) -> ArticleItem:
         sel = self._selector()
-        body = sel.xpath(BODY)
-        if not body:
+        body = _find_body(sel)
+        if body is None:
             if looks_blocked(self._page_text(sel)):
                 raise NotArticle("blocked", "challenge page instead of an article")
             raise NotArticle("not_article", "no article markup (div.g-articl-text)")
         url = self._url(sel)
         # The 2017 template and saved fragments may lack the wrapper: then read the whole page.
-        article = body[0].xpath(ARTICLE) or sel
-        walk = _walk_body(body[0].root, url)
+        article = _article_of(body, sel)
+        walk = _walk_body(body, url)
         read = _read_blocks(walk)
         if not read.lines:
             raise NotArticle("empty_body", "article markup with no text")
@@ -269,6 +267,35 @@ class ArticlePage:
             return m.group(1).strip()
         meta = sel.css('meta[property="article:published_time"]::attr(content)').get()
         return meta.strip() if meta else None
+
+
+def _classes(el: etree._Element) -> list[str]:
+    value = el.get("class")
+    return value.split() if isinstance(value, str) else []
+
+
+def _find_body(sel: Selector) -> etree._Element | None:
+    """The first ``div.g-articl-text`` (or ``div.g-article-text``) of the page.
+
+    One pass in Python over the page's divs: an XPath class test with ``normalize-space()`` and
+    ``concat()`` builds strings for every div of a page that is mostly navigation.
+    """
+    root = sel.root
+    if not hasattr(root, "iter"):
+        return None
+    for el in root.iter("div"):
+        classes = _classes(el)
+        if BODY_CLASS in classes or BODY_CLASS_ALT in classes:
+            return el
+    return None
+
+
+def _article_of(body: etree._Element, sel: Selector) -> Selector:
+    """The ``div.g-article`` around the body; the whole page when a template has none."""
+    for el in body.iterancestors("div"):
+        if ARTICLE_CLASS in _classes(el):
+            return Selector(root=el, type="html")
+    return sel
 
 
 def _first_text(sel: Selector | SelectorList[Selector], css_list: tuple[str, ...]) -> str | None:
