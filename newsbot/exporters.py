@@ -100,55 +100,41 @@ class JsonLinesExporter(DeliveryTracking, BaseItemExporter):
         self._written(item)
 
 
-class TrackedJsonItemExporter(DeliveryTracking, JsonItemExporter):
+class _Tracked(DeliveryTracking):
+    """Scrapy's own exporter of a format, telling the delivery side what it wrote.
+
+    Put it before the Scrapy exporter among the bases, so both methods wrap the exporter's.
+    """
+
     def __init__(self, file: Any, **kwargs: Any) -> None:
-        super().__init__(file, **kwargs)
+        super().__init__(file, **kwargs)  # type: ignore[call-arg]
         self._track_file(file)
 
     def export_item(self, item: Any) -> None:
-        super().export_item(item)
+        super().export_item(item)  # type: ignore[misc]
         self._written(item)
 
 
-class TrackedCsvItemExporter(DeliveryTracking, CsvItemExporter):
+class TrackedJsonItemExporter(_Tracked, JsonItemExporter):
+    pass
+
+
+class TrackedCsvItemExporter(_Tracked, CsvItemExporter):
     def __init__(self, file: Any, **kwargs: Any) -> None:
         kwargs.setdefault("fields_to_export", list(RECORD_FIELDS))
         super().__init__(file, **kwargs)
-        self._track_file(file)
-
-    def export_item(self, item: Any) -> None:
-        super().export_item(item)
-        self._written(item)
 
 
-class TrackedXmlItemExporter(DeliveryTracking, XmlItemExporter):
-    def __init__(self, file: Any, **kwargs: Any) -> None:
-        super().__init__(file, **kwargs)
-        self._track_file(file)
-
-    def export_item(self, item: Any) -> None:
-        super().export_item(item)
-        self._written(item)
+class TrackedXmlItemExporter(_Tracked, XmlItemExporter):
+    pass
 
 
-class TrackedPickleItemExporter(DeliveryTracking, PickleItemExporter):
-    def __init__(self, file: Any, **kwargs: Any) -> None:
-        super().__init__(file, **kwargs)
-        self._track_file(file)
-
-    def export_item(self, item: Any) -> None:
-        super().export_item(item)
-        self._written(item)
+class TrackedPickleItemExporter(_Tracked, PickleItemExporter):
+    pass
 
 
-class TrackedMarshalItemExporter(DeliveryTracking, MarshalItemExporter):
-    def __init__(self, file: Any, **kwargs: Any) -> None:
-        super().__init__(file, **kwargs)
-        self._track_file(file)
-
-    def export_item(self, item: Any) -> None:
-        super().export_item(item)
-        self._written(item)
+class TrackedMarshalItemExporter(_Tracked, MarshalItemExporter):
+    pass
 
 
 # -- Hexo -----------------------------------------------------------------------------------
