@@ -38,7 +38,7 @@ from newsbot.processors import (
     normalize_space,
     split_byline,
 )
-from newsbot.urls import canonical_article_url, join_url
+from newsbot.urls import article_id, canonical_article_url, join_url
 
 # --- selectors ------------------------------------------------------------------------------------
 # Pages are 60-120 KB of navigation and scripts around a small article: find the body with one
@@ -198,7 +198,7 @@ class ArticlePage:
 
         loader = ArticleLoader(fetched_at=self.fetched_at)
         loader.add_value("url", url)
-        loader.add_value("article_id", url.rsplit("/", 1)[-1].split(".")[0])
+        loader.add_value("article_id", article_id(url))
         loader.add_value("title", _first_text(article, (ARTICLE_TITLE,)))
         if not loader.get_output_value("title"):
             loader.add_value("title", _first_text(sel, PAGE_TITLES))
