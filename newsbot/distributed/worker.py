@@ -28,6 +28,7 @@ from newsbot.outcome import fail_run
 from newsbot.pipelines import RecordDropped
 from newsbot.state.redis_store import LeaseLost, RedisStateStore
 from newsbot.state.store import StateError
+from newsbot.urls import article_url
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -324,9 +325,9 @@ class WorkerExtension:
             return 0
         n = 0
         for ident, date, column in self.store.orphans():
-            request = maker(
-                f"https://www.nbd.com.cn/articles/{date}/{ident}.html", column=column, again=True
-            )
+            if date is None:  # no URL can be made for it (it was never given one): nothing to do
+                continue
+            request = maker(article_url(date, ident), column=column, again=True)
             if request is not None:
                 request.meta["newsbot"]["owed"] = True
                 engine.crawl(request)
