@@ -8,7 +8,13 @@
 - :class:`BlockedGuard` listens to :data:`newsbot.signals.page_blocked` (a 200-status challenge
   page): each one pauses the host, drops it to one request at a time and raises its delay; at
   ``NEWSBOT_BLOCKED_LIMIT`` challenge pages it stops the crawl with the close reason
-  ``blocked`` instead of exporting junk.
+  ``blocked`` instead of exporting junk. The spider reads a page only after the downloader has
+  moved on, so the guard also takes a first look at each page as it arrives
+  (:func:`~newsbot.pages.challenge.challenge_at_a_glance`) and holds the host at once: no
+  request goes out between a challenge page and the spider's verdict on it.
+
+A pause holds both the requests still to pass the downloader middlewares and those already
+waiting in the host's downloader slot.
 """
 
 from __future__ import annotations
@@ -21,14 +27,16 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.asyncio import sleep
+from scrapy.http import HtmlResponse
+from scrapy.utils.asyncio import call_later, sleep
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
 
+from newsbot.pages.challenge import challenge_at_a_glance
 from newsbot.signals import page_blocked
 
 if TYPE_CHECKING:
@@ -41,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 #: Request meta key: wall-clock time (``time.time()``) before which the request is not sent.
 NOT_BEFORE = "newsbot_not_before"
+#: Request meta key: the host was paused for this request's Retry-After when it arrived.
+_PAUSED = "_newsbot_paused"
 
 
 def retry_after_seconds(value: bytes | str | None, *, now: float | None = None) -> float | None:
@@ -99,16 +109,55 @@ class PoliteRetryMiddleware(RetryMiddleware):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
+        mw = cls(crawler)
+        crawler.signals.connect(mw.response_downloaded, signal=signals.response_downloaded)
+        return mw
+
+    def _retry_after(self, request: Request, response: Response) -> float | None:
+        """The wait a retryable 429 or 503 asks for, or None."""
+        if request.meta.get("dont_retry", False) or response.status not in (429, 503):
+            return None
+        if response.status not in self.retry_http_codes:
+            return None
+        return retry_after_seconds(response.headers.get(b"Retry-After"))
+
+    def response_downloaded(self, response: Response, request: Request) -> None:
+        """Pause for a ``Retry-After`` as soon as the response arrives: by the time
+        :meth:`process_response` runs, the host's downloader slot has sent its next request."""
+        wait = self._retry_after(request, response)
+        if wait is not None:
+            host = urlparse_cached(request).hostname or ""
+            self.pause(host, min(wait, self.retry_after_max), f"http_{response.status}")
+            request.meta[_PAUSED] = True
 
     def pause(self, host: str, seconds: float, why: str) -> None:
         """Send nothing to ``host`` for ``seconds`` (pauses only ever get longer)."""
-        until = time.time() + seconds
-        if until > self.paused_until.get(host, 0.0):
+        now = time.time()
+        until = now + seconds
+        before = self.paused_until.get(host, 0.0)
+        if until > before:
             self.paused_until[host] = until
-            logger.info("Pausing requests to %s for %.1f s (%s)", host, seconds, why)
+            log = logger.info if before <= now else logger.debug
+            log("Pausing requests to %s for %.1f s (%s)", host, seconds, why)
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value(f"newsbot/paused/{why}")
+            self._hold_slot(host, seconds)
+
+    def _hold_slot(self, host: str, seconds: float) -> None:
+        """Hold the requests already waiting in the host's downloader slot: they passed
+        :meth:`process_request` before the pause, and the slot would send them at its own pace
+        (up to ``CONCURRENT_REQUESTS`` of them). Scrapy has no public call for this; a slot's
+        ``latercall`` is how Scrapy itself holds a queue for a download delay, so we set one that
+        fires when the pause ends."""
+        engine = self.crawler.engine
+        downloader = getattr(engine, "downloader", None)
+        slot = downloader.slots.get(host) if downloader is not None else None
+        release = getattr(downloader, "_latercall", None)
+        if slot is None or release is None or not hasattr(slot, "latercall"):
+            return
+        if slot.latercall is not None:
+            slot.latercall.cancel()
+        slot.latercall = call_later(seconds, release, slot)
 
     async def process_request(self, request: Request) -> None:
         host = urlparse_cached(request).hostname or ""
@@ -121,14 +170,14 @@ class PoliteRetryMiddleware(RetryMiddleware):
     def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Request | Response:
+        paused = request.meta.pop(_PAUSED, False)
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
-        wait = None
-        if response.status in (429, 503):
-            wait = retry_after_seconds(response.headers.get(b"Retry-After"))
+        wait = self._retry_after(request, response)
         if wait is not None:
-            host = urlparse_cached(request).hostname or ""
-            self.pause(host, min(wait, self.retry_after_max), f"http_{response.status}")
+            if not paused:  # a response that was not downloaded (a cache's, a middleware's)
+                host = urlparse_cached(request).hostname or ""
+                self.pause(host, min(wait, self.retry_after_max), f"http_{response.status}")
             if wait > self.retry_after_max:
                 logger.warning(
                     "%s asks to come back in %.0f s (more than NEWSBOT_RETRY_AFTER_MAX=%.0f): "
@@ -177,10 +226,27 @@ class BlockedGuard:
         self.count = 0
         self.closing = False
         crawler.signals.connect(self.page_blocked, signal=page_blocked)
+        crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
+
+    def _pause_for(self, count: int) -> float:
+        """The pause after challenge page number ``count``: doubling, at most the maximum."""
+        return min(self.pause_max, self.pause * 2 ** (count - 1))
+
+    def response_downloaded(self, response: Response, request: Request) -> None:
+        """Hold the host as soon as a page that looks like a challenge arrives: Scrapy hands it
+        to the spider only after the downloader has taken the next requests."""
+        if response.status != 200 or not isinstance(response, HtmlResponse) or self.closing:
+            return
+        if not challenge_at_a_glance(response.body, response.text):
+            return
+        retry = self.crawler.get_downloader_middleware(PoliteRetryMiddleware)
+        if retry is not None:
+            host = (urlsplit(response.url).hostname or "").rstrip(".")
+            retry.pause(host, self._pause_for(self.count + 1), "challenge_seen")
 
     def page_blocked(self, response: Response, kind: str) -> None:
         self.count += 1
@@ -216,5 +282,4 @@ class BlockedGuard:
             slot.delay = max(slot.delay, self.delay)
         retry = self.crawler.get_downloader_middleware(PoliteRetryMiddleware)
         if retry is not None:
-            seconds = min(self.pause_max, self.pause * 2 ** (self.count - 1))
-            retry.pause(host, seconds, "blocked")
+            retry.pause(host, self._pause_for(self.count), "blocked")

@@ -99,6 +99,52 @@ def test_challenge_pages_slow_down_then_stop_the_crawl(site_factory, tmp_path):
     assert result.stat("newsbot/paused/blocked") == 2
 
 
+# Eight requests in the downloader and one every 50 ms to the host: the others wait in the host's
+# downloader slot, past the middleware that checks for pauses. (Without a delay, Scrapy 2.19 starts
+# every request queued in a slot at once, whatever its concurrency: they are in flight, not held.)
+HELD_QUEUE = {
+    "CONCURRENT_REQUESTS": "8",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
+    "DOWNLOAD_DELAY": "0.05",
+}
+
+
+def test_a_429_holds_the_requests_already_waiting(site: SiteCopy, tmp_path):
+    answered = itertools.count()
+
+    def first_429(hit: Hit) -> Reply | None:
+        return Reply(429, b"slow down", {"Retry-After": "1"}) if next(answered) == 0 else None
+
+    site.route(r"/articles/.*", first_429)
+    result = run_crawl(site.root, "columns=3", tmp_path=tmp_path, settings=HELD_QUEUE)
+    assert result.returncode == 0, result.explain()
+    refused = next(h for h in site.hits if h.status == 429)
+    later = [h.at - refused.at for h in site.hits if h.at > refused.at]
+    assert len(later) > 5
+    assert min(later) >= 0.95  # nothing at all went to the host during the second asked for
+
+
+def test_a_challenge_page_holds_the_requests_already_waiting(site_factory, tmp_path):
+    site = site_factory(challenge_articles=True)
+    result = run_crawl(
+        site.root,
+        "columns=3",
+        tmp_path=tmp_path,
+        settings={
+            **HELD_QUEUE,
+            "NEWSBOT_BLOCKED_LIMIT": "2",
+            "NEWSBOT_BLOCKED_PAUSE": "1",
+            "NEWSBOT_BLOCKED_PAUSE_MAX": "1",
+        },
+    )
+    assert result.stats["finish_reason"] == "blocked", result.explain()
+    first = next(h for h in site.hits if h.route.startswith("/articles/"))
+    later = [h.at - first.at for h in site.hits if h.at > first.at]
+    assert later
+    assert min(later) >= 0.95
+    assert result.stat("newsbot/paused/challenge_seen") >= 1
+
+
 def test_challenge_list_page_is_not_read_as_an_empty_list(site: SiteCopy, tmp_path):
     challenge = (site.site_dir / "challenge.html").read_bytes()
     site.route("/columns/3/", lambda hit: Reply(200, challenge))

@@ -333,6 +333,10 @@ class NbdSpider(Spider):
             errback=self.list_error,
             meta=meta,
             cb_kwargs={"column": column, "page": page},
+            # Further pages after the articles already listed: otherwise paging runs ahead of
+            # fetching (a list page is one cheap request for 50 articles) and the scheduler
+            # holds every article request of the column at once, in memory.
+            priority=-1 if page > 1 else 0,
         )
 
     def parse_list(self, response: Response, column: str, page: int) -> Iterator[Any]:
