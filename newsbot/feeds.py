@@ -28,7 +28,7 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
@@ -39,6 +39,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 from w3lib.url import file_uri_to_path
 
+from newsbot.idset import DeliveryLog
 from newsbot.outcome import fail_run
 from newsbot.state.store import Delivery, PublishEntry, fsync_dir
 
@@ -75,7 +76,7 @@ class FeedTracker:
     """The records written to one feed file, in order."""
 
     def __init__(self) -> None:
-        self.deliveries: list[Delivery] = []
+        self.deliveries = DeliveryLog()
         self.error: BaseException | None = None
         #: Set by newsbot's exporters: the record count below is then the whole truth.
         self.tracked = False
@@ -492,10 +493,10 @@ class AtomicFileFeedStorage:
             os.fsync(out.fileno())
 
     @staticmethod
-    def _entry(temp: str, target: Path, deliveries: list[Delivery]) -> PublishEntry:
+    def _entry(temp: str, target: Path, deliveries: Collection[Delivery]) -> PublishEntry:
         st = os.stat(temp)
         return PublishEntry(
-            temp, str(target.absolute()), st.st_dev, st.st_ino, st.st_size, list(deliveries)
+            temp, str(target.absolute()), st.st_dev, st.st_ino, st.st_size, deliveries
         )
 
     def _publish(self, entries: list[PublishEntry]) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
+from newsbot.idset import IdSet
 from newsbot.state.fingerprints import content_hash, text_fingerprint
 from newsbot.state.records import url_date
 
@@ -122,7 +123,7 @@ class ValidationPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.max_skew_days = crawler.settings.getint("NEWSBOT_MAX_DATE_SKEW_DAYS", 1)
-        self._seen: set[str] = set()
+        self._seen = IdSet()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidationPipeline:

@@ -32,7 +32,9 @@ def test_progress_lines_without_flooding(tmp_path: Path):
     interval = 0.2
     with DeliverySite(24, per_page=8) as site:
         site.copy.latency = 0.05
-        site.hold_after(6)  # then a stall: nothing moves for two seconds
+        # A stall (nothing moves for two seconds) once the third and last list page is read:
+        # the spider reads a column's next list page after the articles already listed.
+        site.hold_after(17)
         cmd = crawl_command(
             site.root, tmp_path / "state", "-o", f"{tmp_path}/out.jsonl",
             args={"columns": COLUMN},
@@ -43,7 +45,7 @@ def test_progress_lines_without_flooding(tmp_path: Path):
         began = time.monotonic()
         proc = start(cmd, PROJECT, log)
         try:
-            site.wait_served(6)
+            site.wait_served(17)
             time.sleep(2.0)
             site.release()
             assert proc.wait(60) == 0, log.read_text()[-3000:]

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from newsbot.idset import IdSet
 from newsbot.items import EXTRACTED_FIELDS
 
 #: Reasons of article failures that say the page is not readable as an article (as opposed to
@@ -58,8 +59,10 @@ def _filled(value: Any) -> bool:
 class ColumnBook:
     """One column's part of the run (or the URL list's, or the search's)."""
 
-    listed: dict[str, None] = field(default_factory=dict)
-    """Article ids its list pages listed (in order, each once)."""
+    listed: IdSet = field(default_factory=IdSet)
+    """Article ids its list pages listed."""
+    ids: IdSet = field(default_factory=IdSet)
+    """Article ids discovered in it (each article in the first column it was found in)."""
     list_pages: int = 0
     list_failures: list[tuple[int, str, str]] = field(default_factory=list)
     """``(page, url, reason)`` of list pages that could not be read."""
@@ -146,9 +149,16 @@ class RunLedger:
     def __init__(self, byline_columns: frozenset[str] = frozenset()) -> None:
         self.byline_columns = byline_columns
         self.columns: dict[str, ColumnBook] = {}
-        self._column_of: dict[str, str] = {}
-        self._outcome: dict[str, tuple[str, str, int]] = {}
-        """article id -> (kind, reason, revision) of the last thing that happened to it."""
+        # What last happened to each article, one kind each (per-run sets: see newsbot.idset).
+        self._discovered = IdSet()
+        self._scraped = IdSet()
+        self._revisions: dict[str, int] = {}
+        """Revisions above 1 of the records scraped."""
+        self._unchanged = IdSet()
+        self._dropped: dict[str, str] = {}
+        """article id -> reason of the articles last dropped."""
+        self._failed: dict[str, str] = {}
+        """article id -> reason of the articles last failed."""
         self.failures_this_run: dict[str, tuple[str, str]] = {}
         """article id -> (reason, url) of the articles that failed in this run."""
         self.records = 0
@@ -175,7 +185,7 @@ class RunLedger:
         book = self.book(column)
         book.list_pages += 1
         for ident in article_ids:
-            book.listed.setdefault(ident)
+            book.listed.add(ident)
         if page == 1 and not article_ids:
             book.empty_first_page = url
 
@@ -183,16 +193,19 @@ class RunLedger:
         self.book(column).list_failures.append((page, url, reason))
 
     def discovered(self, article_id: str, column: str) -> None:
-        if article_id not in self._column_of:
-            self._column_of[article_id] = column
-            self.book(column).discovered += 1
+        if article_id not in self._discovered:
+            self._discovered.add(article_id)
+            book = self.book(column)
+            book.ids.add(article_id)
+            book.discovered += 1
 
     def blocked(self, column: str | None) -> None:
         if column is not None:
             self.book(column).blocked += 1
 
     def failed(self, article_id: str, reason: str, url: str) -> None:
-        self._outcome[article_id] = ("failed", reason, 0)
+        self._happened(article_id)
+        self._failed[article_id] = reason
         self.failures_this_run[article_id] = (reason, url)
         if reason in PAGE_REASONS:
             self.pages_parsed += 1
@@ -214,7 +227,10 @@ class RunLedger:
 
     def scraped(self, article_id: str, revision: int, published_at: str | None) -> None:
         """The record passed the pipelines and went to the feeds."""
-        self._outcome[article_id] = ("scraped", "", revision)
+        self._happened(article_id)
+        self._scraped.add(article_id)
+        if revision > 1:
+            self._revisions[article_id] = revision
         if published_at:
             try:
                 when = dt.datetime.fromisoformat(published_at)
@@ -226,10 +242,32 @@ class RunLedger:
                 self.latest = when
 
     def unchanged(self, article_id: str) -> None:
-        self._outcome[article_id] = ("unchanged", "", 0)
+        self._happened(article_id)
+        self._unchanged.add(article_id)
 
     def dropped(self, article_id: str, reason: str) -> None:
-        self._outcome[article_id] = ("dropped", reason, 0)
+        self._happened(article_id)
+        self._dropped[article_id] = reason
+
+    def _happened(self, article_id: str) -> None:
+        """Forget what happened to the article before: the last event is what counts."""
+        self._scraped.discard(article_id)
+        self._revisions.pop(article_id, None)
+        self._unchanged.discard(article_id)
+        self._dropped.pop(article_id, None)
+        self._failed.pop(article_id, None)
+
+    def _last_event(self, article_id: str) -> tuple[str, str, int]:
+        """``(kind, reason, revision)`` of the last thing that happened to the article."""
+        if article_id in self._scraped:
+            return "scraped", "", self._revisions.get(article_id, 1)
+        if article_id in self._unchanged:
+            return "unchanged", "", 0
+        if article_id in self._dropped:
+            return "dropped", self._dropped[article_id], 0
+        if article_id in self._failed:
+            return "failed", self._failed[article_id], 0
+        return "", "", 0
 
     # -- the end --------------------------------------------------------------------------
 
@@ -239,10 +277,9 @@ class RunLedger:
         failed)."""
         totals = Totals()
         self.fresh_failures.clear()
-        for ident, column in self._column_of.items():
-            book = self.book(column)
+        for book, ident in ((b, i) for b in list(self.columns.values()) for i in b.ids):
             totals.discovered += 1
-            kind, reason, revision = self._outcome.get(ident, ("", "", 0))
+            kind, reason, revision = self._last_event(ident)
             stored = lookup(ident) if lookup is not None else None
             if kind == "scraped":
                 if lookup is None:

@@ -23,6 +23,7 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet.task import LoopingCall
 
 from newsbot import signals as nb_signals
+from newsbot.idset import IdSet
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -83,8 +84,8 @@ class ProgressLog:
     def __init__(self, crawler: Crawler, interval: float) -> None:
         self.crawler = crawler
         self.interval = interval
-        self.known: set[str] = set()
-        self.done: set[str] = set()
+        self.known = IdSet()
+        self.done = IdSet()
         self._pages_open: set[tuple[str, Any]] = set()
         self._samples: deque[tuple[float, int]] = deque()
         self._last: tuple[int, int, bool] | None = None

@@ -29,6 +29,7 @@ from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import JsonRequest, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from newsbot.idset import IdSet
 from newsbot.items import ArticleItem
 from newsbot.pages import NotArticle
 from newsbot.pages.article import ArticlePage
@@ -139,9 +140,9 @@ class NbdSpider(Spider):
         self.raw_args = dict(kwargs)
         #: The run's arguments, checked (again, knowing the feed URIs, in from_crawler).
         self.args: CrawlArguments = parse_arguments(kwargs, feed_params=kwargs)
-        self._seen: set[str] = set()
+        self._seen = IdSet()
         self._pages: dict[str, int] = {}  # column (or "query") -> pages requested
-        self._listed: dict[str, set[str]] = {}  # column -> article ids its pages listed
+        self._listed: dict[str, IdSet] = {}  # column -> article ids its pages listed
         self._limit_logged = False
 
     @classmethod
@@ -360,7 +361,7 @@ class NbdSpider(Spider):
         self._inc("newsbot/list/pages")
         self._inc(f"newsbot/list/layout/{listing.layout}")
         found = list(self._found_on_list(rows))
-        listed = self._listed.setdefault(column, set())
+        listed = self._listed.setdefault(column, IdSet())
         ordered = [article_path_parts(f.url)[1] for f in found]  # type: ignore[index]
         ids = set(ordered)
         self.crawler.signals.send_catch_log(
@@ -371,12 +372,13 @@ class NbdSpider(Spider):
             article_ids=ordered,
             spider=self,
         )
-        if page > 1 and found and ids <= listed:
+        if page > 1 and found and all(i in listed for i in ids):
             # A site without pagination may answer any page number with the first page.
             self._inc("newsbot/list/repeated_page")
             logger.info("Column %s page %d repeats earlier rows: done with it", column, page)
             return
-        listed |= ids
+        for ident in ids:
+            listed.add(ident)
         if not found:
             if page == 1:
                 self._inc("newsbot/list/no_articles")

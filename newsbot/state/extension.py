@@ -21,6 +21,7 @@ from scrapy.utils.spider import DefaultSpider
 from twisted.internet.defer import Deferred
 
 from newsbot import signals as nb_signals
+from newsbot.idset import IdSet
 from newsbot.outcome import fail_run
 from newsbot.state.backends import open_store
 from newsbot.state.records import as_dict, url_date
@@ -60,10 +61,10 @@ class StateExtension:
         self.crawler = crawler
         self.store = store
         self.full = False
-        self._unpublished: set[str] = set()  # written to a watched file not yet published
-        self._exported: set[str] = set()  # published in this run
+        self._unpublished = IdSet()  # written to a watched file not yet published
+        self._exported = IdSet()  # published in this run
         self._untracked: dict[str, Delivery] = {}
-        self._discovered: set[str] = set()
+        self._discovered = IdSet()
         self._column_marks: dict[str, int] = {}
         self._feeds_done: Deferred[None] | None = None
         self._closed = False
@@ -277,7 +278,7 @@ class StateExtension:
         stats = self.crawler.stats
         assert stats is not None
         try:
-            unpublished = len(self._unpublished - self._exported)
+            unpublished = sum(1 for i in self._unpublished if i not in self._exported)
             if unpublished:
                 stats.set_value("newsbot/delivery/unpublished", unpublished)
             if reason == "finished":

@@ -21,6 +21,7 @@ from scrapy import Request
 from scrapy.exceptions import NotConfigured
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
+from newsbot.idset import IdSet
 from newsbot.signals import article_discovered
 from newsbot.state.extension import StateExtension, spider_flag
 
@@ -60,7 +61,7 @@ class DeliveryMiddleware(BaseSpiderMiddleware):
         self.max_attempts = settings.getint("NEWSBOT_STATE_MAX_ATTEMPTS", 3)
         self.default_recheck = settings.getint("NEWSBOT_RECHECK_DAYS", 0)
         self.root = (settings.get("NEWSBOT_SITE_ROOT") or "https://www.nbd.com.cn").rstrip("/")
-        self._requested: set[str] = set()
+        self._requested = IdSet()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DeliveryMiddleware:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import io
 import json
 import logging
 import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,16 +191,29 @@ class PublishEntry:
     dev: int
     ino: int
     size: int
-    deliveries: list[Delivery] = field(default_factory=list)
+    deliveries: Collection[Delivery] = field(default_factory=list)
+    """A list, or the feed's packed :class:`~newsbot.idset.DeliveryLog` (never copied)."""
 
-    def to_json(self) -> dict[str, Any]:
+    def json_text(self) -> str:
+        """:meth:`to_json` as JSON text, one record at a time: a feed file of 50,000 records
+        would otherwise need them all as Python lists at once."""
+        out = io.StringIO()
+        out.write(json.dumps(self.to_json(records=False), ensure_ascii=False)[:-1])
+        out.write(', "records": [')
+        for i, d in enumerate(self.deliveries):
+            out.write(", " if i else "")
+            out.write(json.dumps(d.to_json(), ensure_ascii=False))
+        out.write("]}")
+        return out.getvalue()
+
+    def to_json(self, *, records: bool = True) -> dict[str, Any]:
         return {
             "temp": self.temp,
             "target": self.target,
             "dev": self.dev,
             "ino": self.ino,
             "size": self.size,
-            "records": [d.to_json() for d in self.deliveries],
+            **({"records": [d.to_json() for d in self.deliveries]} if records else {}),
         }
 
     @classmethod
@@ -757,7 +771,7 @@ class StateStore:
 
     def begin_publish(self, entries: Iterable[PublishEntry]) -> int:
         """Durably record what is about to be renamed into place; returns the intent id."""
-        body = json.dumps([e.to_json() for e in entries], ensure_ascii=False)
+        body = "[" + ", ".join(e.json_text() for e in entries) + "]"
         cur = self._write(
             "INSERT INTO intents (created_at, body) VALUES (?, ?)", (int(time.time()), body)
         )
