@@ -241,7 +241,7 @@ class BlockedGuard:
         to the spider only after the downloader has taken the next requests."""
         if response.status != 200 or not isinstance(response, HtmlResponse) or self.closing:
             return
-        if not challenge_at_a_glance(response.body, response.text):
+        if not challenge_at_a_glance(response.body, lambda: response.text):
             return
         retry = self.crawler.get_downloader_middleware(PoliteRetryMiddleware)
         if retry is not None:

@@ -6,6 +6,8 @@ One list of words for every page type, so that list pages and article pages agre
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 #: Phrases of verification or rate-limit pages (NBD.md: seen defended against by other scrapers).
 CHALLENGE_WORDS: tuple[str, ...] = (
     "安全验证",
@@ -44,18 +46,19 @@ CONTENT_MARKERS: tuple[bytes, ...] = (
 )
 
 
-def challenge_at_a_glance(body: bytes, text: str) -> bool:
+def challenge_at_a_glance(body: bytes, text: Callable[[], str]) -> bool:
     """A first look for the downloader, which must hold the host before the spider has read a
     page: no content markup of any page type, and challenge words. The page objects still make
-    the call that counts; a page that fools this look only costs a pause.
+    the call that counts; a page that fools this look only costs a pause. ``text`` decodes the
+    page, only when it has no content markup (the site's pages are not decoded twice).
 
     >>> page = "<title>安全验证</title><div>请拖动滑块</div>"
-    >>> challenge_at_a_glance(page.encode(), page)
+    >>> challenge_at_a_glance(page.encode(), lambda: page)
     True
     >>> page = '<div class="g-articl-text">如何识别诈骗短信中的验证码</div>'
-    >>> challenge_at_a_glance(page.encode(), page)
+    >>> challenge_at_a_glance(page.encode(), lambda: page)
     False
     """
     if any(marker in body for marker in CONTENT_MARKERS):
         return False
-    return looks_blocked(text)
+    return looks_blocked(text())
