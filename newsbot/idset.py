@@ -62,8 +62,7 @@ class IdSet:
         self._pages: dict[int, bytearray] = {}
         self._others: set[str] = set()
         self._len = 0
-        for ident in ids:
-            self.add(ident)
+        self.update(ids)
 
     def __contains__(self, ident: object) -> bool:
         n = _number(ident)
@@ -90,6 +89,18 @@ class IdSet:
         if not page[bit >> 3] & mask:
             page[bit >> 3] |= mask
             self._len += 1
+
+    def update(self, ids: Iterable[str]) -> None:
+        for ident in ids:
+            self.add(ident)
+
+    def issuperset(self, ids: Iterable[str]) -> bool:
+        """Whether every one of ``ids`` is here.
+
+        >>> IdSet(["1", "2"]).issuperset(["2"]), IdSet(["1"]).issuperset(["1", "3"])
+        (True, False)
+        """
+        return all(ident in self for ident in ids)
 
     def discard(self, ident: str) -> None:
         n = _number(ident)

@@ -184,8 +184,7 @@ class RunLedger:
     def list_page_read(self, column: str, page: int, url: str, article_ids: list[str]) -> None:
         book = self.book(column)
         book.list_pages += 1
-        for ident in article_ids:
-            book.listed.add(ident)
+        book.listed.update(article_ids)
         if page == 1 and not article_ids:
             book.empty_first_page = url
 

@@ -372,13 +372,12 @@ class NbdSpider(Spider):
             article_ids=ordered,
             spider=self,
         )
-        if page > 1 and found and all(i in listed for i in ids):
+        if page > 1 and found and listed.issuperset(ids):
             # A site without pagination may answer any page number with the first page.
             self._inc("newsbot/list/repeated_page")
             logger.info("Column %s page %d repeats earlier rows: done with it", column, page)
             return
-        for ident in ids:
-            listed.add(ident)
+        listed.update(ids)
         if not found:
             if page == 1:
                 self._inc("newsbot/list/no_articles")
