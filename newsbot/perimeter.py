@@ -24,10 +24,11 @@ from urllib.parse import urlsplit
 from scrapy.downloadermiddlewares.robotstxt import (
     RobotsTxtMiddleware as _ScrapyRobotsTxtMiddleware,
 )
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.spider import DefaultSpider
 from twisted.internet.defer import Deferred
 
 from newsbot.urls import (
@@ -247,6 +248,10 @@ class PerimeterMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        if crawler.spidercls is DefaultSpider:
+            # `scrapy shell URL`, `fetch`, `view` (no spider): the URL is the one a person
+            # typed, a local copy's or a saved file's included; the perimeter guards crawls.
+            raise NotConfigured
         return cls(crawler)
 
     def process_request(self, request: Request) -> None:

@@ -78,6 +78,8 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     "newsbot.politeness.BlockedGuard": 500,
 }
+#: `scrapy check` contracts: ``@path /columns/1161/`` is a sample page under NEWSBOT_SITE_ROOT.
+SPIDER_CONTRACTS = {"newsbot.spiders.entry.SitePathContract": 1}
 
 # --- delivery (state, feeds, pipelines) --------------------------------------------------------
 

@@ -16,6 +16,7 @@ that cannot become a record with :data:`~newsbot.signals.article_failed` and a r
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -52,6 +53,7 @@ from newsbot.spiders.arguments import (
     parse_arguments,
     parse_columns,
 )
+from newsbot.spiders.entry import page_kind
 from newsbot.urls import CANONICAL_ROOT, article_path_parts, canonical_article_url, join_url
 
 if TYPE_CHECKING:
@@ -193,6 +195,29 @@ class NbdSpider(Spider):
             for column in self.config.columns:
                 yield self._list_request(column, 1, f"/columns/{column}/", guessed=False)
 
+    # -- one page out of context: `scrapy parse URL` ------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """A page given by URL alone (``scrapy parse --spider nbd URL``): read as what its path
+        says it is, an article, a column list page or a search answer."""
+        path = self.perimeter.site_path(response.url) or urlsplit(response.url).path
+        kind = page_kind(path)
+        if kind is None:
+            logger.error(
+                "%s is not a page the nbd spider reads (an article /articles/DATE/ID.html, a "
+                "column list /columns/ID/[page/N] or the search API %s)",
+                response.url,
+                SEARCH_PATH,
+            )
+            self._inc("newsbot/parse/unknown_page")
+            return
+        if kind.kind == "article":
+            yield from self.parse_article(response)
+        elif kind.kind == "list":
+            yield from self.parse_list(response, kind.column, kind.page)
+        else:
+            yield from self.parse_search(response, **kwargs)
+
     # -- articles ---------------------------------------------------------------------------
 
     def article_request(
@@ -252,7 +277,14 @@ class NbdSpider(Spider):
         return True
 
     def parse_article(self, response: Response) -> Iterator[Any]:
-        meta = response.meta["newsbot"]
+        """An article page: its record, or a failure with the reason.
+
+        @path /articles/2021-10-12/1967420.html
+        @returns items 1 1
+        @returns requests 0 0
+        @scrapes url article_id title published_at body
+        """
+        meta = response.meta.get("newsbot") or self._meta_from_url(response.url)
         if not isinstance(response, TextResponse):
             self._fail(meta, "not_text")
             return
@@ -265,6 +297,20 @@ class NbdSpider(Spider):
             self._fail(meta, e.reason, detail=e.detail)
             return
         yield from self._deliver(item, meta)
+
+    def _meta_from_url(self, url: str) -> dict[str, Any]:
+        """The request meta of an article page fetched without one (``scrapy parse``,
+        ``scrapy check``): what its URL tells."""
+        path = self.perimeter.site_path(url) or urlsplit(url).path
+        canonical = canonical_article_url(CANONICAL_ROOT + path)
+        parts = article_path_parts(canonical) if canonical else None
+        return {
+            "article_id": parts[1] if parts else None,
+            "url": canonical or url,
+            "column": None,
+            "listed_at": None,
+            "list_title": None,
+        }
 
     def _deliver(self, item: ArticleItem, meta: dict[str, Any]) -> Iterator[Any]:
         if item.article_id != meta["article_id"]:
@@ -340,7 +386,21 @@ class NbdSpider(Spider):
             priority=-1 if page > 1 else 0,
         )
 
-    def parse_list(self, response: Response, column: str, page: int) -> Iterator[Any]:
+    def parse_list(
+        self, response: Response, column: str | None = None, page: int | None = None
+    ) -> Iterator[Any]:
+        """A column list page: a request per listed article, then the next page's.
+
+        @path /columns/1161/
+        @returns requests 2
+        @returns items 0 0
+        """
+        if column is None or page is None:
+            # Out of context (scrapy parse, check): the column and page come from the URL.
+            path = self.perimeter.site_path(response.url) or urlsplit(response.url).path
+            kind = page_kind(path)
+            column = column or (kind.column if kind else None) or "?"
+            page = page or (kind.page if kind else 1)
         if response.status == 404:
             self._inc("newsbot/list/guessed_page_missing")
             logger.info("Column %s has no page %d: done with it", column, page)
@@ -507,19 +567,29 @@ class NbdSpider(Spider):
 
     # -- search -----------------------------------------------------------------------------
 
-    def _search_request(self, offset: int) -> Request:
-        assert self.args.query is not None
+    def _search_request(self, offset: int, keyword: str | None = None) -> Request:
+        keyword = keyword or self.args.query
+        assert keyword is not None
         self._pages["query"] = self._pages.get("query", 0) + 1
         return JsonRequest(
             self.perimeter.root + SEARCH_PATH,
-            data=search_body(self.args.query, offset, self.config.search_size),
+            data=search_body(keyword, offset, self.config.search_size),
             callback=self.parse_search,
             errback=self.search_error,
             cb_kwargs={"offset": offset},
             dont_filter=True,
         )
 
-    def parse_search(self, response: Response, offset: int) -> Iterator[Any]:
+    def parse_search(self, response: Response, offset: int = 0) -> Iterator[Any]:
+        """A search API answer: a request per result in the date window, then the next page's.
+
+        @path /news-search/queryByMatch
+        @method POST
+        @header Content-Type application/json
+        @body {"keyword": "碳中和", "from": 0, "size": 16, "includeAd": true, "platform": [0, 1]}
+        @returns requests 1
+        @returns items 0 0
+        """
         try:
             answer = parse_answer(response.body)
         except SearchAnswerError as e:
@@ -558,7 +628,7 @@ class NbdSpider(Spider):
         # Newest first: once a whole page is older than the window, so is everything after it.
         if self.args.since and found and all(_published(f) < self.args.since for f in found):
             return
-        yield self._search_request(offset)
+        yield self._search_request(offset, _asked_keyword(response) or self.args.query)
 
     def search_error(self, failure: Failure) -> None:
         reason = failure_reason(failure)
@@ -571,6 +641,16 @@ class NbdSpider(Spider):
     def _inc(self, key: str) -> None:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(key)
+
+
+def _asked_keyword(response: Response) -> str | None:
+    """The keyword the search request of ``response`` asked for (its JSON body)."""
+    request = response.request
+    try:
+        keyword = json.loads(request.body)["keyword"] if request is not None else None
+    except (ValueError, TypeError, KeyError):
+        return None
+    return keyword if isinstance(keyword, str) else None
 
 
 def _published(found: Found) -> date:
