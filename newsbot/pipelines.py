@@ -179,7 +179,7 @@ class DeliveryPipeline:
     def from_crawler(cls, crawler: Crawler) -> DeliveryPipeline:
         state = getattr(crawler, "newsbot_state", None)
         if state is None:
-            raise NotConfigured("no state store (NEWSBOT_STATE_ENABLED is off)")
+            raise NotConfigured  # the state extension says why, once
         return cls(crawler, state)
 
     def _inc(self, key: str) -> None:

@@ -9,6 +9,10 @@ SPIDER_MODULES = ["newsbot.spiders"]
 NEWSPIDER_MODULE = "newsbot.spiders"
 COMMANDS_MODULE = "newsbot.commands"
 
+#: A log a person reads: what the run does and what went wrong, not every request and item
+#: (``-s LOG_LEVEL=DEBUG`` shows those).
+LOG_LEVEL = "INFO"
+
 USER_AGENT = "newsbot/0.1 (+https://github.com/newsbot; research crawler)"
 ROBOTSTXT_OBEY = True
 TELNETCONSOLE_ENABLED = False

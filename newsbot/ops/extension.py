@@ -105,7 +105,7 @@ class RunReporter:
         if not crawler.settings.getbool("NEWSBOT_OPS_ENABLED", True):
             raise NotConfigured("NEWSBOT_OPS_ENABLED is off")
         if crawler.spidercls is DefaultSpider:
-            raise NotConfigured("not a crawl")
+            raise NotConfigured  # shell, fetch, view: nothing to say
         ext = cls(crawler)
         crawler.newsbot_ops = ext  # type: ignore[attr-defined]
         connect = crawler.signals.connect

@@ -77,7 +77,7 @@ class StateExtension:
         if crawler.spidercls is DefaultSpider:
             # `scrapy shell`, `fetch`, `view`: no delivery, and no reason to take the lock a
             # scheduled crawl may hold.
-            raise NotConfigured("not a crawl")
+            raise NotConfigured  # shell, fetch, view: nothing to say
         try:
             # SQLite in NEWSBOT_STATE_DIR, or Redis for a distributed run (NEWSBOT_REDIS_URL).
             store = open_store(settings)

@@ -67,7 +67,7 @@ class DeliveryMiddleware(BaseSpiderMiddleware):
     def from_crawler(cls, crawler: Crawler) -> DeliveryMiddleware:
         state = getattr(crawler, "newsbot_state", None)
         if not isinstance(state, StateExtension):
-            raise NotConfigured("no state store (NEWSBOT_STATE_ENABLED is off)")
+            raise NotConfigured  # the state extension says why, once
         return cls(crawler, state)
 
     def _inc(self, key: str, n: int = 1) -> None:
