@@ -194,9 +194,9 @@ NEWSBOT_MIN_FULL_RECORD_SHARE = 0.8
 NEWSBOT_LAYOUT_MIN_PAGES = 5
 #: Columns whose articles always carry a byline: 332 重磅原创 (original reporting, NBD.md).
 NEWSBOT_BYLINE_COLUMNS = ["332"]
-#: Seconds between progress lines (done/known, rate, ETA); 0: none. A line is only logged when
-#: something changed since the last one.
-NEWSBOT_PROGRESS_INTERVAL = 60.0
+#: Seconds between progress lines (done/expected, rate, ETA; the first comes within 5 s); 0: none.
+#: A line is only logged when something changed since the last one.
+NEWSBOT_PROGRESS_INTERVAL = 30.0
 #: Keep every fetched article page in a WARC file under <NEWSBOT_STATE_DIR>/archive/ (read back
 #: by `scrapy reparse`).
 NEWSBOT_ARCHIVE = False
