@@ -104,13 +104,18 @@ class CrawlConfig:
             )
         # A date window ends paging by itself; otherwise the page limit does.
         default_pages = 0 if args.since else settings.getint("NEWSBOT_MAX_LIST_PAGES", 10)
+        if default_pages < 0:
+            raise ArgumentError(
+                f"NEWSBOT_MAX_LIST_PAGES: {default_pages} is not a whole number (0: no limit)"
+            )
         search_size = settings.getint("NEWSBOT_SEARCH_PAGE_SIZE", 16)
         if not 1 <= search_size <= 100:
             raise ArgumentError(f"NEWSBOT_SEARCH_PAGE_SIZE: {search_size} is not between 1 and 100")
         return cls(
             perimeter=perimeter,
             columns=columns,
-            max_pages=args.max_pages or default_pages,
+            # max_pages=0 means no limit, as NEWSBOT_MAX_LIST_PAGES=0 does.
+            max_pages=default_pages if args.max_pages is None else args.max_pages,
             search_size=search_size,
             overlap=timedelta(hours=settings.getfloat("NEWSBOT_INCREMENTAL_OVERLAP_HOURS", 6)),
             guess_pages=settings.getbool("NEWSBOT_GUESS_NEXT_PAGE", True),
