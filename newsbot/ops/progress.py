@@ -151,6 +151,7 @@ class ProgressLog:
         connect(ext.response_received, signal=signals.response_received)
         connect(ext.article_discovered, signal=nb_signals.article_discovered)
         connect(ext.finished, signal=nb_signals.article_failed)
+        connect(ext.skipped, signal=nb_signals.article_skipped)
         connect(ext.item_done, signal=signals.item_scraped)
         connect(ext.item_done, signal=signals.item_dropped)
         connect(ext.item_done, signal=signals.item_error)
@@ -164,6 +165,11 @@ class ProgressLog:
 
     def finished(self, article_id: str | None) -> None:
         if article_id:
+            self.done.add(str(article_id))
+
+    def skipped(self, article_id: str) -> None:
+        # Known already when skipped after its discovery (search, URL lists): done with it.
+        if str(article_id) in self.known:
             self.done.add(str(article_id))
 
     def item_done(self, item: Any) -> None:

@@ -42,6 +42,7 @@ from newsbot.processors import BEIJING
 from newsbot.signals import (
     article_discovered,
     article_failed,
+    article_skipped,
     list_page_failed,
     list_page_read,
     page_blocked,
@@ -454,7 +455,7 @@ class NbdSpider(Spider):
                 )
             return
         for item in found:
-            if self._in_window(item) and not self._delivered_before(item.url):
+            if self._in_window(item) and not self._delivered_before(item.url, column):
                 request = self._article_request(item, column=column)
                 if request is not None:
                     yield request
@@ -523,7 +524,7 @@ class NbdSpider(Spider):
             for f in found
         )
 
-    def _delivered_before(self, url: str) -> bool:
+    def _delivered_before(self, url: str, column: str) -> bool:
         """Column mode does not fetch what an earlier run delivered (unless ``full=1``)."""
         state = getattr(self.crawler, "newsbot_state", None)
         if state is None or self.args.full:
@@ -531,6 +532,10 @@ class NbdSpider(Spider):
         parts = article_path_parts(url)
         if parts and state.is_delivered(parts[1]):
             self._inc("newsbot/skipped/delivered")
+            meta = {"article_id": parts[1], "url": url, "column": column}
+            self.crawler.signals.send_catch_log(
+                article_skipped, article_id=parts[1], url=url, meta=meta, spider=self
+            )
             return True
         return False
 

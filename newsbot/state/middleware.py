@@ -22,7 +22,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from newsbot.idset import IdSet
-from newsbot.signals import article_discovered
+from newsbot.signals import article_discovered, article_skipped
 from newsbot.state.extension import StateExtension, spider_flag
 
 if TYPE_CHECKING:
@@ -170,5 +170,12 @@ class DeliveryMiddleware(BaseSpiderMiddleware):
             and self.state.is_delivered(ident)
         ):
             self._inc("newsbot/skipped/delivered")
+            self.crawler.signals.send_catch_log(
+                article_skipped,
+                article_id=ident,
+                url=meta.get("url"),
+                meta=dict(meta),
+                spider=spider,
+            )
             return None
         return request
