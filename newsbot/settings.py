@@ -152,9 +152,9 @@ SPIDER_MIDDLEWARES = {
 # Added to the crawling section's dict (defined above), not replacing it.
 EXTENSIONS["newsbot.state.extension.StateExtension"] = 10
 
-# Distributed crawling (docs/distributed.md): set NEWSBOT_REDIS_URL and this run is one worker of
-# a crawl shared through Redis (scrapy-redis's scheduler; the delivery state in Redis). Unset,
-# nothing changes and no Redis is needed.
+# Distributed crawling (README.md, Distributed crawling): set NEWSBOT_REDIS_URL and this run is
+# one worker of a crawl shared through Redis (scrapy-redis's scheduler; the delivery state in
+# Redis). Unset, nothing changes and no Redis is needed.
 NEWSBOT_REDIS_URL = ""
 #: Prefix of every key the crawl keeps in Redis (one prefix = one shared crawl and its state).
 NEWSBOT_REDIS_PREFIX = "newsbot"
@@ -169,7 +169,7 @@ ADDONS = {"newsbot.distributed.DistributedAddon": 0}
 #: Off only to run without reports and exit-code rules (the run then exits 0 unless delivery
 #: failed).
 NEWSBOT_OPS_ENABLED = True
-#: Exit-code rules (docs/operations.md): the run exits 1 when more than this share of the
+#: Exit-code rules (README.md, Operations): the run exits 1 when more than this share of the
 #: articles it discovered failed, or were dropped by validation, and more than
 #: NEWSBOT_FAILURES_TOLERATED of them (one dead link does not wake anyone up; every article
 #: failing always fails the run) …

@@ -54,7 +54,7 @@ class Command(ScrapyCommand):
             raise UsageError("say `info` or `rebuild FILE...`")
         assert self.settings is not None
         if self.settings.get("NEWSBOT_REDIS_URL"):
-            # A distributed crawl's state (docs/distributed.md).
+            # A distributed crawl's state (README.md, Distributed crawling).
             from newsbot.distributed.status import state_command
 
             self.exitcode = state_command(self.settings, args, opts.force)

@@ -1,6 +1,6 @@
 """The ``nbd`` spider: decides what to fetch from 每经网, and nothing else.
 
-Modes (see :mod:`newsbot.spiders.arguments` and docs/crawling.md):
+Modes (see :mod:`newsbot.spiders.arguments` and README.md, Crawling):
 
 - columns (default): read column list pages (``/columns/<id>/`` and their further pages) and
   fetch the articles they list, never wandering through other links;

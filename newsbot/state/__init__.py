@@ -2,5 +2,5 @@
 
 :mod:`~newsbot.state.store` is the SQLite store itself, :mod:`~newsbot.state.extension` wires it
 to a crawl, :mod:`~newsbot.state.middleware` uses it to decide what to fetch. See
-docs/delivery.md.
+README.md, Delivery.
 """

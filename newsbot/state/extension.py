@@ -55,7 +55,7 @@ def spider_flag(spider: Spider, name: str) -> bool:
 
 
 class StateExtension:
-    """Keeps the state store in step with the crawl (see docs/delivery.md)."""
+    """Keeps the state store in step with the crawl (README.md: The state directory)."""
 
     def __init__(self, crawler: Crawler, store: AnyStore) -> None:
         self.crawler = crawler
