@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 
-class Spidermon(_Spidermon):  # type: ignore[misc]  # spidermon has no type hints
+class Spidermon(_Spidermon):
     """See the module docs."""
 
     @classmethod
@@ -52,7 +52,7 @@ class Spidermon(_Spidermon):  # type: ignore[misc]  # spidermon has no type hint
         if ("store" in kwargs or not has_state) and not self._books_closed.called:
             self._books_closed.callback(None)
 
-    async def spider_closed(self, spider: Spider) -> None:  # type: ignore[override]
+    async def spider_closed(self, spider: Spider) -> None:
         waits = (
             self.crawler.get_extension(StateExtension) is not None
             or self.crawler.get_extension(FeedExporter) is not None
