@@ -70,20 +70,13 @@ NEWSBOT_BLOCKED_DELAY = 5.0
 #: Times a page answered by a challenge is asked for again (after the pause) before it fails.
 NEWSBOT_BLOCKED_RETRIES = 1
 
-DOWNLOADER_MIDDLEWARES = {
-    # Before everything else, so nothing outside the perimeter is ever fetched (robots.txt
-    # included); it also checks dont_filter start requests and redirects.
-    "newsbot.perimeter.PerimeterMiddleware": 40,
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "newsbot.perimeter.RobotsTxtMiddleware": 100,
-    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "newsbot.politeness.PoliteRetryMiddleware": 550,
+# newsbot's components (middlewares, extensions, pipelines, feed storages and formats, the
+# `scrapy check` contract) are installed by its add-on, newsbot.addon.NewsbotAddon, beside
+# whatever a user's settings name: `-s EXTENSIONS={...}` adds to them instead of replacing them.
+ADDONS = {
+    "newsbot.addon.NewsbotAddon": 0,
+    "newsbot.distributed.DistributedAddon": 10,
 }
-EXTENSIONS = {
-    "newsbot.politeness.BlockedGuard": 500,
-}
-#: `scrapy check` contracts: ``@path /columns/1161/`` is a sample page under NEWSBOT_SITE_ROOT.
-SPIDER_CONTRACTS = {"newsbot.spiders.entry.SitePathContract": 1}
 
 # --- delivery (state, feeds, pipelines) --------------------------------------------------------
 
@@ -124,33 +117,10 @@ NEWSBOT_HEXO_COLUMN_NAMES = {
     "325": "快讯",
 }
 
-FEED_STORAGES = {
-    "": "newsbot.feeds.AtomicFileFeedStorage",
-    "file": "newsbot.feeds.AtomicFileFeedStorage",
-}
-FEED_EXPORTERS = {
-    "jsonlines": "newsbot.exporters.JsonLinesExporter",
-    "jsonl": "newsbot.exporters.JsonLinesExporter",
-    "json": "newsbot.exporters.TrackedJsonItemExporter",
-    "csv": "newsbot.exporters.TrackedCsvItemExporter",
-    "xml": "newsbot.exporters.TrackedXmlItemExporter",
-    "pickle": "newsbot.exporters.TrackedPickleItemExporter",
-    "marshal": "newsbot.exporters.TrackedMarshalItemExporter",
-    "hexo": "newsbot.exporters.HexoExporter",
-}
 #: A run with nothing new writes no file (an hourly job would otherwise leave empty ones).
 FEED_STORE_EMPTY = False
 #: Spider arguments used in feed paths (%(category)s) become single path components.
 FEED_URI_PARAMS = "newsbot.feeds.safe_uri_params"
-ITEM_PIPELINES = {
-    "newsbot.pipelines.ValidationPipeline": 100,
-    "newsbot.pipelines.DeliveryPipeline": 800,
-}
-SPIDER_MIDDLEWARES = {
-    "newsbot.state.middleware.DeliveryMiddleware": 800,
-}
-# Added to the crawling section's dict (defined above), not replacing it.
-EXTENSIONS["newsbot.state.extension.StateExtension"] = 10
 
 # Distributed crawling (README.md, Distributed crawling): set NEWSBOT_REDIS_URL and this run is
 # one worker of a crawl shared through Redis (scrapy-redis's scheduler; the delivery state in
@@ -162,7 +132,6 @@ NEWSBOT_REDIS_PREFIX = "newsbot"
 NEWSBOT_WORKER_ID = ""
 #: Seconds a worker is alive without a heartbeat; then the others take its work over.
 NEWSBOT_REDIS_LEASE = 30.0
-ADDONS = {"newsbot.distributed.DistributedAddon": 0}
 
 # --- operations (exit codes, reports) ----------------------------------------------------------
 
@@ -203,11 +172,6 @@ NEWSBOT_ARCHIVE = False
 #: Where the WARC files go (default: <NEWSBOT_STATE_DIR>/archive).
 NEWSBOT_ARCHIVE_DIR = ""
 
-EXTENSIONS["newsbot.ops.extension.RunReporter"] = 20
-EXTENSIONS["newsbot.ops.progress.ProgressLog"] = 30
-EXTENSIONS["newsbot.ops.archive.WarcArchive"] = 40
-# Before the delivery middleware's start (800): `-a retry_failed=1` replaces the whole start.
-SPIDER_MIDDLEWARES["newsbot.ops.replay.RetryFailedMiddleware"] = 750
 #: Scrapy 2.19's remote-control server runs Python code sent to it over HTTP; a scheduled crawler
 #: has no use for it (like the telnet console, off).
 REMOTE_CONTROL_ENABLED = False

@@ -28,7 +28,9 @@ from urllib.parse import urlsplit
 from scrapy import Request, Spider
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import JsonRequest, Response, TextResponse
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.misc import load_object
 
 from newsbot.idset import IdSet
 from newsbot.items import ArticleItem
@@ -64,6 +66,9 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
+
+#: newsbot's add-ons and their order (as in settings.py).
+ADDONS = (("newsbot.addon.NewsbotAddon", 0), ("newsbot.distributed.DistributedAddon", 10))
 
 #: Close reasons of runs that did not do their job (the operations side maps them to exit codes).
 FAILED_CLOSE_REASONS = ("blocked", "search_failed", "search_answer_invalid")
@@ -152,6 +157,19 @@ class NbdSpider(Spider):
         self._pages: dict[str, int] = {}  # column (or "query") -> pages requested
         self._listed: dict[str, IdSet] = {}  # column -> article ids its pages listed
         self._limit_logged = False
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        # newsbot's add-ons install its components (newsbot.addon): they must run whatever
+        # ADDONS a user's settings, a script's or scrapyd's give.
+        for path, order in ADDONS:
+            settings.setdefault_in_component_priority_dict("ADDONS", load_object(path), order)
+        # Above the command line's priority: the crawler process merges its own settings (a
+        # user's ADDONS among them) into the crawler's again when the crawl starts. The dict
+        # keeps the user's add-ons; newsbot's are only added to it.
+        priority = max(settings.getpriority("ADDONS") or 0, SETTINGS_PRIORITIES["cmdline"]) + 1
+        settings.set("ADDONS", settings.getdict("ADDONS"), priority)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
