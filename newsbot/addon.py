@@ -104,8 +104,9 @@ class NewsbotAddon:
     def update_settings(self, settings: BaseSettings) -> None:
         for name, path, order in COMPONENTS:
             named, value = _entry(settings, name, path)
-            if named and value is None and order is not None:
-                # Turned off on purpose (Scrapy's way): the user's word stands.
+            if named and (value is None) != (order is None):
+                # One of newsbot's turned off, or the Scrapy component it replaces turned on, on
+                # purpose (Scrapy's way): the user's word stands.
                 continue
             if not named or order is None:
                 settings.set_in_component_priority_dict(name, load_object(path), order)
