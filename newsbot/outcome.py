@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from scrapy.core.engine import ExecutionEngine
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,17 @@ def fail_run(crawler: Crawler, code: str, message: str) -> None:
     if not stats.get_value(FAILURE_KEY):
         stats.set_value(FAILURE_KEY, f"{code}: {message}")
     logger.error("run failed: %s: %s", code, message)
+
+
+def running_engine(crawler: Crawler | None) -> ExecutionEngine | None:
+    """The crawler's engine, or None before the crawl has started (``crawler.engine`` raises
+    then)."""
+    if crawler is None:
+        return None
+    try:
+        return crawler.engine
+    except RuntimeError:
+        return None
 
 
 def failure(crawler: Crawler) -> str | None:

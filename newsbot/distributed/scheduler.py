@@ -29,6 +29,7 @@ from newsbot.distributed import serializer
 from newsbot.outcome import fail_run
 from newsbot.state.extension import spider_flag
 from newsbot.state.redis_store import RedisStateStore
+from newsbot.state.service import delivery_service
 from newsbot.state.store import StateError
 
 if TYPE_CHECKING:
@@ -129,7 +130,8 @@ class RedisScheduler(Scheduler):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RedisScheduler:
-        store = getattr(getattr(crawler, "newsbot_state", None), "store", None)
+        service = delivery_service(crawler)
+        store = service.store if service is not None else None
         if not isinstance(store, RedisStateStore):
             raise RuntimeError(
                 "distributed crawling (NEWSBOT_REDIS_URL) keeps its state in Redis; the state "

@@ -93,6 +93,7 @@ class WarcArchive:
         self._writer: WARCWriter | None = None
         self._broken = False
         self.records = 0
+        self.info: dict[str, Any] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcArchive:
@@ -118,10 +119,9 @@ class WarcArchive:
             "site-root": self.crawler.settings.get("NEWSBOT_SITE_ROOT"),
         }
         self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, info))
-        self.crawler.newsbot_archive_info = {  # type: ignore[attr-defined]
-            "path": str(self.path),
-            "records": 0,
-        }
+        #: For the run report: the archive file and how many pages it holds (None until the
+        #: archive is open).
+        self.info = {"path": str(self.path), "records": 0}
         return self._writer
 
     def response_received(self, response: Response, request: Request) -> None:
@@ -189,7 +189,8 @@ class WarcArchive:
         assert self._fh is not None
         self._fh.flush()
         self.records += 1
-        self.crawler.newsbot_archive_info["records"] = self.records  # type: ignore[attr-defined]
+        if self.info is not None:
+            self.info["records"] = self.records
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("newsbot/archive/pages")
 

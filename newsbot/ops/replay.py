@@ -19,6 +19,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from newsbot.outcome import fail_run
+from newsbot.state.service import delivery_service
 from newsbot.state.store import url_date_str
 from newsbot.urls import article_url
 
@@ -48,7 +49,7 @@ class RetryFailedMiddleware(BaseSpiderMiddleware):
             async for o in start:
                 yield o
             return
-        state = getattr(self.crawler, "newsbot_state", None)
+        state = delivery_service(self.crawler)
         if state is None:
             fail_run(
                 self.crawler,
@@ -60,16 +61,7 @@ class RetryFailedMiddleware(BaseSpiderMiddleware):
         make = getattr(spider, "article_request", None)
         if make is None:
             raise NotConfigured(f"spider {getattr(spider, 'name', '?')} has no article_request")
-        listing = getattr(state.store, "failed_articles", None)
-        if listing is None:
-            fail_run(
-                self.crawler,
-                "retry_failed_unsupported",
-                f"retry_failed=1: the state store in use ({type(state.store).__name__}) cannot "
-                "list failed articles",
-            )
-            return
-        failed = list(listing())
+        failed = list(state.store.failed_articles())
         logger.info(
             "retry_failed=1: fetching the %d articles of the dead-letter list, and nothing else",
             len(failed),

@@ -52,6 +52,7 @@ from newsbot.spiders.arguments import (
     parse_arguments,
     parse_columns,
 )
+from newsbot.state.service import delivery_service
 from newsbot.urls import CANONICAL_ROOT, article_path_parts, canonical_article_url, join_url
 
 if TYPE_CHECKING:
@@ -442,7 +443,7 @@ class NbdSpider(Spider):
     def _caught_up(self, column: str, found: list[Found]) -> bool:
         """Incremental stop: every article on this page was delivered by an earlier run and is
         older than that run's high-water mark for the column (less the overlap)."""
-        state = getattr(self.crawler, "newsbot_state", None)
+        state = delivery_service(self.crawler)
         if state is None or self.args.full:
             return False
         mark = state.high_water_mark(column)
@@ -460,7 +461,7 @@ class NbdSpider(Spider):
 
     def _delivered_before(self, url: str) -> bool:
         """Column mode does not fetch what an earlier run delivered (unless ``full=1``)."""
-        state = getattr(self.crawler, "newsbot_state", None)
+        state = delivery_service(self.crawler)
         if state is None or self.args.full:
             return False
         parts = article_path_parts(url)

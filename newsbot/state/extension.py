@@ -1,9 +1,11 @@
 """The state extension: wires the crawl's signals and the feed storage to the state store.
 
-It is what the spider finds as ``crawler.newsbot_state`` (``is_delivered``,
-``high_water_mark``), what feed storages and exporters report to (``register_temp``,
-``note_written``, ``publishing``/``published``), and what the delivery pipeline asks
-(``delivered``, ``first_with_text``).
+It implements the :class:`~newsbot.state.service.DeliveryService` that components find with
+:func:`~newsbot.state.service.delivery_service` (``crawler.get_extension(StateExtension)``):
+what the delivery middleware asks (``is_delivered``, ``high_water_mark``), what feed storages
+and exporters report to (``register_temp``, ``forget_temp``, ``note_written``,
+``publishing``/``published``), and what the delivery pipeline asks (``delivered``,
+``first_with_text``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from twisted.internet.defer import Deferred
 
 from newsbot import signals as nb_signals
 from newsbot.idset import IdSet
-from newsbot.outcome import fail_run
+from newsbot.outcome import fail_run, running_engine
 from newsbot.state.backends import open_store
 from newsbot.state.records import as_dict, url_date
 from newsbot.state.store import (
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
-    from newsbot.state.backends import AnyStore
+    from newsbot.state.service import StateBackend
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ def spider_flag(spider: Spider, name: str) -> bool:
 class StateExtension:
     """Keeps the state store in step with the crawl (see docs/delivery.md)."""
 
-    def __init__(self, crawler: Crawler, store: AnyStore) -> None:
+    def __init__(self, crawler: Crawler, store: StateBackend) -> None:
         self.crawler = crawler
         self.store = store
         self.full = False
@@ -100,7 +102,6 @@ class StateExtension:
         ext = cls(crawler, store)
         if isinstance(store, StateStore):
             store.on_write_error = ext._store_failed
-        crawler.newsbot_state = ext  # type: ignore[attr-defined]
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
@@ -185,13 +186,13 @@ class StateExtension:
         could be delivered or even recorded, so the run fails and stops at once (like a crash,
         what it did not record is fetched again by the next run)."""
         fail_run(self.crawler, "state_failed", str(error))
-        engine = getattr(self.crawler, "engine", None)
+        engine = running_engine(self.crawler)
         if engine is not None and engine.spider is not None and not self._closed:
             # Not from inside the handler that hit the error: on the next loop turn.
             call_later(0, self._stop_crawl)
 
     def _stop_crawl(self) -> None:
-        engine = getattr(self.crawler, "engine", None)
+        engine = running_engine(self.crawler)
         if engine is not None and engine.spider is not None and engine.running:
             deferred_from_coro(engine.close_spider_async(reason="state_failed"))
 
@@ -286,9 +287,7 @@ class StateExtension:
                     self.store.set_high_water_mark(column, mark)
             self.store.commit()
             # A distributed worker's articles may be in another worker's file, being published.
-            wait = getattr(self.store, "wait_for_others", None)
-            if wait is not None:
-                wait(self._discovered)
+            self.store.wait_for_others(self._discovered)
             pending = sum(1 for i in self._discovered if self.store.state_of(i) == "pending")
             stats.set_value("newsbot/delivery/pending", pending)
             counts = self.store.counts()

@@ -23,12 +23,15 @@ from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from newsbot.idset import IdSet
 from newsbot.signals import article_discovered
-from newsbot.state.extension import StateExtension, spider_flag
+from newsbot.state.extension import spider_flag
+from newsbot.state.service import delivery_service
 
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+
+    from newsbot.state.service import DeliveryService
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ def recheck_days(spider: Spider, default: int) -> int:
 class DeliveryMiddleware(BaseSpiderMiddleware):
     """Skip delivered articles; add owed and recheck requests (see module docs)."""
 
-    def __init__(self, crawler: Crawler, state: StateExtension) -> None:
+    def __init__(self, crawler: Crawler, state: DeliveryService) -> None:
         super().__init__(crawler)
         self.state = state
         settings = crawler.settings
@@ -65,8 +68,8 @@ class DeliveryMiddleware(BaseSpiderMiddleware):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DeliveryMiddleware:
-        state = getattr(crawler, "newsbot_state", None)
-        if not isinstance(state, StateExtension):
+        state = delivery_service(crawler)
+        if state is None:
             raise NotConfigured("no state store (NEWSBOT_STATE_ENABLED is off)")
         return cls(crawler, state)
 

@@ -554,6 +554,12 @@ class StateStore:
             notify(unavailable)
         raise unavailable from exc
 
+    def wait_for_others(self, ids: Iterable[str], timeout: float | None = None) -> int:
+        """Nothing to wait for: one machine, one run (the directory lock), so no other process
+        is publishing these articles. Part of :class:`~newsbot.state.service.StateBackend` for
+        the distributed store's sake."""
+        return 0
+
     def maybe_commit(self) -> None:
         """Commit when the batch is big or old enough."""
         if self._in_tx and (
