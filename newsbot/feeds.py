@@ -41,8 +41,9 @@ from w3lib.url import file_uri_to_path
 
 from newsbot.idset import DeliveryLog
 from newsbot.outcome import fail_run, running_engine
+from newsbot.state.files import fsync_dir
+from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.service import delivery_service
-from newsbot.state.store import Delivery, PublishEntry, fsync_dir
 
 if TYPE_CHECKING:
     from scrapy import Spider

@@ -19,6 +19,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
 from newsbot.idset import IdSet
+from newsbot.processors import BEIJING
 from newsbot.state.fingerprints import content_hash, text_fingerprint
 from newsbot.state.records import url_date
 from newsbot.state.service import delivery_service
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
     from newsbot.state.service import DeliveryService
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 REQUIRED_FIELDS = ("url", "article_id", "title", "published_at", "body")
 

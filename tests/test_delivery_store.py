@@ -12,20 +12,13 @@ from typing import Any
 
 import pytest
 
+from newsbot.state.errors import StateCorrupt, StateError, StateLocked, StateMissing
+from newsbot.state.files import LOCK_NAME
 from newsbot.state.fingerprints import text_fingerprint
+from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.rebuild import rebuild
 from newsbot.state.records import delivery_of
-from newsbot.state.store import (
-    DB_NAME,
-    LOCK_NAME,
-    Delivery,
-    PublishEntry,
-    StateCorrupt,
-    StateError,
-    StateLocked,
-    StateMissing,
-    StateStore,
-)
+from newsbot.state.store import DB_NAME, StateStore
 from tests.delivery_site import ROOT, env
 
 
@@ -96,7 +89,7 @@ def test_corrupt_store_is_not_recreated(tmp_path: Path, damage: Any) -> None:
         for i in range(200):
             store.discovered(str(i))
         store.commit()
-        store.vacuum_size()
+        store.checkpoint()
     db = directory / DB_NAME
     damage(db)
     before = db.read_bytes()

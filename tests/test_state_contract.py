@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.redis_store import RedisStateStore
 from newsbot.state.service import StateBackend
-from newsbot.state.store import Delivery, PublishEntry, StateStore
+from newsbot.state.store import StateStore
 from tests import distkit
 from tests.redis_server import RedisServer
 

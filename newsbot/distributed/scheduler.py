@@ -27,10 +27,10 @@ from scrapy_redis.scheduler import Scheduler
 
 from newsbot.distributed import serializer
 from newsbot.outcome import fail_run
+from newsbot.state.errors import StateError
 from newsbot.state.extension import spider_flag
 from newsbot.state.redis_store import RedisStateStore
 from newsbot.state.service import delivery_service
-from newsbot.state.store import StateError
 
 if TYPE_CHECKING:
     from scrapy import Spider

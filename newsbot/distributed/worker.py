@@ -26,9 +26,9 @@ from twisted.internet.task import LoopingCall
 from newsbot.distributed.scheduler import LEASE, article_id_of
 from newsbot.outcome import fail_run, running_engine
 from newsbot.pipelines import RecordDropped
+from newsbot.state.errors import StateError
 from newsbot.state.redis_store import LeaseLost, RedisStateStore
 from newsbot.state.service import delivery_service
-from newsbot.state.store import StateError
 from newsbot.urls import article_url
 
 if TYPE_CHECKING:

@@ -42,8 +42,9 @@ from newsbot.ops.monitors import RunFacts, RunSuite, Thresholds
 from newsbot.ops.report import REPORT_VERSION, render, to_json
 from newsbot.ops.run import RunContext, run_context, write_atomically
 from newsbot.outcome import fail_run, failure
+from newsbot.state.errors import StateError
+from newsbot.state.model import url_date_str
 from newsbot.state.service import delivery_service
-from newsbot.state.store import StateError, url_date_str
 from newsbot.urls import article_url
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from newsbot.outcome import fail_run
+from newsbot.state.model import url_date_str
 from newsbot.state.service import delivery_service
-from newsbot.state.store import url_date_str
 from newsbot.urls import article_url
 
 if TYPE_CHECKING:

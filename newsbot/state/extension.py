@@ -26,13 +26,10 @@ from newsbot import signals as nb_signals
 from newsbot.idset import IdSet
 from newsbot.outcome import fail_run, running_engine
 from newsbot.state.backends import open_store
+from newsbot.state.errors import StateError
+from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.records import as_dict, url_date
-from newsbot.state.store import (
-    Delivery,
-    PublishEntry,
-    StateError,
-    StateStore,
-)
+from newsbot.state.store import StateStore
 
 if TYPE_CHECKING:
     from scrapy import Spider

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from newsbot.state.errors import StateError
+from newsbot.state.files import lock_directory
 from newsbot.state.fingerprints import text_fingerprint
+from newsbot.state.model import Delivery
 from newsbot.state.records import delivery_of
-from newsbot.state.store import DB_NAME, Delivery, StateError, StateStore, lock_directory
+from newsbot.state.store import DB_NAME, StateStore
 
 if TYPE_CHECKING:
     from newsbot.state.redis_store import RedisStateStore

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from newsbot.state.store import ArticleState, Delivery, PublishEntry, Recovery
+    from newsbot.state.model import ArticleState, Delivery, PublishEntry, Recovery
 
 
 class StateBackend(Protocol):
