@@ -34,13 +34,11 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
-from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 from w3lib.url import file_uri_to_path
 
 from newsbot.idset import DeliveryLog
-from newsbot.outcome import fail_run, running_engine
+from newsbot.outcome import fail_and_stop, fail_run, running_engine
 from newsbot.state.files import fsync_dir
 from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.service import delivery_service
@@ -259,7 +257,6 @@ class AtomicFileFeedStorage:
         if self.directory_mode and "postprocessing" in self.feed_options:
             raise FeedTargetError(f"the {self.format} format does not support postprocessing")
         self.close_reason: str | None = None
-        self._pending: list[Any] = []
         if crawler is not None:
             crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
         self._check_target()
@@ -287,23 +284,12 @@ class AtomicFileFeedStorage:
         crawler = self.crawler
         if crawler is None:
             return
-        fail_run(
+        fail_and_stop(
             crawler,
             "storage_failed",
             f"writing {self.path} failed ({exc}); the previous file is untouched, and this "
             "run's records stay pending",
         )
-        engine = running_engine(crawler)
-        if engine is not None and engine.spider is not None:
-            # Not from inside the item handler that hit the error: on the next loop turn.
-            call_later(0, self._stop_crawl)
-
-    def _stop_crawl(self) -> None:
-        engine = running_engine(self.crawler)
-        if engine is not None and engine.spider is not None:
-            self._pending.append(
-                deferred_from_coro(engine.close_spider_async(reason="storage_failed"))
-            )
 
     @property
     def ledger(self) -> DeliveryService | None:

@@ -69,6 +69,8 @@ class Command(ScrapyCrawlCommand):
     _newsbot_crawler: Crawler | None = None
 
     def _create_crawler(self, spidercls: type[Spider] | str) -> Crawler:
+        # Scrapy ceiling (pyproject.toml): CrawlerProcess-based commands have no public hook that
+        # hands over the crawler they create; this private one does.
         crawler = super()._create_crawler(spidercls)
         self._newsbot_crawler = crawler
         return crawler

@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 from itemadapter import ItemAdapter
 from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
-from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.task import LoopingCall
 
-from newsbot.distributed.scheduler import LEASE, article_id_of
-from newsbot.outcome import fail_run, running_engine
+from newsbot.outcome import fail_and_stop, fail_run, running_engine
 from newsbot.pipelines import RecordDropped
+from newsbot.requestmeta import LEASE, ArticleSource, article_id_of, request_article
 from newsbot.state.errors import StateError
 from newsbot.state.redis_store import LeaseLost, RedisStateStore
 from newsbot.state.service import delivery_service
@@ -113,7 +112,7 @@ def _wake_engine(crawler: Crawler) -> None:
     """Ask the engine for the next requests now, not at its own next heartbeat (5 s). Scrapy has
     no public call for this; without it the engine still polls every 5 s."""
     engine = running_engine(crawler)
-    # Private (ExecutionEngine._slot): the reason for the Scrapy ceiling in pyproject.toml.
+    # Scrapy ceiling (pyproject.toml): ExecutionEngine._slot is private.
     slot = engine._slot if engine is not None else None
     if slot is not None:
         slot.nextcall.schedule()
@@ -239,10 +238,7 @@ def lease_lost(crawler: Crawler, message: str) -> None:
     stats = crawler.stats
     if stats is not None and stats.get_value("newsbot/failures/lease_lost"):
         return
-    fail_run(crawler, "lease_lost", message)
-    engine = running_engine(crawler)
-    if engine is not None and engine.spider is not None:
-        deferred_from_coro(engine.close_spider_async(reason="lease_lost"))
+    fail_and_stop(crawler, "lease_lost", message, later=False)
 
 
 class WorkerExtension:
@@ -330,18 +326,19 @@ class WorkerExtension:
 
     def _ask_orphans(self) -> int:
         """Requests for articles handed back without one; how many were queued."""
-        spider = self.crawler.spider
-        engine = self.crawler.engine
-        maker = getattr(spider, "article_request", None)
-        if maker is None or engine is None or engine.spider is None:
+        engine = running_engine(self.crawler)
+        if not isinstance(self.crawler.spider, ArticleSource) or engine is None:
+            return 0
+        if engine.spider is None:
             return 0
         n = 0
         for ident, date, column in self.store.orphans():
             if date is None:  # no URL can be made for it (it was never given one): nothing to do
                 continue
-            request = maker(article_url(date, ident), column=column, again=True)
+            request = request_article(
+                self.crawler, article_url(date, ident), column=column, again=True, mark="owed"
+            )
             if request is not None:
-                request.meta["newsbot"]["owed"] = True
                 engine.crawl(request)
                 n += 1
         self._inc("newsbot/redis/orphans_requested", n)

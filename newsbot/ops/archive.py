@@ -37,6 +37,7 @@ from warcio.warcwriter import WARCWriter
 from newsbot import EXTRACTOR_VERSION, __version__
 from newsbot.ops.run import run_context
 from newsbot.outcome import fail_run
+from newsbot.requestmeta import ArticleMeta, article_meta
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -125,8 +126,8 @@ class WarcArchive:
         return self._writer
 
     def response_received(self, response: Response, request: Request) -> None:
-        meta = request.meta.get("newsbot")
-        if self._broken or not isinstance(meta, dict) or not meta.get("article_id"):
+        meta = article_meta(request)
+        if self._broken or meta is None:
             return
         try:
             self._write(response, request, meta)
@@ -139,7 +140,7 @@ class WarcArchive:
                 "the crawl goes on without it",
             )
 
-    def _write(self, response: Response, request: Request, meta: dict[str, Any]) -> None:
+    def _write(self, response: Response, request: Request, meta: ArticleMeta) -> None:
         writer = self._open()
         when = warc_date(dt.datetime.now(dt.timezone.utc))
         headers = [

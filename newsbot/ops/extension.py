@@ -41,7 +41,8 @@ from newsbot.ops.ledger import RunLedger
 from newsbot.ops.monitors import RunFacts, RunSuite, Thresholds
 from newsbot.ops.report import REPORT_VERSION, render, to_json
 from newsbot.ops.run import RunContext, run_context, write_atomically
-from newsbot.outcome import fail_run, failure
+from newsbot.outcome import fail_run, failed_feeds, failure
+from newsbot.requestmeta import article_meta, list_meta
 from newsbot.state.errors import StateError
 from newsbot.state.model import url_date_str
 from newsbot.state.service import delivery_service
@@ -159,8 +160,9 @@ class RunReporter:
         self.ledger.list_page_failed(column, page, url, reason)
 
     def page_blocked(self, response: Response, kind: str) -> None:
-        meta = response.meta.get("newsbot") or response.meta.get("newsbot_list")
-        column = (meta or {}).get("column")
+        request = response.request
+        meta = (article_meta(request) or list_meta(request)) if request is not None else None
+        column = meta["column"] if meta is not None else None
         self.ledger.blocked(str(column) if column else self._mode_label)
 
     def response_received(self, response: Response, request: Request) -> None:
@@ -241,9 +243,7 @@ class RunReporter:
                     return None
                 return (row.state, row.reason, row.revision, row.attempts)
 
-        feeds_ok = not any(
-            k.startswith("feedexport/failed_count/") and v for k, v in stats.get_stats().items()
-        )
+        feeds_ok = not failed_feeds(stats.get_stats())
         try:
             totals = self.ledger.close(lookup, feeds_ok=feeds_ok)
         except (sqlite3.Error, StateError) as exc:  # the store broke: judge without it

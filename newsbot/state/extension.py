@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
-from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.spider import DefaultSpider
 from twisted.internet.defer import Deferred
 
 from newsbot import signals as nb_signals
 from newsbot.idset import IdSet
-from newsbot.outcome import fail_run, running_engine
+from newsbot.outcome import fail_and_stop, fail_run, failed_feeds
+from newsbot.spiders.arguments import run_arguments
 from newsbot.state.backends import open_store
 from newsbot.state.errors import StateError
 from newsbot.state.model import Delivery, PublishEntry
@@ -38,19 +38,6 @@ if TYPE_CHECKING:
     from newsbot.state.service import StateBackend
 
 logger = logging.getLogger(__name__)
-
-_TRUE = {"1", "true", "yes", "on"}
-
-
-def spider_flag(spider: Spider, name: str) -> bool:
-    """A yes/no spider argument, read from the spider's checked arguments or attributes."""
-    args = getattr(spider, "args", None)
-    value = getattr(args, name, None) if args is not None else None
-    if value is None:
-        value = getattr(spider, name, None)
-    if isinstance(value, str):
-        return value.strip().lower() in _TRUE
-    return bool(value)
 
 
 class StateExtension:
@@ -118,7 +105,8 @@ class StateExtension:
 
     def high_water_mark(self, column: str) -> dt.datetime | None:
         """Publication time of the newest article a complete earlier run exported from this
-        column (the spider subtracts its overlap); None in a ``full=1`` run or before any."""
+        column (the incremental rule subtracts its overlap); None in a ``full=1`` run or before
+        any."""
         if self.full:
             return None
         return self.store.high_water_mark(column)
@@ -182,16 +170,10 @@ class StateExtension:
         """The store's filesystem refused a write (a full disk): nothing fetched from now on
         could be delivered or even recorded, so the run fails and stops at once (like a crash,
         what it did not record is fetched again by the next run)."""
-        fail_run(self.crawler, "state_failed", str(error))
-        engine = running_engine(self.crawler)
-        if engine is not None and engine.spider is not None and not self._closed:
-            # Not from inside the handler that hit the error: on the next loop turn.
-            call_later(0, self._stop_crawl)
-
-    def _stop_crawl(self) -> None:
-        engine = running_engine(self.crawler)
-        if engine is not None and engine.spider is not None and engine.running:
-            deferred_from_coro(engine.close_spider_async(reason="state_failed"))
+        if self._closed:
+            fail_run(self.crawler, "state_failed", str(error))
+        else:
+            fail_and_stop(self.crawler, "state_failed", str(error))
 
     def _note_mark(self, d: Delivery) -> None:
         if d.column and d.published_at:
@@ -200,7 +182,7 @@ class StateExtension:
     # -- signals --------------------------------------------------------------------------
 
     def spider_opened(self, spider: Spider) -> None:
-        self.full = spider_flag(spider, "full")
+        self.full = run_arguments(spider).full
         stats = self.crawler.stats
         assert stats is not None
         stats.set_value("newsbot/exported", 0)
@@ -248,9 +230,7 @@ class StateExtension:
     def feed_exporter_closed(self) -> None:
         stats = self.crawler.stats
         assert stats is not None
-        feed_failed = any(
-            k.startswith("feedexport/failed_count/") and v for k, v in stats.get_stats().items()
-        )
+        feed_failed = bool(failed_feeds(stats.get_stats()))
         untracked = [d for i, d in self._untracked.items() if i not in self._unpublished]
         if untracked and not feed_failed:
             # Records that went only to feeds newsbot cannot watch being published (stdout, S3…):
