@@ -76,13 +76,6 @@ class DeliveryMiddleware(BaseSpiderMiddleware):
                 yield o
 
     def _extra_requests(self, spider: Spider) -> Iterator[Request]:
-        if not isinstance(spider, ArticleSource):
-            logger.warning(
-                "Spider %s has no article_request: earlier runs' pending and failed articles, "
-                "and rechecks, are not fetched by this run",
-                spider.name,
-            )
-            return
         days = run_arguments(spider).recheck_days
         if days is None:
             days = self.default_recheck
@@ -112,6 +105,14 @@ class DeliveryMiddleware(BaseSpiderMiddleware):
         self, ident: str, date: str | None, column: str | None, *, recheck: bool
     ) -> Request | None:
         if date is None or ident in self._requested:
+            return None
+        spider = self.crawler.spider
+        if not isinstance(spider, ArticleSource):
+            logger.warning(
+                "Spider %s has no article_request: cannot refetch article %s",
+                getattr(spider, "name", "?"),
+                ident,
+            )
             return None
         request = request_article(
             self.crawler,
