@@ -322,6 +322,10 @@ class RobotsTxtMiddleware(_ScrapyRobotsTxtMiddleware):
     def _engine_stopped(self) -> None:
         _SCRAPY_ROBOTS_LOG.removeFilter(self._quiet)
 
+    # Scrapy ceiling (pyproject.toml): this class overrides and reads private parts of Scrapy's
+    # RobotsTxtMiddleware (_parsers, _parse_robots, _robots_error, _parserimpl, _stats): the
+    # only way to make it fail closed and to fix its concurrent waiters (see robot_parser).
+
     async def robot_parser(self, request: Request) -> RobotParser | None:
         pending = self._parsers.get(urlparse_cached(request).netloc)
         if isinstance(pending, Deferred):

@@ -73,6 +73,9 @@ def verdict(crawler: Crawler) -> Verdict:
     if stats is None or stats.get_value("start_time") is None:
         return Verdict(1, "not_started: the crawl did not start (see the log)", None)
     failure = stats.get_value(FAILURE_KEY)
-    reporter = crawler.get_extension(RunReporter) if crawler.extensions is not None else None
+    try:
+        reporter = crawler.get_extension(RunReporter)
+    except RuntimeError:  # the crawl never built its extensions
+        reporter = None
     report = reporter.report if reporter is not None else None
     return Verdict(1 if failure else 0, str(failure) if failure else None, report)

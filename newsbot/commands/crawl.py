@@ -88,4 +88,6 @@ class Command(VerdictCommand, ScrapyCrawlCommand):
         self._run_with_verdict(super().run, args, opts)
 
     def _create_crawler(self, spidercls: type[Spider] | str) -> Crawler:
+        # Scrapy ceiling (pyproject.toml): CrawlerProcess-based commands have no public hook that
+        # hands over the crawler they create; this private one does.
         return self._remember(super()._create_crawler(spidercls))

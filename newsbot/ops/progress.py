@@ -29,6 +29,7 @@ from scrapy.utils.asyncio import call_later, create_looping_call
 
 from newsbot import signals as nb_signals
 from newsbot.idset import IdSet
+from newsbot.requestmeta import list_meta
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -182,7 +183,7 @@ class ProgressLog:
     @staticmethod
     def _page_key(request: Request) -> tuple[str, Any] | None:
         """A list or search page request's key (retries of one page share it)."""
-        listing = request.meta.get("newsbot_list")
+        listing = list_meta(request)
         if listing:
             return (str(listing["column"]), listing["page"])
         if getattr(request.callback, "__name__", "") == "parse_search":
@@ -212,8 +213,10 @@ class ProgressLog:
 
     def _page_limit(self) -> int:
         """List (or search) pages per column the run reads at most; 0 for no limit."""
-        config = getattr(self.crawler.spider, "config", None)
-        return int(getattr(config, "max_pages", 0) or 0)
+        from newsbot.spiders.nbd import NbdSpider
+
+        spider = self.crawler.spider
+        return spider.config.max_pages if isinstance(spider, NbdSpider) else 0
 
     def spider_opened(self) -> None:
         self._samples.append((time.time(), 0))
