@@ -51,8 +51,6 @@ COMPONENTS: tuple[tuple[str, str, int | None], ...] = (
     # Before the delivery middleware's start (800): `-a retry_failed=1` replaces the whole start.
     ("SPIDER_MIDDLEWARES", "newsbot.ops.replay.RetryFailedMiddleware", 750),
     ("SPIDER_MIDDLEWARES", "newsbot.state.middleware.DeliveryMiddleware", 800),
-    # `scrapy check` contracts: ``@path /columns/1161/`` is a sample page under the site root.
-    ("SPIDER_CONTRACTS", "newsbot.spiders.entry.SitePathContract", 1),
 )
 
 #: Feed storages and formats (plain dicts): newsbot's publish atomically and record delivery.

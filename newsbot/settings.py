@@ -69,9 +69,9 @@ NEWSBOT_BLOCKED_DELAY = 5.0
 #: Times a page answered by a challenge is asked for again (after the pause) before it fails.
 NEWSBOT_BLOCKED_RETRIES = 1
 
-# newsbot's components (middlewares, extensions, pipelines, feed storages and formats, the
-# `scrapy check` contract) are installed by its add-on, newsbot.addon.NewsbotAddon, beside
-# whatever a user's settings name: `-s EXTENSIONS={...}` adds to them instead of replacing them.
+# newsbot's components (middlewares, extensions, pipelines, feed storages and formats) are
+# installed by its add-on, newsbot.addon.NewsbotAddon, beside whatever a user's settings name:
+# `-s EXTENSIONS={...}` adds to them instead of replacing them.
 ADDONS = {
     "newsbot.addon.NewsbotAddon": 0,
     "newsbot.distributed.DistributedAddon": 10,

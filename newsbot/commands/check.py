@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from scrapy.commands.check import Command as ScrapyCheckCommand
 
 from newsbot.commands.parse import one_page_settings
+from newsbot.spiders.entry import SitePathContract
 
 if TYPE_CHECKING:
     import argparse
@@ -23,3 +24,5 @@ class Command(ScrapyCheckCommand):
         super().process_options(args, opts)
         assert self.settings is not None
         one_page_settings(self.settings)
+        # Contracts are read before any crawler (and so newsbot's add-on) exists.
+        self.settings.set_in_component_priority_dict("SPIDER_CONTRACTS", SitePathContract, 1)

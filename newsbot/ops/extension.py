@@ -152,8 +152,7 @@ class RunReporter:
 
     def article_skipped(self, article_id: str, url: str, meta: dict[str, Any]) -> None:
         # Delivered by an earlier run: unchanged for this one, in every mode.
-        self.ledger.discovered(str(article_id), self._column(meta))
-        self.ledger.unchanged(str(article_id))
+        self.ledger.skipped(str(article_id), self._column(meta))
 
     def article_failed(self, article_id: str | None, url: str, reason: str) -> None:
         if article_id:
