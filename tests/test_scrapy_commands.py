@@ -203,6 +203,11 @@ def test_shell_with_the_spider_says_why_a_page_is_refused(site: SiteCopy, tmp_pa
     assert "Traceback" not in done.stderr
 
     # The spider's own site root, taken from a local copy's URL: it works.
-    ok = scrapy("shell", "--nolog", "--spider", "nbd", site.root + ARTICLE, "-c", "response.status")
+    state = tmp_path / "state"
+    ok = scrapy(
+        "shell", "--nolog", "--spider", "nbd", site.root + ARTICLE, "-c", "response.status",
+        "-s", f"NEWSBOT_STATE_DIR={state}",
+    )  # fmt: skip
     assert ok.returncode == 0, explain(ok)
     assert ok.stdout.strip().endswith("200")
+    assert not state.exists(), "the console never opens the delivery record"

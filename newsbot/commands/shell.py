@@ -2,6 +2,8 @@
 
 - Without ``--spider`` the URL is the one a person typed: the crawl's perimeter is not applied
   (a local copy's URL, a mirror's, a saved file ``./page.html`` all load), robots.txt still is.
+- Nothing is delivered or recorded (no state store, run report or progress log), with
+  ``--spider nbd`` too.
 - With ``--spider nbd``, a URL outside ``NEWSBOT_SITE_ROOT`` sets the root to the site it is on
   (as ``scrapy parse`` does), unless the root was given with ``-s``.
 - A page that could not be fetched gives one line saying why on stderr, never a traceback; with
@@ -23,6 +25,7 @@ from scrapy.http import TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.url import guess_scheme
 
+from newsbot.commands.parse import one_page_settings
 from newsbot.pages import NotArticle
 from newsbot.pages.article import ArticlePage
 from newsbot.perimeter import SitePerimeter
@@ -56,9 +59,11 @@ class Command(ScrapyShellCommand):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
         self._code = opts.code
+        assert self.settings is not None
+        # With --spider nbd too: the console looks at pages, it never takes the state lock.
+        one_page_settings(self.settings)
         if not (args and opts.spider):
             return
-        assert self.settings is not None
         url = guess_scheme(args[0])
         given = self.settings.getpriority("NEWSBOT_SITE_ROOT") or 0
         root = site_root_of(url)
