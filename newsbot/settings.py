@@ -4,6 +4,8 @@ newsbot's own settings are prefixed ``NEWSBOT_`` and documented in README.md. De
 polite for the real site; tests and local runs override them with ``-s``.
 """
 
+from newsbot import addon as _addon
+
 BOT_NAME = "newsbot"
 SPIDER_MODULES = ["newsbot.spiders"]
 NEWSPIDER_MODULE = "newsbot.spiders"
@@ -116,6 +118,11 @@ NEWSBOT_HEXO_COLUMN_NAMES = {
     "325": "快讯",
 }
 
+#: Feed formats and storages: here as well as in the add-on, because `scrapy crawl -o x:hexo`
+#: checks the format against the settings before any add-on runs; the add-on merges them into
+#: a user's own FEED_EXPORTERS/FEED_STORAGES.
+FEED_STORAGES = dict(_addon.FEED_STORAGES)
+FEED_EXPORTERS = dict(_addon.FEED_EXPORTERS)
 #: A run with nothing new writes no file (an hourly job would otherwise leave empty ones).
 FEED_STORE_EMPTY = False
 #: Spider arguments used in feed paths (%(category)s) become single path components.
