@@ -70,9 +70,11 @@ def verdict(crawler: Crawler) -> Verdict:
         stats = crawler.stats
     except RuntimeError:  # Scrapy 2.19: no stats before the crawl started
         stats = None
-    if stats is None or stats.get_value("start_time") is None:
+    failure = stats.get_value(FAILURE_KEY) if stats is not None else None
+    if not failure and (stats is None or stats.get_value("start_time") is None):
+        # Refused before it began, with no reason recorded (a component's reason, such as a
+        # feed target refused while the feeds were set up, is the verdict instead).
         return Verdict(1, "not_started: the crawl did not start (see the log)", None)
-    failure = stats.get_value(FAILURE_KEY)
     try:
         reporter = crawler.get_extension(RunReporter)
     except RuntimeError:  # the crawl never built its extensions
