@@ -1,8 +1,9 @@
 """Where newsbot's requests may go, enforced below the spider.
 
 :class:`SitePerimeter` is the pure rule: http(s) only, to the configured site root
-(``NEWSBOT_SITE_ROOT``) and, when that root is the real site, to the nbd.com.cn article hosts;
-never to the spam upload hosts. :class:`PerimeterMiddleware` applies it to *every* request that
+(``NEWSBOT_SITE_ROOT``) and, when that root is the real site, to the site's other hosts
+(nbd.com.cn's subdomains, the second article host www.mrjjxw.com); never to the spam upload
+hosts. :class:`PerimeterMiddleware` applies it to *every* request that
 reaches the downloader: start requests with ``dont_filter``, redirects, robots.txt fetches and
 requests other components make. Scrapy's own offsite check lets ``dont_filter`` requests through;
 this one has no such exception.
@@ -10,6 +11,10 @@ this one has no such exception.
 :class:`RobotsTxtMiddleware` is Scrapy's, with two fixes: every request that waits for a
 robots.txt still being fetched is checked against it, and a robots.txt that cannot be fetched
 (5xx, timeout, refused connection) means "disallow everything" (RFC 9309, 2.3.1.4).
+
+A redirect to another host of the site is followed on the configured root when that root is a
+mirror (the same path there, counted as ``newsbot/redirect/onto_root``): the mirror holds the
+site's whole URL tree, and the real host must not be reached from it.
 
 Every refusal raises :class:`Refused` and is counted as ``newsbot/refused/<why>``.
 """
@@ -34,7 +39,7 @@ from newsbot.urls import (
     CANONICAL_ROOT,
     SPAM_HOSTS,
     canonical_article_url,
-    is_nbd_host,
+    is_site_host,
     join_url,
 )
 
@@ -55,12 +60,14 @@ _DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 class Refused(IgnoreRequest):
     """A request newsbot will not send. ``why`` is the stats key suffix and failure reason:
     ``scheme``, ``bad_url``, ``spam_host``, ``offsite``, ``offsite_redirect``,
-    ``robots_forbidden``, ``robots_unreachable``."""
+    ``robots_forbidden``, ``robots_unreachable``. ``redirect``: the refused URL is where a
+    response redirected to (the run report counts those per column)."""
 
-    def __init__(self, why: str, url: str) -> None:
+    def __init__(self, why: str, url: str, *, redirect: bool = False) -> None:
         super().__init__(f"refused ({why}): {url}")
         self.why = why
         self.url = url
+        self.redirect = redirect
 
 
 class SitePerimeter:
@@ -83,8 +90,11 @@ class SitePerimeter:
     [None, None, 'offsite', 'offsite']
     >>> real = SitePerimeter("https://www.nbd.com.cn")
     >>> [real.why_refused(u) for u in ("http://m.nbd.com.cn/a", "https://stocks.nbd.com.cn/",
-    ...     "https://nbd.com.cn.evil.test/", "https://www.nbd.com.cn:8443/")]
-    [None, None, 'offsite', 'offsite']
+    ...     "https://nbd.com.cn.evil.test/", "https://www.nbd.com.cn:8443/",
+    ...     "https://www.mrjjxw.com/articles/2026-07-21/4490136.html")]
+    [None, None, 'offsite', 'offsite', None]
+    >>> p.why_refused("https://www.mrjjxw.com/articles/2026-07-21/4490136.html")
+    'offsite'
     """
 
     def __init__(self, root: str, extra_hosts: Iterable[str] = ()) -> None:
@@ -113,8 +123,8 @@ class SitePerimeter:
         #: The configured root, without a trailing slash: ``http://127.0.0.1:8765``.
         self.root = f"{self.scheme}://{netloc}{self.prefix}"
         # A mirror or a test server must not leak requests to the real site through a redirect
-        # or a link: the nbd hosts are part of the perimeter only when the root is one of them.
-        self.nbd_hosts = is_nbd_host(self.host)
+        # or a link: the site's hosts are part of the perimeter only when the root is one of them.
+        self.nbd_hosts = is_site_host(self.host)
         self.extra_hosts = {_host_port(h) for h in extra_hosts if h.strip()}
 
     @classmethod
@@ -161,7 +171,8 @@ class SitePerimeter:
             return None
         if (host, port) in self.extra_hosts or (host, None) in self.extra_hosts:
             return None
-        if self.nbd_hosts and is_nbd_host(host) and port in (80, 443):
+        # The root's own port too: the real site's names served elsewhere (a test on loopback).
+        if self.nbd_hosts and is_site_host(host) and (port in (80, 443) or port == self.port):
             return None
         return "offsite"
 
@@ -182,7 +193,7 @@ class SitePerimeter:
         _, host, port = split
         if host in SPAM_HOSTS:
             return "spam_host"
-        if is_nbd_host(host) or self._is_root(host, port):
+        if is_site_host(host) or self._is_root(host, port):
             return None
         return "offsite"
 
@@ -209,6 +220,43 @@ class SitePerimeter:
         """Where to fetch an on-site link from: the same path under the configured root."""
         path = self.site_path(url)
         return None if path is None else self.root + path
+
+    def fetch_url(self, url: str) -> str | None:
+        """Where to fetch an on-site page (a column list) from: the link itself when the root is
+        the real site and the link is on one of its hosts (a channel host's list is its own),
+        else the same path under the configured root; None for an off-site link.
+
+        >>> SitePerimeter("https://www.nbd.com.cn").fetch_url("//money.nbd.com.cn/columns/432.html/")
+        'https://money.nbd.com.cn/columns/432.html/'
+        >>> SitePerimeter("http://127.0.0.1:8765").fetch_url("https://money.nbd.com.cn/columns/4/")
+        'http://127.0.0.1:8765/columns/4/'
+        """
+        path = self.site_path(url)
+        if path is None:
+            return None
+        if self.nbd_hosts:
+            absolute = f"{self.scheme}:{url.strip()}" if url.strip().startswith("//") else url
+            split = self._split(absolute)
+            if not isinstance(split, str) and is_site_host(split[1]):
+                scheme, host, port = split
+                netloc = host if port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+                return f"{scheme}://{netloc}{path}"
+        return self.root + path
+
+    def redirect_onto_root(self, url: str) -> str | None:
+        """Where to follow a redirect to ``url`` that :meth:`why_refused` refuses as off-site:
+        the same path under a mirror root when ``url`` is on another host of the site; else
+        None (refused).
+
+        >>> SitePerimeter("http://127.0.0.1:8765").redirect_onto_root(
+        ...     "https://www.mrjjxw.com/articles/2026-07-21/4490136.html")
+        'http://127.0.0.1:8765/articles/2026-07-21/4490136.html'
+        >>> SitePerimeter("http://127.0.0.1:8765").redirect_onto_root("http://localhost:8765/a")
+        """
+        split = self._split(url)
+        if isinstance(split, str) or not is_site_host(split[1]) or self.nbd_hosts:
+            return None
+        return self.to_site(url)
 
     def article_url(self, url: str) -> str | None:
         """The canonical URL of the article an on-site link names, or None.
@@ -249,13 +297,21 @@ class PerimeterMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def process_request(self, request: Request) -> None:
+    def process_request(self, request: Request) -> Request | None:
         why = self.perimeter.why_refused(request.url)
         if why is None:
-            return
-        if why == "offsite" and request.meta.get("redirect_urls"):
+            return None
+        redirected = bool(request.meta.get("redirect_urls"))
+        if why == "offsite" and redirected:
+            onto = self.perimeter.redirect_onto_root(request.url)
+            if onto is not None and onto != request.url:
+                # The site moved the page to another of its hosts: a mirror serves that path too.
+                assert self.stats is not None
+                self.stats.inc_value("newsbot/redirect/onto_root")
+                logger.debug("Redirect to %s followed on the root: %s", request.url, onto)
+                return request.replace(url=onto, dont_filter=True)
             why = "offsite_redirect"
-        self._refuse(why, request.url, urlparse_cached(request).netloc)
+        self._refuse(why, request.url, urlparse_cached(request).netloc, redirect=redirected)
 
     def process_response(self, request: Request, response: Response) -> Response:
         """A redirect Scrapy does not follow (a ``Location`` of another scheme: ``ftp:``,
@@ -270,16 +326,16 @@ class PerimeterMiddleware:
             return response
         parts = urlsplit(target)
         why = "offsite_redirect" if why == "offsite" else why
-        self._refuse(why, target, parts.netloc or parts.scheme)
+        self._refuse(why, target, parts.netloc or parts.scheme, redirect=True)
 
-    def _refuse(self, why: str, url: str, where: str) -> NoReturn:
+    def _refuse(self, why: str, url: str, where: str, *, redirect: bool = False) -> NoReturn:
         assert self.stats is not None
         self.stats.inc_value(f"newsbot/refused/{why}")
         key = (why, where)
         level = logging.DEBUG if key in self._logged else logging.WARNING
         self._logged.add(key)
         logger.log(level, "Refused (%s) %s", why, url)
-        raise Refused(why, url)
+        raise Refused(why, url, redirect=redirect)
 
 
 class RobotsTxtMiddleware(_ScrapyRobotsTxtMiddleware):
