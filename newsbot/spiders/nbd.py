@@ -44,6 +44,8 @@ from newsbot.signals import (
     list_page_failed,
     list_page_read,
     page_blocked,
+    redirect_refused,
+    time_disagreement,
 )
 from newsbot.spiders.arguments import (
     ArgumentError,
@@ -274,15 +276,42 @@ class NbdSpider(Spider):
         if not isinstance(response, TextResponse):
             self._fail(meta, "not_text")
             return
+        page = ArticlePage(response, fetched_at=datetime.now(timezone.utc))
         try:
-            item = ArticlePage(response, fetched_at=datetime.now(timezone.utc)).to_item()
+            item = page.to_item()
         except NotArticle as e:
             if e.reason == "blocked":
                 yield from self._blocked(response, "article", meta)
                 return
             self._fail(meta, e.reason, detail=e.detail)
             return
+        self._check_time(item, page)
         yield from self._deliver(item, meta)
+
+    def _check_time(self, item: ArticleItem, page: ArticlePage) -> None:
+        """Count and report a page whose time sources disagree (the record keeps the visible
+        time; the URL date check of the validation pipeline still applies)."""
+        other = page.published.disagreement
+        visible = page.published.chosen
+        if other is None or visible is None or other.value is None or visible.value is None:
+            return
+        self._inc("newsbot/time/disagreement")
+        logger.warning(
+            "Article %s: %s says %s, the page shows %s: keeping the visible time",
+            item.url,
+            other.source,
+            other.raw,
+            visible.raw,
+        )
+        self.crawler.signals.send_catch_log(
+            time_disagreement,
+            article_id=item.article_id,
+            url=item.url,
+            visible=visible.value.isoformat(),
+            other=other.value.isoformat(),
+            other_source=other.source,
+            spider=self,
+        )
 
     def _deliver(self, item: ArticleItem, meta: dict[str, Any]) -> Iterator[Any]:
         if item.article_id != meta["article_id"]:
@@ -306,7 +335,19 @@ class NbdSpider(Spider):
 
     def article_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        self._fail(request.meta["newsbot"], failure_reason(failure), detail=str(failure.value))
+        meta = request.meta["newsbot"]
+        exc = failure.value
+        if isinstance(exc, Refused) and exc.redirect:
+            self._inc("newsbot/redirects_refused")
+            self.crawler.signals.send_catch_log(
+                redirect_refused,
+                column=meta["column"],
+                url=meta["url"],
+                target=exc.url,
+                why=exc.why,
+                spider=self,
+            )
+        self._fail(meta, failure_reason(failure), detail=str(exc))
 
     def _fail(self, meta: dict[str, Any], reason: str, *, detail: str = "") -> None:
         self._inc(f"newsbot/failed/{reason}")
