@@ -222,12 +222,15 @@ class SitePerimeter:
         return None if path is None else self.root + path
 
     def fetch_url(self, url: str) -> str | None:
-        """Where to fetch an on-site page (a column list) from: the link itself when the root is
-        the real site and the link is on one of its hosts (a channel host's list is its own),
-        else the same path under the configured root; None for an off-site link.
+        """Where to fetch an on-site page (a column list) from: on the link's own host when the
+        root is the real site and the link is on one of its hosts (a channel host's list is its
+        own), the way the root is reached (scheme, port); else the same path under the
+        configured root; None for an off-site link.
 
         >>> SitePerimeter("https://www.nbd.com.cn").fetch_url("//money.nbd.com.cn/columns/432.html/")
         'https://money.nbd.com.cn/columns/432.html/'
+        >>> SitePerimeter("http://www.nbd.com.cn:8080").fetch_url("https://m.nbd.com.cn/columns/3/")
+        'http://m.nbd.com.cn:8080/columns/3/'
         >>> SitePerimeter("http://127.0.0.1:8765").fetch_url("https://money.nbd.com.cn/columns/4/")
         'http://127.0.0.1:8765/columns/4/'
         """
@@ -238,9 +241,8 @@ class SitePerimeter:
             absolute = f"{self.scheme}:{url.strip()}" if url.strip().startswith("//") else url
             split = self._split(absolute)
             if not isinstance(split, str) and is_site_host(split[1]):
-                scheme, host, port = split
-                netloc = host if port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
-                return f"{scheme}://{netloc}{path}"
+                port = "" if self.port == _DEFAULT_PORTS[self.scheme] else f":{self.port}"
+                return f"{self.scheme}://{split[1].lower()}{port}{self.prefix}{path}"
         return self.root + path
 
     def redirect_onto_root(self, url: str) -> str | None:
