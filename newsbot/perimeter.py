@@ -22,6 +22,7 @@ Every refusal raises :class:`Refused` and is counted as ``newsbot/refused/<why>`
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# An article page and nothing else: redirects onto a mirror root follow only these.
+_ARTICLE_PATH = re.compile(r"^/articles/\d{4}-\d{2}-\d{2}/\d{1,12}\.html?(?:\?.*)?$", re.ASCII)
 _DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
 
@@ -247,18 +250,22 @@ class SitePerimeter:
 
     def redirect_onto_root(self, url: str) -> str | None:
         """Where to follow a redirect to ``url`` that :meth:`why_refused` refuses as off-site:
-        the same path under a mirror root when ``url`` is on another host of the site; else
-        None (refused).
+        the same path under a mirror root when ``url`` is an article page on another host of the
+        site (exactly the site's layout: ``/articles/YYYY-MM-DD/ID.html``); else None (refused).
 
-        >>> SitePerimeter("http://127.0.0.1:8765").redirect_onto_root(
-        ...     "https://www.mrjjxw.com/articles/2026-07-21/4490136.html")
+        >>> mirror = SitePerimeter("http://127.0.0.1:8765")
+        >>> mirror.redirect_onto_root("https://www.mrjjxw.com/articles/2026-07-21/4490136.html")
         'http://127.0.0.1:8765/articles/2026-07-21/4490136.html'
-        >>> SitePerimeter("http://127.0.0.1:8765").redirect_onto_root("http://localhost:8765/a")
+        >>> mirror.redirect_onto_root("http://localhost:8765/articles/2026-07-21/1.html")
+        >>> mirror.redirect_onto_root("http://m.nbd.com.cn/@evil.test/articles/2026-07-21/1.html")
         """
         split = self._split(url)
         if isinstance(split, str) or not is_site_host(split[1]) or self.nbd_hosts:
             return None
-        return self.to_site(url)
+        path = self.site_path(url)
+        if path is None or not _ARTICLE_PATH.match(path):
+            return None
+        return self.root + path
 
     def article_url(self, url: str) -> str | None:
         """The canonical URL of the article an on-site link names, or None.
