@@ -35,9 +35,8 @@ SOURCES = (VISIBLE, SCRIPT, JSON_LD, META)
 
 # --- selectors ------------------------------------------------------------------------------
 TIME = ".u-time .time, span.time"
-SCRIPTS = "script:not([type='application/ld+json'])::text"
-JSON_LD_SCRIPTS = "script[type='application/ld+json']::text"
-META_TIME = "meta[property='article:published_time']::attr(content)"
+JSON_LD_TYPE = "application/ld+json"
+META_PROPERTY = "article:published_time"
 SCRIPT_PUB_DATE = re.compile(r'"pubDate"\s*:\s*"([^"]{8,40})"')
 JSON_LD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]{8,40})"')
 
@@ -186,16 +185,30 @@ def _first(texts: list[str]) -> str | None:
 
 
 def _others(page: Selector) -> Iterator[tuple[str, str]]:
-    """The first time of each other source present, in order of trust."""
-    found = SCRIPT_PUB_DATE.search(" ".join(page.css(SCRIPTS).getall()))
+    """The first time of each other source present, in order of trust.
+
+    One pass over the page's scripts and meta tags: three selector queries over a 100 KB page
+    cost twice as much, on every page, for sources most pages do not have."""
+    scripts: list[str] = []
+    blocks: list[str] = []
+    meta = ""
+    root = page.root
+    for el in root.iter("script", "meta") if hasattr(root, "iter") else ():
+        if el.tag == "meta":
+            if not meta and (el.get("property") or "").strip() == META_PROPERTY:
+                meta = normalize_space(el.get("content"))
+        elif (el.get("type") or "").strip().lower() == JSON_LD_TYPE:
+            blocks.append(el.text or "")
+        else:
+            scripts.append(el.text or "")
+    found = SCRIPT_PUB_DATE.search(" ".join(scripts))
     if found and normalize_space(found[1]):
         yield SCRIPT, normalize_space(found[1])
-    for block in page.css(JSON_LD_SCRIPTS).getall():
+    for block in blocks:
         date = _json_ld_date(block)
         if date:
             yield JSON_LD, date
             break
-    meta = normalize_space(page.css(META_TIME).get())
     if meta:
         yield META, meta
 
