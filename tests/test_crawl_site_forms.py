@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sitecopy import SECOND_HOST, WHOLE_COLUMN_ROWS, SiteCopy
+from sitecopy import SECOND_HOST, WHOLE_COLUMN_ROWS, Reply, SiteCopy
 
 from tests.crawlkit import run_crawl
 from tests.opskit import report_of
@@ -239,3 +239,30 @@ def test_under_the_real_names(site: SiteCopy, trap: SiteCopy, tmp_path: Path):
     record = next(r for r in result.records if r["article_id"] == "4490136")
     assert record["url"] == "https://www.nbd.com.cn/articles/2026-07-21/4490136.html"
     assert SECOND_HOST not in json.dumps(record, ensure_ascii=False)
+
+
+def test_html_column_url_without_the_slash(site: SiteCopy, tmp_path: Path):
+    result = run_crawl(
+        site.root, "columns=https://www.nbd.com.cn/columns/2093.html", "max_articles=3",
+        tmp_path=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.explain()
+    assert list_hits(site) == ["/columns/2093.html"]
+    assert len(result.records) == 3
+    assert {r["column"] for r in result.records} == {"2093"}
+    # The newest rows first; every fourth row is linked on the second host.
+    assert sorted(result.ids()) == sorted(a.id for a in site.listed("2093")[:3])
+
+
+def test_a_guessed_page_that_is_no_list_ends_the_column(site: SiteCopy, tmp_path: Path):
+    """A site without pagination may answer a guessed page number with some other page (its
+    home page): the column ends there, quietly (a first page like that is an error: see
+    test_crawl_columns.test_unknown_list_layout_is_loud)."""
+    home = Reply(200, "<html><title>每经网</title><body><p>首页</p></body></html>".encode())
+    site.route(r"/columns/3/page/4", lambda hit: home)
+    result = run_crawl(site.root, "columns=3", tmp_path=tmp_path)
+    assert result.returncode == 0, result.explain()
+    assert "/columns/3/page/4" in list_hits(site)
+    assert result.stat("newsbot/list/guessed_page_unreadable") == 1
+    assert result.stat("newsbot/list/unreadable") == 0
+    assert report_of(result, tmp_path / "state")["columns"]["3"]["list_failures"] == []
