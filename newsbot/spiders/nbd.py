@@ -420,7 +420,7 @@ class NbdSpider(Spider):
         except NotListPage as e:
             if e.reason == "blocked":
                 yield from self._blocked(response, "list", None)
-            elif (response.meta.get(LIST) or {}).get("guessed"):
+            elif _guessed(response):
                 # A site without pagination may answer a guessed page number with any page.
                 self._inc("newsbot/list/guessed_page_unreadable")
                 logger.info("Column %s: guessed page %d is no list page: done", column, page)
@@ -652,6 +652,12 @@ class NbdSpider(Spider):
     def _inc(self, key: str) -> None:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(key)
+
+
+def _guessed(response: Response) -> bool:
+    """Whether a list page's number was guessed (no next link led to it)."""
+    listed = list_meta(response.request) if response.request is not None else None
+    return bool(listed and listed.get("guessed"))
 
 
 def _published(found: Found) -> date:
