@@ -40,6 +40,7 @@ from newsbot.urls import (
     CANONICAL_ROOT,
     SPAM_HOSTS,
     canonical_article_url,
+    column_ref,
     is_site_host,
     join_url,
 )
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# An article page and nothing else: redirects onto a mirror root follow only these.
+# An article page: redirects onto a mirror root follow these and column lists, nothing else.
 _ARTICLE_PATH = re.compile(r"^/articles/\d{4}-\d{2}-\d{2}/\d{1,12}\.html?(?:\?.*)?$", re.ASCII)
 _DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
@@ -250,20 +251,23 @@ class SitePerimeter:
 
     def redirect_onto_root(self, url: str) -> str | None:
         """Where to follow a redirect to ``url`` that :meth:`why_refused` refuses as off-site:
-        the same path under a mirror root when ``url`` is an article page on another host of the
-        site (exactly the site's layout: ``/articles/YYYY-MM-DD/ID.html``); else None (refused).
+        the same path under a mirror root when ``url`` is an article page or a column list on
+        another host of the site (exactly the site's layouts: ``/articles/YYYY-MM-DD/ID.html``,
+        the list forms of :func:`~newsbot.urls.column_ref`); else None (refused).
 
         >>> mirror = SitePerimeter("http://127.0.0.1:8765")
         >>> mirror.redirect_onto_root("https://www.mrjjxw.com/articles/2026-07-21/4490136.html")
         'http://127.0.0.1:8765/articles/2026-07-21/4490136.html'
         >>> mirror.redirect_onto_root("http://localhost:8765/articles/2026-07-21/1.html")
         >>> mirror.redirect_onto_root("http://m.nbd.com.cn/@evil.test/articles/2026-07-21/1.html")
+        >>> mirror.redirect_onto_root("https://money.nbd.com.cn/columns/432.html/")
+        'http://127.0.0.1:8765/columns/432.html/'
         """
         split = self._split(url)
         if isinstance(split, str) or not is_site_host(split[1]) or self.nbd_hosts:
             return None
         path = self.site_path(url)
-        if path is None or not _ARTICLE_PATH.match(path):
+        if path is None or not (_ARTICLE_PATH.match(path) or column_ref(url)):
             return None
         return self.root + path
 

@@ -266,3 +266,14 @@ def test_a_guessed_page_that_is_no_list_ends_the_column(site: SiteCopy, tmp_path
     assert result.stat("newsbot/list/guessed_page_unreadable") == 1
     assert result.stat("newsbot/list/unreadable") == 0
     assert report_of(result, tmp_path / "state")["columns"]["3"]["list_failures"] == []
+
+
+def test_a_list_redirecting_to_a_channel_host_is_read_on_the_root(site: SiteCopy, tmp_path):
+    moved = Reply(301, b"", {"Location": MONEY})
+    site.route(r"/columns/2226/", lambda hit: moved)
+    result = run_crawl(site.root, "columns=2226", tmp_path=tmp_path)
+    assert result.returncode == 0, result.explain()
+    assert list_hits(site) == ["/columns/2226/", "/columns/432.html/"]
+    assert sorted(result.ids()) == sorted(MONEY_IDS)
+    assert {r["column"] for r in result.records} == {"2226"}
+    assert result.stat("newsbot/redirect/onto_root") == 2  # the list, and 4490142

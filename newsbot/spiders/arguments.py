@@ -202,9 +202,8 @@ def article_urls(values: list[str], where: Callable[[int], str]) -> list[str]:
         more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
         raise ArgumentError(
             "not an article URL of www.nbd.com.cn (expected "
-            "https://www.nbd.com.cn/articles/YYYY-MM-DD/ID.html, or its m./http form): "
-            + "; ".join(bad[:3])
-            + more
+            "https://www.nbd.com.cn/articles/YYYY-MM-DD/ID.html, or its m./http/www.mrjjxw.com "
+            "form): " + "; ".join(bad[:3]) + more
         )
     return found
 
@@ -239,7 +238,7 @@ ARGUMENTS: Mapping[str, str] = {
     "columns": "comma separated column ids or list URLs to read (default: NEWSBOT_COLUMNS)",
     "since": "first publication date wanted, YYYY-MM-DD (Beijing), inclusive",
     "until": "last publication date wanted, YYYY-MM-DD (Beijing), inclusive",
-    "url": "comma separated article URLs to fetch (desktop, mobile, http or https)",
+    "url": "comma separated article URLs to fetch (desktop, mobile, www.mrjjxw.com, http(s))",
     "urls_file": "file of article URLs to fetch, one per line (# comments allowed)",
     "query": "keyword: find articles with the site's search API",
     "max_articles": "fetch at most this many articles",

@@ -413,8 +413,11 @@ class NbdSpider(Spider):
             return
         path = self.perimeter.site_path(response.url) or urlsplit(response.url).path
         ref = self._ref(column)
+        # The list form that answered: the column's own, or where a redirect took it (a column
+        # moved to a channel host's .html/ list no longer pages like /columns/<id>/).
+        served = column_ref(response.url) or column_ref(f"https://{ref.host}{path}") or ref
         # Relative links on a channel host's list are that host's (same path, same article).
-        listing = ListPage(response, base_url=f"https://{ref.host}{path}")
+        listing = ListPage(response, base_url=f"https://{served.host}{path}")
         try:
             rows = listing.rows
         except NotListPage as e:
@@ -462,7 +465,7 @@ class NbdSpider(Spider):
                 request = self._article_request(item, column=column)
                 if request is not None:
                     yield request
-        next_request = self._next_list_request(column, page, listing, found)
+        next_request = self._next_list_request(column, page, listing, found, served)
         if next_request is not None:
             yield next_request
 
@@ -481,7 +484,7 @@ class NbdSpider(Spider):
             yield Found(url, row.title, row.listed_at)
 
     def _next_list_request(
-        self, column: str, page: int, listing: ListPage, found: list[Found]
+        self, column: str, page: int, listing: ListPage, found: list[Found], ref: ColumnRef
     ) -> Request | None:
         if self._limit_reached():
             return None
@@ -497,7 +500,6 @@ class NbdSpider(Spider):
             self._inc("newsbot/list/caught_up")
             logger.info("Column %s: page %d holds only delivered articles: done", column, page)
             return None
-        ref = self._ref(column)
         link = listing.next_page_url
         path = self.perimeter.site_path(link) if link else None
         url = self.perimeter.fetch_url(link) if link and path is not None else None
