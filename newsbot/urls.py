@@ -26,7 +26,7 @@ SPAM_HOSTS = frozenset({"lianghua.nbd.com.cn", "activity.nbd.com.cn"})
 #: Around 2019 the name belonged to another site (每日经济网, its own template): only the
 #: site's article path layout makes one of its URLs an article (see :func:`canonical_article_url`),
 #: and the page object reads only the site's own markup, so such a page is ``not_article``.
-SECOND_HOSTS = frozenset({"www.mrjjxw.com", "mrjjxw.com", "m.mrjjxw.com"})
+SECOND_HOSTS = frozenset({"www.mrjjxw.com", "mrjjxw.com"})
 
 # ASCII digits only: Python's \d also matches other scripts' digits (٠١٢), in no URL of the site.
 _ARTICLE_PATH = re.compile(r"/articles/(\d{4})-(\d{2})-(\d{2})/(\d{1,12})\.html?$", re.ASCII)
