@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 OK, FAILED, GREY = "#2ca02c", "#d62728", "#7f7f7f"
 #: Reasons drawn separately in the reasons chart; the rest are "other".
 TOP_REASONS = 8
+#: Above this many periods stacked counts are drawn as areas rather than bars (hundreds of
+#: bars cost seconds to draw and make a heavy SVG).
+BARS_LIMIT = 60
 #: Above this many runs the runs chart draws one point per day.
 RUNS_PER_POINT_LIMIT = 400
 
@@ -105,16 +108,24 @@ def published_series(
     return size, periods, {c: [counts[c][p] for p in periods] for c in order}
 
 
+def _stacked(ax: Any, x: Sequence[Any], series: dict[str, list[int]], width: float) -> None:
+    """Stacked counts: bars for a few periods, areas for many."""
+    if len(x) > BARS_LIMIT:
+        ax.stackplot(x, *series.values(), labels=list(series), step="mid")
+        return
+    bottom = [0] * len(x)
+    for label, counts in series.items():
+        ax.bar(x, counts, width, bottom=bottom, label=label)
+        bottom = [b + n for b, n in zip(bottom, counts, strict=True)]
+
+
 def published_chart(history: History) -> str | None:
     size, periods, series = published_series(history.published)
     if not periods:
         return None
     fig, (ax,) = _figure()
     width = {"day": 0.8, "week": 5.6, "month": 24}[size]
-    bottom = [0] * len(periods)
-    for column, counts in series.items():
-        ax.bar(periods, counts, width, bottom=bottom, label=column or "(no column)")
-        bottom = [b + n for b, n in zip(bottom, counts, strict=True)]
+    _stacked(ax, periods, {c or "(no column)": n for c, n in series.items()}, width)
     ax.set_ylabel(f"articles per {size}")
     ax.set_title(f"Articles published per {size} (Beijing time), by column")
     ax.legend(title="column", fontsize="small", ncols=min(6, len(series)))
@@ -201,14 +212,15 @@ def reasons_chart(history: History) -> str | None:
     from matplotlib.ticker import MaxNLocator
 
     for ax, (key, days, series) in zip(axes, panels, strict=True):
-        bottom = [0] * len(days)
-        labels = [d.isoformat() for d in days]  # categories: only the days that had runs
-        for reason, counts in series.items():
-            ax.bar(labels, counts, 0.8, bottom=bottom, label=reason)
-            bottom = [b + n for b, n in zip(bottom, counts, strict=True)]
+        # Few days: one bar per day with runs (categories); many: areas over time.
+        x: list[Any] = [d.isoformat() for d in days] if len(days) <= BARS_LIMIT else days
+        _stacked(ax, x, series, 0.8)
         ax.set_ylabel(f"articles {key}")
         ax.set_title(f"Articles {key} per day, by reason")
         ax.legend(fontsize="small", ncols=4, loc="upper left", bbox_to_anchor=(1.01, 1))
         ax.grid(axis="y", alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(12))
+        if len(days) <= BARS_LIMIT:
+            ax.xaxis.set_major_locator(MaxNLocator(12))
+    if len(panels[0][1]) > BARS_LIMIT:
+        fig.autofmt_xdate()
     return svg(fig)

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from newsbot.ops.storeview import BEIJING, DeadLetter, StoreUnreadable, StoreView, Window
+from newsbot.ops.storeview import (
+    BEIJING,
+    STATES,
+    DeadLetter,
+    StoreUnreadable,
+    StoreView,
+    Window,
+)
 
 #: Dead-letter rows shown (the total is always given).
 DEAD_LETTER_SHOWN = 500
@@ -284,8 +291,11 @@ def collect(state_dir: str | Path, window: Window, *, read_store: bool = True) -
         history.store_note = str(exc)
         return history
     with view:
-        history.published = view.published_per_day(window)
-        history.states = view.states(window)
+        for (day, column, state), n in view.per_day(window).items():
+            book = history.states.setdefault(column, dict.fromkeys(STATES.values(), 0))
+            book[state] = book.get(state, 0) + n
+            if state == "exported" and day is not None:
+                history.published[day, column] = n
         history.reasons = view.reasons(window)
         history.dead_letter_total, history.dead_letter = view.dead_letter(window, DEAD_LETTER_SHOWN)
         marks = view.marks()
