@@ -65,6 +65,7 @@ class ColumnHealth:
 
     column: str
     runs: int = 0
+    """Runs that read (or tried to read) its list pages."""
     listed_last: int = 0
     dry_runs: int = 0
     """Consecutive latest runs whose list pages gave no article link."""
@@ -259,6 +260,10 @@ def _column_health(history: History, reports: list[dict[str, Any]]) -> None:
             if not isinstance(book, dict):
                 continue
             health = history.columns.setdefault(name, ColumnHealth(name))
+            health.redirects_refused += _count(book.get("redirects_refused"))
+            failures = book.get("list_failures") or ()
+            if not _count(book.get("list_pages")) and not failures:
+                continue  # its list pages were not read (articles retried from earlier runs)
             health.runs += 1
             listed = _count(book.get("listed"))
             health.listed_last = listed
@@ -267,8 +272,7 @@ def _column_health(history: History, reports: list[dict[str, Any]]) -> None:
                 health.last_listing_run = report.get("run_id")
             else:
                 health.dry_runs += 1
-            health.list_failures += len(book.get("list_failures") or ())
-            health.redirects_refused += _count(book.get("redirects_refused"))
+            health.list_failures += len(failures)
 
 
 def collect(state_dir: str | Path, window: Window, *, read_store: bool = True) -> History:
