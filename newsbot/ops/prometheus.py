@@ -15,7 +15,7 @@ is a gauge labelled by ``spider`` (and ``column``, ``reason``, ``code`` where th
 :class:`~prometheus_client.CollectorRegistry` is made for each run: nothing is global.
 
 Writing or pushing the metrics never changes the run's verdict (the crawl delivered, or not, in
-any case): a failure is logged as an error and counted as ``newsbot/prometheus/failed``.
+any case): a failure is logged as an error.
 """
 
 from __future__ import annotations
@@ -183,16 +183,14 @@ class PrometheusMetrics:
             return
         runs_dir = Path(report["report_path"]).parent
         registry = registry_for(report, last_ok=last_success(runs_dir, report))
-        stats = self.crawler.stats
-        assert stats is not None
+        # engine_stopped comes after Scrapy's stats are dumped: the outcome is logged.
         if self.textfile:
             try:
                 write_to_textfile(self.textfile, registry)
             except OSError as exc:
                 logger.error("Cannot write the Prometheus textfile %s: %s", self.textfile, exc)
-                stats.inc_value("newsbot/prometheus/failed")
             else:
-                stats.inc_value("newsbot/prometheus/written")
+                logger.info("Prometheus metrics written to %s", self.textfile)
         if self.gateway:
             try:
                 push_to_gateway(
@@ -204,6 +202,5 @@ class PrometheusMetrics:
                 )
             except OSError as exc:  # URLError, connection refused, timeouts, HTTP errors
                 logger.error("Cannot push the metrics to %s: %s", self.gateway, exc)
-                stats.inc_value("newsbot/prometheus/failed")
             else:
-                stats.inc_value("newsbot/prometheus/pushed")
+                logger.info("Prometheus metrics pushed to %s", self.gateway)
