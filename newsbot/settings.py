@@ -204,6 +204,9 @@ NEWSBOT_PROMETHEUS_TEXTFILE = ""
 NEWSBOT_PROMETHEUS_PUSHGATEWAY = ""
 NEWSBOT_PROMETHEUS_JOB = "newsbot"
 NEWSBOT_PROMETHEUS_TIMEOUT = 10.0
+#: Alerts for a failed run: spidermon action classes (configured by spidermon's own SPIDERMON_*
+#: settings), run when a rule of the run fails (README: Metrics and alerts).
+NEWSBOT_ALERT_ACTIONS: list[str] = []
 # After the run reporter (20): its report is what the metrics say.
 EXTENSIONS["newsbot.ops.prometheus.PrometheusMetrics"] = 25
 EXTENSIONS["newsbot.ops.progress.ProgressLog"] = 30
