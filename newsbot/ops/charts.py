@@ -167,11 +167,14 @@ def runs_chart(history: History) -> str | None:
         return None
     points = runs_series(history.runs)
     per_day = len(history.runs) > RUNS_PER_POINT_LIMIT
+    unit = "minutes"
+    if max(points["duration"], default=0) < 2:  # short runs: seconds read better
+        unit, points["duration"] = "seconds", [m * 60 for m in points["duration"]]
     fig, (top, bottom) = _figure(rows=2, height=2.6)
     colours = [OK if ok else FAILED for ok in points["ok"]]
     top.vlines(points["x"], 0, points["duration"], colors=colours, alpha=0.5)
     top.scatter(points["x"], points["duration"], c=colours, s=18, zorder=3)
-    top.set_ylabel("minutes" + (" (longest of the day)" if per_day else ""))
+    top.set_ylabel(unit + (" (longest of the day)" if per_day else ""))
     more = " (a red day had a failed run)" if per_day else ""
     top.set_title(f"Runs: duration, green OK, red failed{more}")
     top.set_ylim(bottom=0)
@@ -220,10 +223,14 @@ def reasons_chart(history: History) -> str | None:
         _stacked(ax, x, series, 0.8)
         ax.set_ylabel(f"articles {key}")
         ax.set_title(f"Articles {key} per day, by reason")
-        ax.legend(fontsize="small", ncols=4, loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
         ax.grid(axis="y", alpha=0.3)
         if len(days) <= BARS_LIMIT:
-            ax.xaxis.set_major_locator(MaxNLocator(12))
+            # A tick per category, or a dozen of them.
+            if len(days) <= 12:
+                ax.set_xticks(range(len(days)))
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(12, integer=True))
     if len(panels[0][1]) > BARS_LIMIT:
         fig.autofmt_xdate()
     return svg(fig)

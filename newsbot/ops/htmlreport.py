@@ -81,6 +81,21 @@ def _epoch(value: int | None) -> str:
     return _time(dt.datetime.fromtimestamp(value, BEIJING)) if value else ""
 
 
+def _duration(seconds: float | None) -> str:
+    """
+    >>> _duration(4.2), _duration(185), _duration(3 * 3600 + 60), _duration(None)
+    ('4s', '3m05s', '3h01m', '')
+    """
+    if seconds is None:
+        return ""
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
 def _summary(history: History) -> str:
     runs = history.runs
     failed_runs = sum(1 for r in runs if r.status != "ok")
@@ -147,7 +162,7 @@ def _runs(history: History) -> str:
     head = [
         "run",
         "started",
-        "minutes",
+        "duration",
         "status",
         "failure",
         "discovered",
@@ -162,7 +177,7 @@ def _runs(history: History) -> str:
         [
             r.run_id,
             _time(r.started_at),
-            f"{r.duration / 60:.1f}" if r.duration is not None else "",
+            _duration(r.duration),
             r.status,
             r.failure or "",
             *(r.counts[k] for k in head[5:]),
