@@ -1,16 +1,20 @@
 """Alerts through spidermon's own actions: a failing crawl of the site copy makes spidermon's
-``SendSmtpEmail`` send its e-mail to a real SMTP server (aiosmtpd) on 127.0.0.1, with login;
-a passing crawl sends nothing; an action that is not configured fails the run loudly."""
+``SendSmtpEmail`` send its e-mail to a real SMTP server (aiosmtpd) on 127.0.0.1, with login, and
+``SendSentryMessage`` its event to a local HTTP endpoint; a passing crawl sends nothing; an
+action that is not configured fails the run loudly."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import gzip
+import http.server
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -112,3 +116,73 @@ def test_an_alert_that_is_not_configured_fails_the_run(site: SiteCopy, tmp_path:
         settings={"NEWSBOT_ALERT_ACTIONS": "spidermon.contrib.actions.NoSuchAction"},
     )  # fmt: skip
     assert "cannot be loaded" in assert_failed(missing, "alerts_not_configured")
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """A local HTTP endpoint standing in for Sentry: keeps every request body."""
+
+    received: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        encoding = self.headers.get("Content-Encoding")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "br":  # sentry_sdk compresses with brotli when it is installed
+            import brotli
+
+            body = brotli.decompress(body)
+        self.received.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_sentry_slack_and_telegram_actions_on_a_failing_run(site: SiteCopy, tmp_path: Path):
+    """Sentry's action sends its event to a local endpoint (the DSN's host); Slack's and
+    Telegram's (their APIs are not local) run in spidermon's own fake mode, which renders the
+    message and logs it instead of sending."""
+    _Collector.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        settings = {
+            "NEWSBOT_ALERT_ACTIONS": ",".join(
+                (
+                    "spidermon.contrib.actions.sentry.SendSentryMessage",
+                    "spidermon.contrib.actions.slack.notifiers.SendSlackMessageSpiderFinished",
+                    "spidermon.contrib.actions.telegram.notifiers."
+                    "SendTelegramMessageSpiderFinished",
+                )
+            ),
+            "SPIDERMON_SENTRY_DSN": f"http://0123456789abcdef@127.0.0.1:{port}/42",
+            "SPIDERMON_SENTRY_PROJECT_NAME": "newsbot",
+            "SPIDERMON_SLACK_FAKE": "True",
+            "SPIDERMON_SLACK_SENDER_TOKEN": "xoxb-not-used",
+            "SPIDERMON_SLACK_SENDER_NAME": "newsbot",
+            "SPIDERMON_SLACK_RECIPIENTS": "#ops",
+            "SPIDERMON_TELEGRAM_FAKE": "True",
+            "SPIDERMON_TELEGRAM_SENDER_TOKEN": "not-used",
+            "SPIDERMON_TELEGRAM_RECIPIENTS": "-100123",
+        }
+        result = run_crawl(site.root, "columns=2", tmp_path=tmp_path, settings=settings)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert_failed(result, "too_many_failures")
+    assert "monitor_error" not in result.log, result.explain()
+
+    # Sentry: one event, to the DSN's project, naming the failed rule.
+    events = [body for path, body in _Collector.received if path.startswith("/api/42/")]
+    assert len(events) == 1, (result.explain(), _Collector.received)
+    assert b"failures under the threshold" in events[0]
+    assert b"newsbot | Development | Spider nbd notification" in events[0]
+    # Slack and Telegram: spidermon's messages, rendered for this spider and its failed rule.
+    assert "nbd" in result.log and "failures under the threshold" in result.log
+    assert result.log.count("failures under the threshold") >= 2, result.explain()
