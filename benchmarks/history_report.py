@@ -116,9 +116,9 @@ def main() -> None:
             render(history, state_dir=str(state), generated=now)
 
         print(f"{'step':>28} | {'seconds':>8}")
-        print(f"{'store (' + format(args.ids, ',') + ' articles)':>28} | {best(store):8.2f}")
-        print(f"{'runs (' + format(args.runs, ',') + ' reports)':>28} | {best(runs):8.2f}")
-        print(f"{'page (charts + HTML)':>28} | {best(draw):8.2f}")
+        print(f"{'store (' + format(args.ids, ',') + ' articles)':>28} | {best(store):8.3f}")
+        print(f"{'runs (' + format(args.runs, ',') + ' reports)':>28} | {best(runs):8.3f}")
+        print(f"{'page (charts + HTML)':>28} | {best(draw):8.3f}")
         year = str(max(d for d, _ in history.published).year)
         for label, extra in (
             ("command, everything", []),
@@ -131,7 +131,7 @@ def main() -> None:
                  "-s", f"NEWSBOT_STATE_DIR={state}", *extra],
                 cwd=ROOT, check=True, capture_output=True,
             )  # fmt: skip
-            print(f"{label:>28} | {time.perf_counter() - t0:8.2f}")
+            print(f"{label:>28} | {time.perf_counter() - t0:8.3f}")
         print(f"# page: {len(page.encode()) / 2**10:,.0f} KiB, "
               f"{sum(history.published.values()):,} articles exported, "
               f"{len(history.runs):,} runs")  # fmt: skip

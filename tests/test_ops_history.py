@@ -290,3 +290,17 @@ def test_report_refuses_bad_options(tmp_path: Path):
     assert backwards.returncode == 2 and "is after --until" in backwards.stderr
     missing = state_report(tmp_path / "nowhere")
     assert missing.returncode == 1 and "there is no state directory" in missing.stderr
+
+
+def test_the_benchmark_runs_on_a_small_store():
+    """benchmarks/history_report.py still works (its numbers go in the README, not here)."""
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "benchmarks" / "history_report.py"),
+         "--ids", "3000", "--runs", "30"],
+        cwd=PROJECT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    for step in ("store (3,000 articles)", "runs (30 reports)", "page (charts + HTML)",
+                 "command, everything", "command, 1 column, 1 year"):  # fmt: skip
+        row = re.search(rf"{re.escape(step)} \|\s+(\d+\.\d{{3}})$", done.stdout, re.M)
+        assert row and float(row[1]) >= 0, done.stdout

@@ -5,6 +5,7 @@ with prometheus_client's own parser, and a push to a real Pushgateway (Debian's
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import socket
@@ -19,7 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sitecopy import SiteCopy
 
-from tests.crawlkit import run_crawl
+from tests.crawlkit import PROJECT, run_crawl
 from tests.opskit import report_of
 
 
@@ -174,3 +175,107 @@ def test_metrics_that_cannot_be_delivered_do_not_change_the_verdict(site: SiteCo
     assert "Cannot push the metrics to" in result.log
     assert "Cannot write the Prometheus textfile" in result.log
     assert not (tmp_path / "missing-dir").exists()
+
+
+def _readme_rules() -> str:
+    """The alert rules the README shows (the YAML block of "Prometheus metrics")."""
+    text = (PROJECT / "README.md").read_text("utf-8")
+    section = text.split("### Prometheus metrics", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def _promtool() -> str:
+    found = shutil.which("promtool")
+    if found is None:
+        message = "needs promtool (apt-get install prometheus)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def test_the_readme_alert_rules_fire_on_real_metrics(site: SiteCopy, tmp_path: Path):
+    """promtool (Prometheus's own rule checker and tester) loads the README's two rules and
+    evaluates them on the metrics real crawls wrote: the failure-share rule fires for a run
+    with column 2's broken links and not for a clean one; the no-success rule fires for a
+    last success that stopped moving."""
+    promtool = _promtool()
+    rules = tmp_path / "rules.yml"
+    rules.write_text(_readme_rules(), "utf-8")
+    checked = subprocess.run(
+        [promtool, "check", "rules", str(rules)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    series = []
+    shares = {}
+    for instance, columns in (("troubled", "columns=3,2"), ("clean", "columns=3")):
+        textfile = tmp_path / instance / "newsbot.prom"
+        textfile.parent.mkdir()
+        result = run_crawl(
+            site.root, columns, tmp_path=tmp_path / instance,
+            settings={"NEWSBOT_PROMETHEUS_TEXTFILE": str(textfile),
+                      "NEWSBOT_MAX_FAILED_SHARE": "0.5"},
+        )  # fmt: skip
+        assert result.returncode == 0, result.explain()
+        found = samples(textfile.read_text("utf-8"))
+        for (name, labels), v in found.items():
+            if name.startswith("newsbot_run_articles_"):
+                rendered = ",".join(f'{k}="{val}"' for k, val in sorted(labels))
+                series.append(
+                    {"series": f'{name}{{instance="{instance}",{rendered}}}', "values": f"{v}x300"}
+                )
+        failed = sum(v for (n, _), v in found.items() if n == "newsbot_run_articles_failed")
+        discovered = sum(v for (n, _), v in found.items() if n == "newsbot_run_articles_discovered")
+        shares[instance] = failed / discovered
+    assert shares["troubled"] > 0.1 and shares["clean"] == 0
+    # Last success: one machine succeeding every minute, one that stopped at time 0.
+    for instance, values in (("fresh", "0+60x300"), ("stale", "0x300")):
+        series.append(
+            {"series": f'newsbot_run_last_success_timestamp_seconds{{instance="{instance}",'
+                       f'spider="nbd"}}', "values": values}
+        )  # fmt: skip
+    share = shares["troubled"] * 100
+    tests = {
+        "rule_files": [str(rules)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [
+                    {
+                        "eval_time": "4h",
+                        "alertname": "NewsbotFailuresHigh",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"instance": "troubled", "spider": "nbd"},
+                                "exp_annotations": {
+                                    "summary": f"newsbot nbd on troubled: {share:.4g}% of the "
+                                    "last run's articles failed"
+                                },
+                            }
+                        ],
+                    },
+                    {
+                        "eval_time": "4h",
+                        "alertname": "NewsbotNoSuccessfulRun",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"instance": "stale", "spider": "nbd"},
+                                "exp_annotations": {
+                                    "summary": "newsbot nbd on stale: no successful run for 3 hours"
+                                },
+                            }
+                        ],
+                    },
+                    # Before three hours (plus the rule's 15 minutes) nobody is alerted.
+                    {"eval_time": "3h", "alertname": "NewsbotNoSuccessfulRun", "exp_alerts": []},
+                ],
+            }
+        ],
+    }
+    unit = tmp_path / "rules-test.yml"
+    unit.write_text(json.dumps(tests), "utf-8")  # JSON is YAML
+    tested = subprocess.run([promtool, "test", "rules", str(unit)], capture_output=True, text=True)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
