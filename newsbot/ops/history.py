@@ -179,6 +179,13 @@ def run_of(report: dict[str, Any], columns: tuple[str, ...]) -> Run | None:
     )
 
 
+#: The keys of a run report the page uses.
+_KEPT = (
+    "run_id", "started_at", "finished_at", "status", "failure", "close_reason", "columns",
+    "boilerplate_candidates", "time_disagreements",
+)  # fmt: skip
+
+
 def read_reports(runs_dir: Path, window: Window) -> tuple[list[dict[str, Any]], list[str]]:
     """The reports of the runs started in the window (Beijing dates), oldest first, and the
     names of files that are not reports. Run ids start with the UTC start time, so files
@@ -209,7 +216,9 @@ def read_reports(runs_dir: Path, window: Window) -> tuple[list[dict[str, Any]], 
             continue
         moment = started.timestamp()
         if (start is None or moment >= start) and (end is None or moment < end):
-            reports.append(report)
+            # Only what the page shows: a year of hourly reports with their Scrapy stats
+            # would otherwise be held in memory whole.
+            reports.append({k: report[k] for k in _KEPT if k in report})
     reports.sort(key=lambda r: str(r.get("started_at")))
     return reports, bad
 
