@@ -304,3 +304,21 @@ def test_the_benchmark_runs_on_a_small_store():
                  "command, everything", "command, 1 column, 1 year"):  # fmt: skip
         row = re.search(rf"{re.escape(step)} \|\s+(\d+\.\d{{3}})$", done.stdout, re.M)
         assert row and float(row[1]) >= 0, done.stdout
+
+
+def test_the_page_goes_to_the_current_directory_not_into_the_state(tmp_path: Path):
+    """A page in a state directory that has no store yet would make the first crawl refuse
+    it as "used before": by default the page goes to ./newsbot-report.html."""
+    state = tmp_path / "state"
+    state.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "scrapy", "state", "report", "-s", f"NEWSBOT_STATE_DIR={state}"],
+        cwd=work, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "SCRAPY_SETTINGS_MODULE": "newsbot.settings",
+             "PYTHONPATH": str(PROJECT)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (work / "newsbot-report.html").is_file()
+    assert list(state.iterdir()) == []

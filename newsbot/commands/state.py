@@ -25,6 +25,9 @@ from newsbot.state.errors import StateError
 from newsbot.state.rebuild import rebuild
 from newsbot.state.store import StateStore
 
+#: ``scrapy state report``'s page when no ``-o`` is given (in the current directory).
+REPORT_NAME = "newsbot-report.html"
+
 
 class Command(ScrapyCommand):
     requires_project = True
@@ -57,7 +60,7 @@ class Command(ScrapyCommand):
         parser.add_argument("--force", action="store_true", help="replace an existing store")
         parser.add_argument(
             "-o", "--output", metavar="FILE",
-            help="report: where the page goes (default: NEWSBOT_STATE_DIR/report.html)",
+            help=f"report: where the page goes (default: ./{REPORT_NAME})",
         )  # fmt: skip
         parser.add_argument("--since", metavar="DATE", help="report: first day (Beijing date)")
         parser.add_argument("--until", metavar="DATE", help="report: last day (Beijing date)")
@@ -166,7 +169,9 @@ class Command(ScrapyCommand):
         except ChartsUnavailable as exc:
             print(f"state: {exc}", file=sys.stderr)
             return 1
-        target = Path(opts.output) if opts.output else directory / "report.html"
+        # Never into the state directory by default: a file there makes a directory that has
+        # no store yet look "used before", and the first crawl would refuse to start.
+        target = Path(opts.output or REPORT_NAME)
         try:
             write_atomically(target, page.encode("utf-8"))
         except OSError as exc:
