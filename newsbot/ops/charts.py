@@ -113,6 +113,9 @@ def published_series(
 
 def _stacked(ax: Any, x: Sequence[Any], series: dict[str, list[int]], width: float) -> None:
     """Stacked counts: bars for a few periods, areas for many."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # articles come whole
     if len(x) > BARS_LIMIT:
         ax.stackplot(x, *series.values(), labels=list(series), step="mid")
         return
@@ -131,7 +134,7 @@ def published_chart(history: History) -> str | None:
     _stacked(ax, periods, {c or "(no column)": n for c, n in series.items()}, width)
     ax.set_ylabel(f"articles per {size}")
     ax.set_title(f"Articles published per {size} (Beijing time), by column")
-    ax.legend(title="column", fontsize="small", ncols=min(6, len(series)))
+    ax.legend(title="column", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.grid(axis="y", alpha=0.3)
     return svg(fig)
 
@@ -182,6 +185,9 @@ def runs_chart(history: History) -> str | None:
     for key, colour in (("exported", OK), ("failed", FAILED), ("dropped", GREY)):
         bottom.plot(points["x"], points[key], marker="o", markersize=3, color=colour, label=key)
     bottom.set_ylabel("articles" + (" per day" if per_day else " per run"))
+    from matplotlib.ticker import MaxNLocator
+
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
     bottom.set_ylim(bottom=0)
     bottom.legend(fontsize="small", ncols=3)
     bottom.grid(axis="y", alpha=0.3)
