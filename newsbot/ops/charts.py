@@ -188,10 +188,14 @@ def runs_chart(history: History) -> str | None:
     from matplotlib.ticker import MaxNLocator
 
     bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator()  # readable from runs seconds apart to years of them
+    bottom.xaxis.set_major_locator(locator)
+    bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     bottom.set_ylim(bottom=0)
     bottom.legend(fontsize="small", ncols=3)
     bottom.grid(axis="y", alpha=0.3)
-    fig.autofmt_xdate()
     return svg(fig)
 
 
