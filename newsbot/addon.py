@@ -43,6 +43,8 @@ COMPONENTS: tuple[tuple[str, str, int | None], ...] = (
     ("DOWNLOADER_MIDDLEWARES", "newsbot.politeness.PoliteRetryMiddleware", 550),
     ("EXTENSIONS", "newsbot.state.extension.StateExtension", 10),
     ("EXTENSIONS", "newsbot.ops.extension.RunReporter", 20),
+    # After the run reporter (20): its report is what the metrics say.
+    ("EXTENSIONS", "newsbot.ops.prometheus.PrometheusMetrics", 25),
     ("EXTENSIONS", "newsbot.ops.progress.ProgressLog", 30),
     ("EXTENSIONS", "newsbot.ops.archive.WarcArchive", 40),
     ("EXTENSIONS", "newsbot.politeness.BlockedGuard", 500),

@@ -178,6 +178,15 @@ NEWSBOT_ARCHIVE = False
 #: Where the WARC files go (default: <NEWSBOT_STATE_DIR>/archive).
 NEWSBOT_ARCHIVE_DIR = ""
 
+#: Prometheus metrics of each run (README: Metrics and alerts): a node_exporter textfile written
+#: atomically, and/or a Pushgateway to push to (grouped by NEWSBOT_WORKER_ID, else the host name).
+NEWSBOT_PROMETHEUS_TEXTFILE = ""
+NEWSBOT_PROMETHEUS_PUSHGATEWAY = ""
+NEWSBOT_PROMETHEUS_JOB = "newsbot"
+NEWSBOT_PROMETHEUS_TIMEOUT = 10.0
+#: Alerts for a failed run: spidermon action classes (configured by spidermon's own SPIDERMON_*
+#: settings), run when a rule of the run fails (README: Metrics and alerts).
+NEWSBOT_ALERT_ACTIONS: list[str] = []
 #: Scrapy 2.19's remote-control server runs Python code sent to it over HTTP; a scheduled crawler
 #: has no use for it (like the telnet console, off).
 REMOTE_CONTROL_ENABLED = False
