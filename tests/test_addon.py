@@ -168,6 +168,8 @@ def test_crawler_process_script_gets_the_verdict(site: SiteCopy, tmp_path: Path)
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(SCRIPT))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPY_")}
+    # The script runs from its own folder: the project (and tests.crawlkit's resolver) on the path.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT), env.get("PYTHONPATH")]))
 
     def run(root: str, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
         settings = [f"{k}={v}" for k, v in TEST_SETTINGS.items()]
