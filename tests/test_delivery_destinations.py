@@ -1,0 +1,124 @@
+"""Delivered is a property of a destination (issue 14 item 3), end to end.
+
+``scrapy crawl nbd`` in a subprocess against the local site copy, as a user runs it: after the
+main job (``-o articles.jsonl``), a new feed target gets every article its run selects, the main
+job's target keeps its exactly-once series, and each article is fetched at most once per run.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from tests.delivery_site import (
+    COLUMN,
+    ROOT,
+    DeliverySite,
+    crawl_command,
+    read_records,
+    run,
+)
+from tests.test_delivery_e2e import assert_exactly_once, stats
+
+
+def crawl(site: DeliverySite, tmp: Path, *outputs: str, **args: str) -> dict:
+    cmd = crawl_command(site.root, tmp / "state", *outputs, args={"columns": COLUMN, **args})
+    done = run(cmd, ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return stats(done.stderr)
+
+
+def csv_ids(path: Path) -> list[str]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return sorted(row["article_id"] for row in csv.DictReader(fh))
+
+
+def test_new_targets_after_the_main_job_get_what_their_run_selects(tmp_path: Path) -> None:
+    main = ("-o", f"{tmp_path}/main/articles.jsonl")
+    with DeliverySite(6) as site:
+        ids = sorted(site.ids)
+        assert crawl(site, tmp_path, *main)["newsbot/exported"] == 6
+        hits = len(site.article_hits())
+        assert hits == 6
+
+        # -o out.csv: a target the store has never seen gets every article, each fetched once.
+        crawl(site, tmp_path, "-o", f"{tmp_path}/out.csv")
+        assert csv_ids(tmp_path / "out.csv") == ids
+        assert len(site.article_hits()) == hits + 6
+        hits += 6
+
+        # -o blog:hexo, the same.
+        crawl(site, tmp_path, "-o", f"{tmp_path}/blog:hexo")
+        posts = list((tmp_path / "blog" / "source" / "_posts").rglob("*.md"))
+        assert len(posts) == 6
+        assert len(site.article_hits()) == hits + 6
+        hits += 6
+
+        # The same targets again: nothing new for them, nothing fetched.
+        again = crawl(site, tmp_path, "-o", f"{tmp_path}/out.csv")
+        assert len(site.article_hits()) == hits
+        assert again.get("newsbot/exported", 0) == 0
+        assert csv_ids(tmp_path / "out.csv") == ids
+
+        # The main job keeps its series: a new article is fetched and delivered once.
+        site.add(1)
+        assert crawl(site, tmp_path, *main)["newsbot/exported"] == 1
+        assert len(site.article_hits()) == hits + 1
+        hits += 1
+        assert_exactly_once(tmp_path / "main", site.ids)
+
+        # Main target and a new one in one run: one fetch per article; each gets what it lacks.
+        both = crawl(site, tmp_path, *main, "-o", f"{tmp_path}/both.jsonl")
+        assert len(site.article_hits()) == hits + 7
+        assert both["newsbot/exported"] == 7
+        assert_exactly_once(tmp_path / "main", site.ids)
+        assert sorted(r["article_id"] for r in read_records(tmp_path, "both.jsonl")) == sorted(
+            site.ids
+        )
+
+
+def test_full_run_to_a_new_target_writes_everything(tmp_path: Path) -> None:
+    main = ("-o", f"{tmp_path}/main/articles.jsonl")
+    with DeliverySite(5) as site:
+        crawl(site, tmp_path, *main)
+        full = crawl(site, tmp_path, "-o", f"{tmp_path}/out.csv", full="1")
+        assert csv_ids(tmp_path / "out.csv") == sorted(site.ids)
+        assert len(site.article_hits()) == 10  # full=1 fetches again, once each
+        assert full["newsbot/exported"] == 5
+        # full=1 to the main target: fetched again, nothing it already has is written twice.
+        again = crawl(site, tmp_path, *main, full="1")
+        assert again["newsbot/unchanged"] == 5
+        assert again.get("newsbot/exported", 0) == 0
+        assert_exactly_once(tmp_path / "main", site.ids)
+
+
+def test_a_search_after_the_main_job_keeps_the_matches_it_delivered(tmp_path: Path) -> None:
+    with DeliverySite() as site:
+        keyword = "碳中和"
+        matches = [a for a in site.copy.search(keyword)]
+        assert len(matches) > 3
+        urls = ",".join(a.url for a in matches[:3])
+        main = crawl_command(
+            site.root, tmp_path / "state", "-o", f"{tmp_path}/main/articles.jsonl", args={"url": urls}
+        )
+        assert run(main, ROOT).returncode == 0
+        assert len(read_records(tmp_path / "main")) == 3
+
+        search = crawl_command(
+            site.root, tmp_path / "state", "-o", f"{tmp_path}/found.jsonl", args={"query": keyword}
+        )
+        done = run(search, ROOT)
+        assert done.returncode == 0, done.stderr[-3000:]
+        found = sorted(r["article_id"] for r in read_records(tmp_path, "found.jsonl"))
+        assert found == sorted(a.id for a in matches)
+
+        # The same search into the main target adds only the matches it lacks.
+        into_main = crawl_command(
+            site.root,
+            tmp_path / "state",
+            "-o",
+            f"{tmp_path}/main/articles.jsonl",
+            args={"query": keyword},
+        )
+        assert run(into_main, ROOT).returncode == 0
+        assert_exactly_once(tmp_path / "main", [a.id for a in matches])
