@@ -8,8 +8,10 @@ job's target keeps its exactly-once series, and each article is fetched at most 
 from __future__ import annotations
 
 import csv
+import sqlite3
 from pathlib import Path
 
+from newsbot.state.store import DB_NAME
 from tests.delivery_site import (
     COLUMN,
     ROOT,
@@ -99,7 +101,11 @@ def test_a_search_after_the_main_job_keeps_the_matches_it_delivered(tmp_path: Pa
         assert len(matches) > 3
         urls = ",".join(a.url for a in matches[:3])
         main = crawl_command(
-            site.root, tmp_path / "state", "-o", f"{tmp_path}/main/articles.jsonl", args={"url": urls}
+            site.root,
+            tmp_path / "state",
+            "-o",
+            f"{tmp_path}/main/articles.jsonl",
+            args={"url": urls},
         )
         assert run(main, ROOT).returncode == 0
         assert len(read_records(tmp_path / "main")) == 3
@@ -122,3 +128,34 @@ def test_a_search_after_the_main_job_keeps_the_matches_it_delivered(tmp_path: Pa
         )
         assert run(into_main, ROOT).returncode == 0
         assert_exactly_once(tmp_path / "main", [a.id for a in matches])
+
+
+def as_schema_1(state: Path) -> None:
+    """Turn a store back into what the newsbot before destinations left: schema 1, no
+    destinations table (the only difference)."""
+    db = sqlite3.connect(state / DB_NAME)
+    with db:
+        db.execute("DROP TABLE destinations")
+        db.execute("DELETE FROM meta WHERE key = 'destinations_since'")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    db.close()
+
+
+def test_a_store_of_the_earlier_newsbot_opens_and_its_main_job_goes_on(tmp_path: Path) -> None:
+    main = ("-o", f"{tmp_path}/main/articles-%(time)s.jsonl")
+    with DeliverySite(5) as site:
+        crawl(site, tmp_path, *main)
+        as_schema_1(tmp_path / "state")
+        site.add(1)
+        # The series adopts what its files hold: only the new article is fetched and delivered.
+        upgraded = crawl(site, tmp_path, *main)
+        assert upgraded["newsbot/exported"] == 1
+        assert len(site.article_hits()) == 6
+        assert_exactly_once(tmp_path / "main", site.ids)
+        db = sqlite3.connect(tmp_path / "state" / DB_NAME)
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        db.close()
+        assert version == ("2",)
+        # A target its files never named gets everything.
+        crawl(site, tmp_path, "-o", f"{tmp_path}/out.csv")
+        assert csv_ids(tmp_path / "out.csv") == sorted(site.ids)
