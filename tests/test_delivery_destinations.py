@@ -97,7 +97,7 @@ def test_full_run_to_a_new_target_writes_everything(tmp_path: Path) -> None:
 def test_a_search_after_the_main_job_keeps_the_matches_it_delivered(tmp_path: Path) -> None:
     with DeliverySite() as site:
         keyword = "碳中和"
-        matches = [a for a in site.copy.search(keyword)]
+        matches = site.copy.search(keyword)
         assert len(matches) > 3
         urls = ",".join(a.url for a in matches[:3])
         main = crawl_command(
