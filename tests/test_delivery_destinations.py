@@ -8,6 +8,7 @@ job's target keeps its exactly-once series, and each article is fetched at most 
 from __future__ import annotations
 
 import csv
+import os
 import sqlite3
 from pathlib import Path
 
@@ -159,3 +160,22 @@ def test_a_store_of_the_earlier_newsbot_opens_and_its_main_job_goes_on(tmp_path:
         # A target its files never named gets everything.
         crawl(site, tmp_path, "-o", f"{tmp_path}/out.csv")
         assert csv_ids(tmp_path / "out.csv") == sorted(site.ids)
+
+
+def test_a_relative_target_is_one_destination_run_after_run(tmp_path: Path) -> None:
+    # From the project directory, "../…" paths: the name is the normalised absolute path.
+    target = os.path.relpath(tmp_path / "rel" / "articles.jsonl", ROOT)
+    assert target.startswith("..")
+    with DeliverySite(4) as site:
+        assert crawl(site, tmp_path, "-o", target)["newsbot/exported"] == 4
+        site.add(1)
+        assert crawl(site, tmp_path, "-o", target)["newsbot/exported"] == 1
+        assert len(site.article_hits()) == 5
+        assert (
+            crawl(site, tmp_path, "-o", str(tmp_path / "rel" / "articles.jsonl")).get(
+                "newsbot/exported", 0
+            )
+            == 0
+        )
+        assert len(site.article_hits()) == 5
+        assert_exactly_once(tmp_path / "rel", site.ids)

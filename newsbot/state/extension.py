@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -168,6 +169,9 @@ class StateExtension:
     def _destination_of(self, target: str) -> str:
         """The run's destination whose template renders ``target`` (a file, or a file under a
         directory destination such as a Hexo blog); empty when none does."""
+        target = os.path.normpath(target)  # `-o ../a.jsonl` renders /dir/../a.jsonl
+        if target in self.destinations:
+            return target
         for name, pattern in self.destinations.items():
             if fnmatch.fnmatchcase(target, pattern) or fnmatch.fnmatchcase(target, pattern + "/*"):
                 return name
