@@ -8,6 +8,7 @@ job's target keeps its exactly-once series, and each article is fetched at most 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -179,3 +180,21 @@ def test_a_relative_target_is_one_destination_run_after_run(tmp_path: Path) -> N
         )
         assert len(site.article_hits()) == 5
         assert_exactly_once(tmp_path / "rel", site.ids)
+
+
+def test_stdout_is_a_destination_kept_like_a_file(tmp_path: Path) -> None:
+    with DeliverySite(3) as site:
+        cmd = crawl_command(
+            site.root, tmp_path / "state", "-o", "-:jsonl", args={"columns": COLUMN}
+        )
+        first = run(cmd, ROOT)
+        assert first.returncode == 0, first.stderr[-3000:]
+        printed = sorted(json.loads(line)["article_id"] for line in first.stdout.splitlines())
+        assert printed == sorted(site.ids)
+        second = run(cmd, ROOT)
+        assert second.returncode == 0, second.stderr[-3000:]
+        assert second.stdout.strip() == ""
+        assert len(site.article_hits()) == 3
+        # A file target after it still gets everything.
+        crawl(site, tmp_path, "-o", f"{tmp_path}/out.csv")
+        assert csv_ids(tmp_path / "out.csv") == sorted(site.ids)
