@@ -288,3 +288,18 @@ def test_a_new_destination_adopts_the_files_published_before_upgrading(
     # Only a destination never seen adopts; a second call changes nothing.
     assert store.adopt(name, "*") == 0
     assert store.destination_revision(name, "3") is None
+
+
+def test_a_rebuilt_store_lets_destinations_adopt_its_files(
+    backend: StateBackend, tmp_path: Path
+) -> None:
+    store = backend
+    store.bulk_exported([(delivery("1"), str(tmp_path / "a.jsonl")), (delivery("2"), "-")])
+    assert store.adopt(str(tmp_path / "a.jsonl"), glob.escape(str(tmp_path / "a.jsonl"))) == 0
+    store.files_adoptable()
+    name = str(tmp_path / "b.jsonl")
+    assert store.adopt(name, glob.escape(name)) == 0  # its files hold nothing
+    name = str(tmp_path / "a.jsonl")
+    assert store.adopt(name + "x", glob.escape(name)) == 1
+    assert store.destination_revision(name + "x", "1") == 1
+    assert store.destination_revision(name + "x", "2") is None

@@ -462,6 +462,9 @@ class RedisStateStore:
             self.redis.hset(dest_key, mapping=given)
         return len(given)
 
+    def files_adoptable(self) -> None:
+        self.redis.hset(self.k("meta"), "destinations_since", int(time.time()))
+
     def note_destination(self, destination: str, deliveries: Iterable[Delivery]) -> None:
         deliveries = list(deliveries)
         if deliveries:

@@ -97,6 +97,11 @@ class StateBackend(Protocol):
         """Record that a destination newsbot cannot watch (stdout, remote) was given these."""
         ...
 
+    def files_adoptable(self) -> None:
+        """Let a destination seen for the first time adopt what the files published so far
+        hold (a rebuilt store: the files say nothing of destinations)."""
+        ...
+
     def adopt(self, destination: str, pattern: str) -> int:
         """A destination never seen takes what files published before the store kept
         destinations (an upgraded store) hold, when their path matches ``pattern``."""

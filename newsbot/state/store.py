@@ -475,6 +475,12 @@ class StateStore:
         self.commit()
         return max(cur.rowcount, 0)
 
+    def files_adoptable(self) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO meta VALUES ('destinations_since', ?)", (str(int(time.time())),)
+        )
+        self.commit()
+
     def note_destination(self, destination: str, deliveries: Iterable[Delivery]) -> None:
         """Record that ``destination`` was given these records (a feed newsbot cannot watch)."""
         for d in deliveries:
