@@ -65,6 +65,9 @@ class StateExtension:
         self._closed = False
         #: The run's destinations (newsbot.state.destinations): name → glob of its files.
         self.destinations: dict[str, str] = {}
+        #: One machine: what to fetch and write is decided per destination. A distributed
+        #: crawl (Redis) records destinations too, but its workers' claim stays per article.
+        self.per_destination = isinstance(store, StateStore)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StateExtension:
@@ -113,6 +116,8 @@ class StateExtension:
         """True when earlier runs gave this article to every destination of this run (or
         dropped it, for a reason that does not change by fetching again): no need to fetch it.
         A destination the store has never seen has nothing, so it gets every article."""
+        if not self.per_destination:
+            return self.store.is_settled(article_id)
         state = self.store.state_of(article_id)
         if state == "dropped":
             return True
@@ -124,6 +129,8 @@ class StateExtension:
         )
 
     def all_have(self, article_id: str, revision: int) -> bool:
+        if not self.per_destination:
+            return True  # the delivered revision: the claim would refuse it anyway
         return not any(self.lacks(name, article_id, revision) for name in self.destinations)
 
     def lacks(self, destination: str, article_id: str, revision: int) -> bool:
