@@ -45,6 +45,7 @@ from newsbot.outcome import fail_run, failed_feeds, failure
 from newsbot.requestmeta import article_meta, list_meta
 from newsbot.state.errors import StateError
 from newsbot.state.model import url_date_str
+from newsbot.state.records import as_dict
 from newsbot.state.service import delivery_service
 from newsbot.urls import article_url
 
@@ -170,7 +171,7 @@ class RunReporter:
             self.ledger.site_responses += 1
 
     def item_scraped(self, item: Any) -> None:
-        record = ItemAdapter(item).asdict()
+        record = as_dict(item)
         ident = record.get("article_id")
         if not ident:
             return
@@ -180,7 +181,7 @@ class RunReporter:
         )
 
     def item_dropped(self, item: Any, exception: BaseException) -> None:
-        record = ItemAdapter(item).asdict()
+        record = as_dict(item)
         ident = record.get("article_id")
         reason = getattr(exception, "reason", None) or "dropped"
         if not getattr(exception, "settles", True) and reason != "unchanged":

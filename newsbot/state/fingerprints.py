@@ -59,7 +59,27 @@ def normalized_text(text: str) -> str:
     True
     """
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
+    return folded.translate(_LETTERS_AND_DIGITS)
+
+
+class _KeepLettersAndDigits(dict[int, int | None]):
+    """A ``str.translate`` table that keeps letters and digits (Unicode categories L* and N*)
+    and deletes every other character. Each code point's category is looked up once, the first
+    time it is met; after that the table is a plain dict lookup in C, where a generator over
+    ``unicodedata.category`` cost a Python call per character (10 % of a crawl's CPU). The
+    exact same rule, so fingerprints already in a state store still match.
+
+    >>> "价格，上涨3%！".translate(_KeepLettersAndDigits())
+    '价格上涨3'
+    """
+
+    def __missing__(self, code: int) -> int | None:
+        keep = code if unicodedata.category(chr(code))[0] in "LN" else None
+        self[code] = keep
+        return keep
+
+
+_LETTERS_AND_DIGITS = _KeepLettersAndDigits()
 
 
 def text_fingerprint(body: str | None, min_chars: int = 50) -> int | None:
