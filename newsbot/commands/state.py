@@ -1,6 +1,7 @@
 """``scrapy state``: look at the delivery record, or rebuild it from delivered files.
 
     scrapy state info
+    scrapy state check [--full]
     scrapy state rebuild [--force] FILE [FILE ...]
 
 Both use ``NEWSBOT_STATE_DIR`` (``-s NEWSBOT_STATE_DIR=...``) and take the directory's run lock,
@@ -18,9 +19,9 @@ from typing import Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from newsbot.state.errors import StateError
+from newsbot.state.errors import StateCorrupt, StateError
 from newsbot.state.rebuild import rebuild
-from newsbot.state.store import StateStore
+from newsbot.state.store import REBUILD_HINT, StateStore
 
 
 class Command(ScrapyCommand):
@@ -28,7 +29,7 @@ class Command(ScrapyCommand):
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
-        return "info | rebuild [--force] FILE [FILE ...]"
+        return "info | check [--full] | rebuild [--force] FILE [FILE ...]"
 
     def short_desc(self) -> str:
         return "Show the delivery state store, or rebuild it from delivered JSON Lines files"
@@ -36,6 +37,9 @@ class Command(ScrapyCommand):
     def long_desc(self) -> str:
         return (
             "info: articles per state, drop and failure reasons, high-water marks (JSON).\n"
+            "check: read every page of the store (PRAGMA quick_check; --full: integrity_check, "
+            "which also compares each index with its table); exit 1 if it is damaged. A run "
+            "only checks what does not grow with the store (NEWSBOT_STATE_CHECK=light).\n"
             "rebuild: create the state store of NEWSBOT_STATE_DIR from the JSON Lines files "
             "newsbot delivered, when the store was lost or is corrupt. Every record becomes an "
             "exported article, so the next crawl does not deliver it again. An existing store "
@@ -45,14 +49,17 @@ class Command(ScrapyCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("--force", action="store_true", help="replace an existing store")
+        parser.add_argument(
+            "--full", action="store_true", help="check: integrity_check instead of quick_check"
+        )
 
     def _directory(self) -> Path:
         assert self.settings is not None
         return Path(self.settings.get("NEWSBOT_STATE_DIR") or "state")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if not args or args[0] not in ("info", "rebuild"):
-            raise UsageError("say `info` or `rebuild FILE...`")
+        if not args or args[0] not in ("info", "check", "rebuild"):
+            raise UsageError("say `info`, `check` or `rebuild FILE...`")
         assert self.settings is not None
         if self.settings.get("NEWSBOT_REDIS_URL"):
             # A distributed crawl's state (docs/distributed.md).
@@ -63,6 +70,8 @@ class Command(ScrapyCommand):
         try:
             if args[0] == "info":
                 self._info()
+            elif args[0] == "check":
+                self._check(opts.full)
             else:
                 if len(args) < 2:
                     raise UsageError("rebuild needs the delivered JSON Lines files")
@@ -89,6 +98,19 @@ class Command(ScrapyCommand):
                 },
             }
         print(json.dumps(info, ensure_ascii=False, indent=2))
+
+    def _check(self, thorough: bool) -> None:
+        if not self._directory().is_dir():
+            raise StateError(f"there is no state directory {self._directory()}")
+        # Opening runs the light check (a file that is not a store at all is refused there).
+        with StateStore(self._directory(), create=False, check="light") as store:
+            problems = store.check(thorough=thorough)
+        if problems:
+            raise StateCorrupt(
+                f"state store {store.path} is damaged: {'; '.join(problems[:5])}. "
+                + REBUILD_HINT.format(dir=self._directory())
+            )
+        print(f"state store {store.path}: ok", file=sys.stderr)
 
     def _rebuild(self, files: list[Path], force: bool) -> None:
         assert self.settings is not None
