@@ -22,7 +22,9 @@ per size the median (min-max), and the ratio of the largest size to the smallest
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -72,6 +74,13 @@ def build(directory: Path, n: int) -> None:
         store.checkpoint()
 
 
+def build_apart(directory: Path, n: int) -> None:
+    """Build in a child process: the peak RSS of a crawl comes from ``wait4()``, and Linux
+    counts in it the memory of the process it was forked from (this one), so this one stays
+    small."""
+    subprocess.run([sys.executable, __file__, "--build", str(directory), str(n)], check=True)
+
+
 def crawl(root: str, state: Path, work: Path, extra: dict[str, str]):  # type: ignore[no-untyped-def]
     if work.exists():
         shutil.rmtree(work)
@@ -90,8 +99,13 @@ def main() -> None:
     parser.add_argument("--ids", default="10000,5000000", help="comma separated store sizes")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", type=Path, help="where to build the stores (default: temp)")
+    parser.add_argument("--keep", action="store_true", help="keep the stores and logs in --dir")
+    parser.add_argument("--build", nargs=2, metavar=("DIR", "IDS"), help=argparse.SUPPRESS)
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
+    if args.build:  # the child that builds one store (see build_apart)
+        build(Path(args.build[0]), int(args.build[1]))
+        return
     sizes = sorted({int(s.replace("_", "")) for s in args.ids.split(",") if s.strip()})
     extra = dict(s.split("=", 1) for s in args.set)
     exit_on_sigterm()
@@ -107,12 +121,17 @@ def main() -> None:
     seconds: dict[int, list[float]] = {n: [] for n in sizes}
     rss: dict[int, list[float]] = {n: [] for n in sizes}
     problems = False
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.keep and args.dir:
+            work = args.dir
+            work.mkdir(parents=True, exist_ok=True)
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=args.dir)))
         with site(SITE_ARTICLES, small=True) as root:
             for n in sizes:
                 state = work / f"state-{n}"
-                build(state, n)
+                if not (state / DB_NAME).exists():
+                    build_apart(state, n)
                 first = crawl(root, state, work / f"prime-{n}", extra)
                 size = (state / DB_NAME).stat().st_size / 2**20
                 print(

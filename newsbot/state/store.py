@@ -109,8 +109,12 @@ CREATE TABLE intents (
 """
 
 #: Version 2: articles per state, kept as they change (counting them took a scan of every row
-#: at the end of every run). Triggers keep it, so no write path can forget to.
+#: at the end of every run). Triggers keep it, so no write path can forget to. And the open
+#: articles indexed with their attempts, so that a run finds what it still owes (pending, or
+#: failed fewer than NEWSBOT_STATE_MAX_ATTEMPTS times) without reading the dead-letter list.
 _TOTALS = """
+DROP INDEX articles_open;
+CREATE INDEX articles_open ON articles(state, attempts) WHERE state IN (0, 3);
 CREATE TABLE totals (state INTEGER PRIMARY KEY, n INTEGER NOT NULL);
 INSERT INTO totals SELECT value, 0 FROM (SELECT 0 AS value UNION ALL SELECT 1 UNION ALL SELECT 2
     UNION ALL SELECT 3);
@@ -457,9 +461,11 @@ class StateStore:
     def open_articles(self, max_attempts: int) -> Iterator[tuple[str, str | None, str | None]]:
         """``(article_id, url_date, column)`` of pending articles and of failed ones with fewer
         than ``max_attempts`` attempts: what a run still owes."""
+        # Two ranges of articles_open (an OR of both would scan every row).
         cur = self._db.execute(
-            "SELECT article_id, url_date, column_id FROM articles"
-            " WHERE state = 0 OR (state = 3 AND attempts < ?) ORDER BY article_id DESC",
+            "SELECT article_id, url_date, column_id FROM articles WHERE state IN (0, 3)"
+            " AND state = 0 UNION ALL SELECT article_id, url_date, column_id FROM articles"
+            " WHERE state IN (0, 3) AND state = 3 AND attempts < ? ORDER BY 1 DESC",
             (max_attempts,),
         )
         for ident, date, column in cur.fetchall():
