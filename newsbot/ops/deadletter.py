@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
-from collections.abc import Collection, Iterable
+import secrets
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsbot.ops.run import write_atomically
 from newsbot.state.model import url_date_str
 from newsbot.urls import article_url
 
@@ -64,43 +65,82 @@ def update(
     path: Path, store: StateBackend, touched: Collection[str], max_attempts: int
 ) -> dict[str, Any]:
     """Bring the list at ``path`` up to date with ``store`` after a run that touched the
-    articles ``touched``; ``{"path", "count"}`` for the run report. Raises ``OSError`` when the
+    articles ``touched``; ``{"path", "count"}`` for the run report. The file is read a line at
+    a time, never whole (50 k failed articles make a 12 MiB list). Raises ``OSError`` when the
     file cannot be written."""
     failed = store.counts()["failed"]
-    try:
-        old = path.read_bytes()
-    except FileNotFoundError:
-        old = None
-    if old is None:
+    done = {"path": str(path), "count": failed}
+    if not path.exists():
         if failed == 0:
-            return {"path": str(path), "count": 0}  # nothing ever failed: no file
-        return _rewrite(path, store.failed_articles(), max_attempts)
-    if not touched and old.count(b"\n") == failed:
-        return {"path": str(path), "count": failed}  # nothing changed: the file stays
-    kept: list[bytes] = []
-    if old:
-        for line in old.splitlines():
-            m = _ID.match(line)
-            if m is None:  # not a line of ours: start again from the store
-                return _rewrite(path, store.failed_articles(), max_attempts)
-            if m[1].decode() not in touched:
-                kept.append(line)
-    fresh: list[ArticleState] = []
+            return done  # nothing ever failed: no file
+        return _write(path, (entry(r, max_attempts) for r in store.failed_articles()))
+    if not touched and _lines(path)[0] == failed:
+        return done  # nothing changed: the file stays as it is
+    fresh = []
     for ident in touched:
         row = store.get(ident)
         if row is not None and row.state == "failed":
             fresh.append(row)
-    if len(kept) + len(fresh) != failed:
-        return _rewrite(path, store.failed_articles(), max_attempts)
     fresh.sort(key=lambda r: (r.updated_at, int(r.article_id)), reverse=True)
-    lines = [entry(row, max_attempts).encode("utf-8") for row in fresh] + kept
-    if old == b"".join(line + b"\n" for line in lines):
-        return {"path": str(path), "count": failed}
-    write_atomically(path, b"".join(line + b"\n" for line in lines))
-    return {"path": str(path), "count": failed}
+    if not fresh and _lines(path, touched) == (failed, 0):
+        return done  # none of the touched articles is, or was, on the list
+    try:
+        written = _write(path, _merged(path, fresh, touched, max_attempts), expect=failed)
+    except _Disagrees:
+        return _write(path, (entry(r, max_attempts) for r in store.failed_articles()))
+    return written
 
 
-def _rewrite(path: Path, rows: Iterable[ArticleState], max_attempts: int) -> dict[str, Any]:
-    lines = [entry(row, max_attempts) for row in rows]
-    write_atomically(path, "".join(line + "\n" for line in lines).encode("utf-8"))
-    return {"path": str(path), "count": len(lines)}
+class _Disagrees(Exception):
+    """The list on disk is not what the store says: write it from the store."""
+
+
+def _lines(path: Path, touched: Collection[str] = ()) -> tuple[int, int]:
+    """Lines of the list, and how many of them name a touched article."""
+    n = hits = 0
+    with path.open("rb") as f:
+        if not touched:
+            while chunk := f.read(1 << 20):
+                n += chunk.count(b"\n")
+            return n, 0
+        for line in f:
+            n += 1
+            m = _ID.match(line)
+            hits += m is None or m[1].decode() in touched
+    return n, hits
+
+
+def _merged(
+    path: Path, fresh: list[ArticleState], touched: Collection[str], max_attempts: int
+) -> Iterator[str]:
+    """The touched articles still failed, newest first, then the old lines of the others."""
+    for row in fresh:
+        yield entry(row, max_attempts)
+    with path.open("rb") as f:
+        for line in f:
+            m = _ID.match(line)
+            if m is None:  # not a line of ours
+                raise _Disagrees
+            if m[1].decode() not in touched:
+                yield line.rstrip(b"\n").decode("utf-8")
+
+
+def _write(path: Path, lines: Iterable[str], expect: int | None = None) -> dict[str, Any]:
+    """Write ``lines`` to ``path`` through a temporary file, fsync'ed and renamed; with
+    ``expect``, raise :class:`_Disagrees` (leaving ``path`` alone) unless that many came."""
+    temp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    n = 0
+    try:
+        with open(temp, "xb") as fh:
+            for line in lines:
+                fh.write(line.encode("utf-8") + b"\n")
+                n += 1
+            if expect is not None and n != expect:
+                raise _Disagrees
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return {"path": str(path), "count": n}
