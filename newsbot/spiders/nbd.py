@@ -132,10 +132,11 @@ def list_priority(page: int) -> int:
 
     Paging runs one page ahead of fetching, no more: page n+1 goes before the articles of page
     n, so it is fetched as soon as page n is read (its articles are queued before page n's run
-    out, and no download slot idles while a list page is fetched), but after those of page n-1. Unbounded, paging would run ahead (a list page
-    is one cheap request for 50 articles) and the scheduler would hold every article request of
-    the column at once, in memory; strictly after them, every 50 articles the crawl would wait
-    for a list page with its slots idle.
+    out, and no download slot idles while a list page is fetched), but after those of page
+    n-1. Unbounded, paging would run ahead (a list page is one cheap request for 50 articles)
+    and the scheduler would hold every article request of the column at once, in memory;
+    strictly after them, every 50 articles the crawl would wait for a list page with its slots
+    idle.
 
     >>> [list_priority(p) for p in (1, 2, 3, 4)], [article_priority(p) for p in (1, 2, 3)]
     ([0, -1, -3, -5], [-2, -4, -6])
