@@ -91,7 +91,7 @@ class Command(ScrapyCommand):
         if self.settings.get("NEWSBOT_REDIS_URL") and args[0] == "check":
             raise UsageError("`check` reads the SQLite store's pages; a Redis store has none")
         if self.settings.get("NEWSBOT_REDIS_URL"):
-            # A distributed crawl's state (docs/distributed.md).
+            # A distributed crawl's state (README.md, Distributed crawling).
             from newsbot.distributed.status import state_command
 
             self.exitcode = state_command(self.settings, args, opts.force)
