@@ -13,7 +13,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from newsbot.state.store import DB_NAME
+from newsbot.state.store import DB_NAME, SCHEMA_VERSION
 from tests.delivery_site import (
     COLUMN,
     ROOT,
@@ -132,14 +132,14 @@ def test_a_search_after_the_main_job_keeps_the_matches_it_delivered(tmp_path: Pa
         assert_exactly_once(tmp_path / "main", [a.id for a in matches])
 
 
-def as_schema_1(state: Path) -> None:
-    """Turn a store back into what the newsbot before destinations left: schema 1, no
+def as_schema_2(state: Path) -> None:
+    """Turn a store back into what the newsbot before destinations left: schema 2, no
     destinations table (the only difference)."""
     db = sqlite3.connect(state / DB_NAME)
     with db:
         db.execute("DROP TABLE destinations")
         db.execute("DELETE FROM meta WHERE key = 'destinations_since'")
-        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.close()
 
 
@@ -147,7 +147,7 @@ def test_a_store_of_the_earlier_newsbot_opens_and_its_main_job_goes_on(tmp_path:
     main = ("-o", f"{tmp_path}/main/articles-%(time)s.jsonl")
     with DeliverySite(5) as site:
         crawl(site, tmp_path, *main)
-        as_schema_1(tmp_path / "state")
+        as_schema_2(tmp_path / "state")
         site.add(1)
         # The series adopts what its files hold: only the new article is fetched and delivered.
         upgraded = crawl(site, tmp_path, *main)
@@ -157,7 +157,7 @@ def test_a_store_of_the_earlier_newsbot_opens_and_its_main_job_goes_on(tmp_path:
         db = sqlite3.connect(tmp_path / "state" / DB_NAME)
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         db.close()
-        assert version == ("2",)
+        assert version == (str(SCHEMA_VERSION),)
         # A target its files never named gets everything.
         crawl(site, tmp_path, "-o", f"{tmp_path}/out.csv")
         assert csv_ids(tmp_path / "out.csv") == sorted(site.ids)
