@@ -147,7 +147,7 @@ def _statements(script: str) -> list[str]:
 
 # Schema 3: what each destination (feed target, newsbot.state.destinations) has been given.
 _DESTINATIONS = """
-CREATE TABLE destinations (
+CREATE TABLE IF NOT EXISTS destinations (
     destination TEXT NOT NULL,
     article_id INTEGER NOT NULL,
     revision INTEGER NOT NULL,
