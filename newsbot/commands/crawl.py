@@ -4,7 +4,8 @@ the truth at the end.
 Scrapy builds the spider inside the running crawl, so a spider that rejects its arguments ends
 the process with an asyncio traceback. This command asks the spider class first (its
 ``check_arguments(settings, kwargs)``, when it has one) and turns a bad argument into a usage
-error: one line naming the argument, exit status 2, nothing fetched.
+error: one line naming the argument, exit status 2, nothing fetched. When the log goes to a file
+(``LOG_FILE``: scrapyd's job log, tools/cron-run.sh) the same line ends that log.
 
 At the end, a run that failed (:func:`newsbot.outcome.failure`) exits 1 with ``Run failed:
 <code>: <message>`` as its last log line; a clean one exits 0 with ``Run OK: ...``.
@@ -40,7 +41,12 @@ class Command(ScrapyCrawlCommand):
                 try:
                     check(self.settings, dict(opts.spargs))
                 except ValueError as e:
-                    raise UsageError(f"{args[0]}: {e}", print_help=False) from None
+                    reason = f"{args[0]}: {e}"
+                    if self.settings.get("LOG_FILE"):
+                        # Under scrapyd (and cron-run.sh) the log file is the job's record and
+                        # stderr goes elsewhere: the reason must be in the log too.
+                        logging.getLogger("newsbot").error("Run refused (usage): %s", reason)
+                    raise UsageError(reason, print_help=False) from None
         super().run(args, opts)
         # Every failure newsbot.outcome.fail_run recorded (delivery: a full disk, a refused feed
         # target; operations: the rules of newsbot.ops.monitors) makes the run exit 1, and the
