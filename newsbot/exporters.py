@@ -270,8 +270,12 @@ def _lead_image(record: dict[str, Any]) -> str | None:
     """The lead image as a figure, with its caption (``figures``, when the record has them) or
     its credit; ``no-referrer`` because the site's image host may refuse other sites' pages.
 
-    >>> _lead_image({"images": ["https://img.example/a.jpg?x=1&y=2"], "image_credit": "摄图网"})
-    '<figure><img src="https://img.example/a.jpg?x=1&amp;y=2" alt="" referrerpolicy="no-referrer"><figcaption>图片来源：摄图网</figcaption></figure>'
+    >>> print(_lead_image({"images": ["https://img.example/a.jpg?x=1&y=2"],
+    ...                    "image_credit": "摄图网"}).replace("><", ">\\n<"))
+    <figure>
+    <img src="https://img.example/a.jpg?x=1&amp;y=2" alt="" referrerpolicy="no-referrer">
+    <figcaption>图片来源：摄图网</figcaption>
+    </figure>
     >>> _lead_image({"images": []}) is None
     True
     """

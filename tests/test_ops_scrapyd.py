@@ -215,7 +215,9 @@ def test_a_bad_spider_argument_is_explained_in_the_jobs_own_log(
     log = deployed.log(jobid)
     reasons = [line for line in log.splitlines() if "max_pages" in line]
     assert len(reasons) == 1, log
-    assert "ERROR: Run refused (usage): nbd: max_pages: 'many' is not a whole number" in reasons[0], log
+    assert (
+        "ERROR: Run refused (usage): nbd: max_pages: 'many' is not a whole number" in reasons[0]
+    ), log
     assert log.strip().splitlines()[-1] == reasons[0]  # the job's verdict, as for any run
     assert "Traceback" not in log
     assert site.hits == []

@@ -41,12 +41,12 @@ class Command(ScrapyCrawlCommand):
                 try:
                     check(self.settings, dict(opts.spargs))
                 except ValueError as e:
-                    reason = f"{args[0]}: {e}"
+                    refused = f"{args[0]}: {e}"
                     if self.settings.get("LOG_FILE"):
                         # Under scrapyd (and cron-run.sh) the log file is the job's record and
                         # stderr goes elsewhere: the reason must be in the log too.
-                        logging.getLogger("newsbot").error("Run refused (usage): %s", reason)
-                    raise UsageError(reason, print_help=False) from None
+                        logging.getLogger("newsbot").error("Run refused (usage): %s", refused)
+                    raise UsageError(refused, print_help=False) from None
         super().run(args, opts)
         # Every failure newsbot.outcome.fail_run recorded (delivery: a full disk, a refused feed
         # target; operations: the rules of newsbot.ops.monitors) makes the run exit 1, and the
