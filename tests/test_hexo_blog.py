@@ -150,7 +150,7 @@ def test_every_post_renders_at_its_own_time(blog: Blog, machine: str, tmp_path: 
         (tag,) = re.findall(
             r'<time class="dt-published" datetime="([^"]+)"[^>]*>([^<]+)</time>', text
         )
-        utc = instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        utc = instant.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         assert tag[0] == utc, (record["title"], tag)
         assert tag[1] == instant.astimezone(shown_in).strftime("%Y-%m-%d %H:%M:%S"), tag
         # The URL's date is Hexo's own: the build machine's zone, whatever `timezone` says.
