@@ -28,7 +28,7 @@ from scrapy.exporters import (
 )
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
-from newsbot.feeds import FeedTracker, StagingDir, tracker_of
+from newsbot.feeds import FeedTargetError, FeedTracker, StagingDir, tracker_of
 from newsbot.items import RECORD_FIELDS, ArticleItem
 from newsbot.state.records import delivery_of
 
@@ -385,7 +385,7 @@ class HexoExporter(DeliveryTracking, BaseItemExporter):
         self._owners: dict[str, str] = {}
         self._indexed: set[Path] = set()
         self._posts_by_id: dict[str, Path] = {}
-        self.timezone = self._blog_timezone()
+        self.timezone = self._blog_timezone(Path(file.target))
         self._track_file(file)
 
     @classmethod
@@ -394,24 +394,26 @@ class HexoExporter(DeliveryTracking, BaseItemExporter):
         exporter.column_names = dict(crawler.settings.getdict("NEWSBOT_HEXO_COLUMN_NAMES"))
         return exporter
 
-    def _blog_root(self) -> Path:
-        target = Path(self.staging.target)
-        if target.parts[-2:] == ("source", "_posts"):
-            return target.parent.parent
-        return target
-
-    def _blog_timezone(self) -> dt.tzinfo | None:
-        config = self._blog_root() / "_config.yml"
+    @staticmethod
+    def _blog_timezone(target: Path) -> dt.tzinfo | None:
+        """The zone of the blog at feed target ``target`` (its root, or its source/_posts)."""
+        root = target.parent.parent if target.parts[-2:] == ("source", "_posts") else target
+        config = root / "_config.yml"
         name = blog_timezone(config)
         if name is None:
             return None
         try:
             return zoneinfo.ZoneInfo(name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
+            raise FeedTargetError(
                 f"{config}: timezone {name!r} is not a time zone this machine knows (an IANA "
                 "name such as 'Asia/Shanghai'; install the tzdata package if none is known)"
             ) from None
+
+    @classmethod
+    def check_target(cls, target: Path) -> None:
+        """Called by the feed storage when the run starts, before anything is fetched."""
+        cls._blog_timezone(target)
 
     def _posts_root(self) -> Path:
         target = Path(self.staging.target)

@@ -336,6 +336,6 @@ def test_hexo_refuses_a_timezone_it_does_not_know(tmp_path: Path, hexo_crawler: 
     blog = tmp_path / "blog"
     blog.mkdir()
     (blog / "_config.yml").write_text("timezone: Asia/Beijing\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"_config.yml: timezone 'Asia/Beijing' is not a time"):
+    with pytest.raises(FeedTargetError, match=r"timezone .Asia/Beijing. is not a time zone"):
         export_hexo(hexo_crawler, blog, [item(1)])
     assert not (blog / "source").exists()
