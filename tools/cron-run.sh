@@ -14,8 +14,9 @@
 # - Logs in <state>/logs/<UTC time>.log (older than NEWSBOT_KEEP_DAYS removed), reports in
 #   <state>/runs/<run id>.json, records in NEWSBOT_OUTPUT (one new file per run).
 #
-# Exit status: the crawl's (0 ok, 1 failed: the log's last line says why), 75 another run holds
-# the lock, 124 stopped by the time limit (gracefully), 137 killed after the grace period.
+# Exit status: the crawl's (0 ok, 1 failed, 2 a wrong argument: the log's last line says why), 75
+# another run holds the lock, 124 stopped by the time limit (gracefully), 137 killed after the
+# grace period, 127 no Scrapy found.
 #
 # Settings (environment): NEWSBOT_DIR (the project, default: this script's parent),
 # NEWSBOT_STATE_DIR (default $NEWSBOT_DIR/state), NEWSBOT_OUTPUT (default
