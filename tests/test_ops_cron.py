@@ -164,3 +164,17 @@ def test_cron_without_a_virtualenv_says_what_is_missing(site: SiteCopy, tmp_path
     (log,) = logs(tmp_path)  # the log folder says it too: cron's mail may go nowhere
     assert "ERROR: Run failed: newsbot: no scrapy to run" in log.read_text("utf-8")
     assert site.hits == []
+
+
+def test_cron_with_a_wrong_argument_says_why_in_its_log(site: SiteCopy, tmp_path: Path):
+    project = installed(tmp_path, venv=True)
+    variables = {"NEWSBOT_STATE_DIR": str(tmp_path / "state")}
+    done = as_cron(
+        project, tmp_path / "home", variables,
+        "-a", "columns=3", "-a", "max_pages=many", "-s", f"NEWSBOT_SITE_ROOT={site.root}",
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    (log,) = logs(tmp_path)  # cron's mail may go nowhere: the log says it
+    last = log.read_text("utf-8").strip().splitlines()[-1]
+    assert "ERROR: Run refused (usage): nbd: max_pages: 'many' is not a whole number" in last
+    assert site.hits == []
