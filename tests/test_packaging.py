@@ -1,7 +1,7 @@
 """The declared dependency floors are the tested ones: constraints-minimum.txt pins every
-dependency of pyproject.toml (and its distributed, test and ops extras) at exactly its declared
-lower bound, and in CI's floors run (``NEWSBOT_FLOORS=1``, .ci/run) those are the versions
-installed."""
+dependency of pyproject.toml (and its distributed, test, ops, report and alerts extras) at
+exactly its declared lower bound, and in CI's floors run (``NEWSBOT_FLOORS=1``, .ci/run) those
+are the versions installed."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from packaging.version import Version
 
 from tests.crawlkit import PROJECT
 
-EXTRAS = ("distributed", "test", "ops")
+EXTRAS = ("distributed", "test", "ops", "report", "alerts")
 
 
 def pyproject() -> dict[str, Any]:
