@@ -175,7 +175,7 @@ def body_html(record: Mapping[str, Any]) -> str:
 
     >>> print(body_html({"url": "https://www.nbd.com.cn/articles/2021-04-10/1.html",
     ...     "body": "第一段 <script>x</script>\\n]]> 第二段", "images": ["/a.jpg"],
-    ...     "image_credit": "视觉中国"}).replace("><", ">\n<", 2))
+    ...     "image_credit": "视觉中国"}).replace("><", ">\\n<", 2))
     <figure>
     <img src="https://www.nbd.com.cn/a.jpg" alt="">
     <figcaption><small>视觉中国</small></figcaption></figure>
@@ -294,7 +294,8 @@ def entry_of(
     >>> e = entry_of("atom", {"url": "https://www.nbd.com.cn/articles/2021-04-10/7.html",
     ...     "title": "标题\\x00 ]]>", "published_at": "2021-04-10T23:49:51+08:00",
     ...     "body": "正文", "reporters": ["张三"]})
-    >>> print(etree.tostring(e.element, encoding="unicode").split("<link")[0].replace("><", ">\n<"))
+    >>> xml = etree.tostring(e.element, encoding="unicode")
+    >>> print(xml.split("<link")[0].replace("><", ">\\n<"))
     <entry xmlns="http://www.w3.org/2005/Atom">
     <id>https://www.nbd.com.cn/articles/2021-04-10/7.html</id>
     <title type="text">标题 ]]&gt;</title>
