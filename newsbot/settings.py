@@ -117,6 +117,11 @@ NEWSBOT_HEXO_COLUMN_NAMES = {
     "318": "快讯",
     "325": "快讯",
 }
+#: Entries an Atom/RSS feed (``-o feeds:atom``, ``-o feeds:rss``) keeps: the newest N, across runs.
+NEWSBOT_FEED_ENTRIES = 50
+#: Where the feeds' folder is served (``https://example.org/nbd/``): makes their self links and
+#: ids absolute, as feed readers and the W3C validator want. Empty: relative self links.
+NEWSBOT_FEED_BASE_URL = ""
 
 FEED_STORAGES = {
     "": "newsbot.feeds.AtomicFileFeedStorage",
@@ -131,6 +136,8 @@ FEED_EXPORTERS = {
     "pickle": "newsbot.exporters.TrackedPickleItemExporter",
     "marshal": "newsbot.exporters.TrackedMarshalItemExporter",
     "hexo": "newsbot.exporters.HexoExporter",
+    "atom": "newsbot.syndication_export.AtomExporter",
+    "rss": "newsbot.syndication_export.RssExporter",
 }
 #: A run with nothing new writes no file (an hourly job would otherwise leave empty ones).
 FEED_STORE_EMPTY = False
