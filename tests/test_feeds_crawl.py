@@ -203,10 +203,7 @@ def test_url_list_and_search_runs_write_the_run_feed(tmp_path: Path, static: Sta
     assert len(atom.entries) == 3
 
 
-def test_a_file_newsbot_cannot_merge_into_fails_the_run_and_is_kept(
-    tmp_path: Path, static: Static
-) -> None:
-    base = static.base + "feeds/"
+def test_a_file_newsbot_cannot_merge_into_fails_the_run_and_is_kept(tmp_path: Path) -> None:
     foreign = tmp_path / "feeds" / f"{COLUMN}.atom"
     foreign.parent.mkdir()
     foreign.write_bytes(b"<html>not a feed</html>")
