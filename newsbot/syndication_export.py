@@ -51,6 +51,7 @@ class _PendingFeed:
     def __init__(self) -> None:
         self.entries: list[Entry] = []
         self.deliveries: list[Delivery] = []
+        self.staged = False
 
 
 class SyndicationExporter(DeliveryTracking, BaseItemExporter):
@@ -127,6 +128,19 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
             ledger.note_written(delivery, tracked=True)
 
     def finish_exporting(self) -> None:
+        try:
+            self._stage_feeds()
+        except OSError as exc:
+            # The storage then publishes none of this run's feeds and fails the run with this
+            # reason (newsbot.feeds); the articles stay pending for the next run.
+            tracker = self.staging.newsbot_tracker
+            tracker.error = tracker.error or exc
+            for feed in self._feeds.values():
+                if not feed.staged:  # so the failure counts them among the pending
+                    for delivery in feed.deliveries:
+                        tracker.add(delivery)
+
+    def _stage_feeds(self) -> None:
         suffix = FORMATS[self.format_name][0]
         for name, feed in self._feeds.items():
             relative = name + suffix
@@ -140,6 +154,7 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
             )
             document = render(self.format_name, info, merge(old, feed.entries, self.limit))
             self.staging.add(relative, document, feed.deliveries)
+            feed.staged = True
 
     def _existing(self, path: Path) -> list[Entry]:
         """The entries of the feed already at ``path`` (none when there is no file)."""

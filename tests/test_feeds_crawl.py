@@ -213,9 +213,12 @@ def test_a_file_newsbot_cannot_merge_into_fails_the_run_and_is_kept(tmp_path: Pa
         )
         done = run(cmd, ROOT)
         assert done.returncode == 1
-        assert "cannot merge into" in done.stderr and "move that file away" in done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        assert "Run failed: storage_failed: could not publish" in last
+        assert "cannot merge into" in last and "move that file away" in last
+        assert "2 new records stay pending" in last
         assert foreign.read_bytes() == b"<html>not a feed</html>"
-        assert not (tmp_path / "feeds" / "all.atom").exists()
+        assert [p.name for p in foreign.parent.iterdir()] == [foreign.name]  # no leftovers
         # Moved away: the next run delivers the articles the failed run kept pending.
         foreign.rename(tmp_path / "kept.html")
         again = run(cmd, ROOT)
