@@ -157,7 +157,7 @@ class StagingDir:
         self.path = path
         self.target = target
         self.newsbot_tracker = FeedTracker()
-        self.files: list[tuple[str, str, list[Delivery]]] = []  # (staged, relative, held)
+        self.files: list[tuple[str, str, Collection[Delivery]]] = []  # (staged, relative, held)
         self.closed = False
 
     def target_path(self, relative: str) -> Path:
@@ -168,7 +168,9 @@ class StagingDir:
     ) -> None:
         """Stage ``data`` to be published at ``target/relative``, holding the record(s)
         ``delivery`` (a feed file of many records, such as an Atom feed, holds several)."""
-        deliveries = [delivery] if isinstance(delivery, Delivery) else list(delivery or ())
+        deliveries: Collection[Delivery] = (
+            [delivery] if isinstance(delivery, Delivery) else delivery or []
+        )
         rel = Path(relative)
         if rel.is_absolute() or ".." in rel.parts:
             raise FeedTargetError(f"staged path escapes the feed directory: {relative!r}")

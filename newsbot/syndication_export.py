@@ -24,6 +24,7 @@ from scrapy.exporters import BaseItemExporter
 
 from newsbot.exporters import DeliveryTracking, safe_filename
 from newsbot.feeds import FeedTargetError, StagingDir
+from newsbot.idset import DeliveryLog
 from newsbot.state.records import delivery_of
 from newsbot.syndication import (
     FORMATS,
@@ -48,10 +49,29 @@ MAX_FEED_BYTES = 64 << 20
 class _PendingFeed:
     """The entries and deliveries one feed file gets in this run."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.entries: list[Entry] = []
-        self.deliveries: list[Delivery] = []
+        #: Ids of entries this run left out as too old: an older version of one of them in
+        #: the file must not come back in the merge.
+        self.left_out: set[str] = set()
+        self.deliveries = DeliveryLog()
         self.staged = False
+
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        if len(self.entries) >= 2 * self.limit:
+            # A run of thousands of articles keeps only what can still end in the feed.
+            kept = merge([], self.entries, self.limit)
+            kept_ids = {e.id for e in kept}
+            self.left_out.update(e.id for e in self.entries if e.id not in kept_ids)
+            self.left_out.difference_update(kept_ids)
+            self.entries = kept
+
+    def merged(self, old: list[Entry]) -> list[Entry]:
+        """The feed's entries after this run: the newest of the file's and the run's."""
+        old = [e for e in old if e.id not in self.left_out]
+        return merge(old, self.entries, self.limit)
 
 
 class SyndicationExporter(DeliveryTracking, BaseItemExporter):
@@ -112,9 +132,9 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
         entry = entry_of(self.format_name, record, self.column_names)
         delivery = delivery_of(record)
         for n, name in enumerate(self.feed_names(record)):
-            feed = self._feeds.setdefault(name, _PendingFeed())
+            feed = self._feeds.get(name) or self._feeds.setdefault(name, _PendingFeed(self.limit))
             # One element cannot sit in two documents: each further feed gets a copy.
-            feed.entries.append(entry if n == 0 else _copy(entry))
+            feed.add(entry if n == 0 else _copy(entry))
             if delivery is not None and n == 0:
                 # The record's first feed (its column's) is the file that delivers it; the
                 # run's feed, published in the same step, shows it too.
@@ -152,7 +172,7 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
                 column_names=self.column_names,
                 query=self.query if name != "all" and self.query else None,
             )
-            document = render(self.format_name, info, merge(old, feed.entries, self.limit))
+            document = render(self.format_name, info, feed.merged(old))
             self.staging.add(relative, document, feed.deliveries)
             feed.staged = True
 

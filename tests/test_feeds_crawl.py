@@ -223,5 +223,6 @@ def test_a_file_newsbot_cannot_merge_into_fails_the_run_and_is_kept(tmp_path: Pa
         foreign.rename(tmp_path / "kept.html")
         again = run(cmd, ROOT)
         assert again.returncode == 0, again.stderr[-3000:]
+        assert "Run OK: 2 discovered, 2 exported" in again.stderr.strip().splitlines()[-1]
     parsed = check_feed(foreign.read_bytes(), "atom")
     assert len(parsed.entries) == 2

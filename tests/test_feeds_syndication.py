@@ -21,6 +21,7 @@ from newsbot.syndication import (
     read_entries,
     render,
 )
+from newsbot.syndication_export import _PendingFeed
 from tests.feedcheck import check_feed, strict_parse
 
 BASE = "http://127.0.0.1:8000/feeds"
@@ -167,3 +168,19 @@ def test_the_strict_parser_refuses_what_readers_would_refuse() -> None:
     bad_date = rss.replace(b"Fri, 02 Apr 2021 10:01:00 +0800", b"2021-04-02 10:01:00")
     with pytest.raises(etree.DocumentInvalid):
         strict_parse(bad_date, "rss")
+
+
+def test_a_long_run_keeps_only_what_can_end_in_the_feed() -> None:
+    feed = _PendingFeed(2)
+    for i in range(1, 8):
+        feed.add(entry_of("atom", record(i)))
+    assert len(feed.entries) < 4  # pruned as the run goes
+    # The file holds an older version of article 1 under another time: it must not come back.
+    stale = entry_of("atom", record(1, published_at="2021-05-01T00:00:00+08:00"))
+    kept = entry_of("atom", record(99, published_at="2021-04-01T00:00:00+08:00"))
+    merged = feed.merged([stale, kept])
+    assert [e.id.rsplit("/", 1)[1] for e in merged] == ["7.html", "6.html"]
+    assert [e.id.rsplit("/", 1)[1] for e in _PendingFeed(5).merged([stale, kept])] == [
+        "1.html",
+        "99.html",
+    ]
