@@ -21,6 +21,7 @@ from lxml import etree
 
 from tests.delivery_site import (
     COLUMN,
+    FIXTURE_COLUMN,
     ROOT,
     DeliverySite,
     crawl_command,
@@ -226,3 +227,34 @@ def test_a_file_newsbot_cannot_merge_into_fails_the_run_and_is_kept(tmp_path: Pa
         assert "Run OK: 2 discovered, 2 exported" in again.stderr.strip().splitlines()[-1]
     parsed = check_feed(foreign.read_bytes(), "atom")
     assert len(parsed.entries) == 2
+
+
+def test_every_fixture_page_gives_a_valid_full_entry(tmp_path: Path, static: Static) -> None:
+    """The fixture column lists a page of every layout variant: images, captions, credits,
+    2017/2018 templates, AI flashes, reposts."""
+    base = static.base + "feeds/"
+    with DeliverySite() as site:
+        feeds_crawl(site, tmp_path, base, columns=FIXTURE_COLUMN)
+    records = newest_first(read_records(tmp_path / "out"))
+    assert len(records) > 10
+    atom, rss = read(tmp_path, base, FIXTURE_COLUMN)
+    assert [e.id for e in atom.entries] == [r["url"] for r in records][:50]
+    with_images = 0
+    for entry, item, r in zip(atom.entries, rss.entries, records, strict=False):
+        for html in (entry.content[0].value, item.content[0].value):
+            page = lxml.html.fragment_fromstring(html, create_parent="div")
+            lines = r["body"].split("\n") if r["body"] else []
+            assert [p.text_content() for p in page.iter("p")][: len(lines)] == lines
+            figures = r.get("figures") or []
+            in_figures = {f["url"] for f in figures}
+            expected = [f["url"] for f in figures] + [u for u in r["images"] if u not in in_figures]
+            assert [i.get("src") for i in page.iter("img")] == expected
+            for f in figures:
+                assert (f.get("caption") or "") in page.text_content()
+                assert (f.get("credit") or "") in page.text_content()
+            if not figures and r["images"] and r["image_credit"]:
+                assert page.find(".//figcaption/small").text == r["image_credit"]
+        with_images += bool(r["images"])
+        if r["abstract"]:
+            assert entry.summary.split("\n") == r["abstract"].split("\n")
+    assert with_images > 3
