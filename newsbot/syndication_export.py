@@ -15,6 +15,7 @@ run fails and its articles stay pending, nothing in that file is lost.
 
 from __future__ import annotations
 
+import logging
 from copy import deepcopy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
     from newsbot.state.store import Delivery
+
+logger = logging.getLogger(__name__)
 
 #: Longest existing feed file the merge reads (a feed of 50 long articles is a few MB).
 MAX_FEED_BYTES = 64 << 20
@@ -104,6 +107,13 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
         if exporter.limit < 1:
             raise ValueError(f"NEWSBOT_FEED_ENTRIES must be 1 or more, not {exporter.limit}")
         exporter.base_url = settings.get("NEWSBOT_FEED_BASE_URL") or ""
+        if not exporter.base_url:
+            logger.warning(
+                "NEWSBOT_FEED_BASE_URL is not set: the %s feeds' self links are relative. Set it "
+                "to the URL the feeds folder is served at (feed readers and the W3C validator "
+                "want absolute self links).",
+                cls.format_name,
+            )
         # The spider's parsed arguments (newsbot.spiders.arguments): a search run's feed is
         # named after its query.
         arguments: Any = getattr(crawler.spider, "args", None)

@@ -5,10 +5,10 @@
 - strictly: lxml without recovery, then RELAX NG (``tests/schemas/atom.rng``: RFC 4287;
   ``tests/schemas/rss2.rng``: the RSS 2.0 specification), so an invalid feed fails;
 - with feedparser (what feed readers use), which must not set ``bozo``;
-- with the W3C validator's rules that a grammar cannot state: an author for every entry, a
-  self link (absolute when ``self_url`` is given, and equal to it), unique ids, RFC 3339 / RFC
-  822 dates, an alternate link per entry, RSS items with a title or description, and entry HTML
-  that has no script, event handler or ``javascript:`` link.
+- with the W3C validator's rules that a grammar cannot state: an author for every entry, an
+  absolute self link (equal to ``self_url`` when given), unique ids, absolute URLs in entry
+  HTML, RFC 3339 / RFC 822 dates, an alternate link per entry, RSS items with a title or
+  description, and entry HTML that has no script, event handler or ``javascript:`` link.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from lxml import etree
 SCHEMAS = Path(__file__).parent / "schemas"
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
+ABSOLUTE = re.compile(r"^https?://[^\s/]+/\S*$")
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 
@@ -52,6 +53,8 @@ def assert_safe_html(fragment: str) -> None:
         for name, value in element.attrib.items():
             assert not name.lower().startswith("on"), (name, fragment[:300])
             assert not value.strip().lower().startswith("javascript:"), (value, fragment[:300])
+            if name in ("href", "src"):  # the validator warns of relative references
+                assert ABSOLUTE.match(value), (name, value)
 
 
 def check_feed(data: bytes, fmt: str, self_url: str | None = None) -> Any:
@@ -68,7 +71,7 @@ def check_feed(data: bytes, fmt: str, self_url: str | None = None) -> Any:
 
 
 def _self_link(href: str | None, self_url: str | None) -> None:
-    assert href, "no self link"
+    assert href and ABSOLUTE.match(href), f"self link {href!r} is not absolute"
     if self_url is not None:
         assert href == self_url, (href, self_url)
 

@@ -210,7 +210,11 @@ def test_a_file_newsbot_cannot_merge_into_fails_the_run_and_is_kept(tmp_path: Pa
     foreign.write_bytes(b"<html>not a feed</html>")
     with DeliverySite(2) as site:
         cmd = crawl_command(
-            site.root, tmp_path / "state", "-o", f"{tmp_path}/feeds:atom", args={"columns": COLUMN}
+            site.root,
+            tmp_path / "state",
+            *("-o", f"{tmp_path}/feeds:atom"),
+            args={"columns": COLUMN},
+            settings={"NEWSBOT_FEED_BASE_URL": "http://127.0.0.1:9/"},
         )
         done = run(cmd, ROOT)
         assert done.returncode == 1
