@@ -286,6 +286,28 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: st
     return child
 
 
+def _text_construct(parent: etree._Element, tag: str, text: str) -> Any:
+    """An Atom text construct: plain text, or, when the text holds ``<`` or ``&``, the same
+    text escaped as HTML (the W3C validator warns of markup-like text in a ``text`` one).
+
+    >>> a = f"{{{ATOM_NS}}}"
+    >>> entry = etree.Element(a + "entry", nsmap={None: ATOM_NS})
+    >>> for t in ("标题", "A&B <b>", "行一\\n行二 <"):
+    ...     _ = _text_construct(entry, a + "title", t)
+    >>> print(etree.tostring(entry, encoding="unicode").replace("><", ">\\n<"))
+    <entry xmlns="http://www.w3.org/2005/Atom">
+    <title type="text">标题</title>
+    <title type="html">A&amp;amp;B &amp;lt;b&amp;gt;</title>
+    <title type="html">行一&lt;br&gt;
+    行二 &amp;lt;</title>
+    </entry>
+    """
+    if "<" in text or "&" in text:
+        escaped = "<br>\n".join(html.escape(line, quote=False) for line in text.split("\n"))
+        return _sub(parent, tag, escaped, type="html")
+    return _sub(parent, tag, text, type="text")
+
+
 def entry_of(
     fmt: str, record: Mapping[str, Any], column_names: Mapping[str, str] | None = None
 ) -> Entry:
@@ -315,7 +337,7 @@ def entry_of(
         a = f"{{{ATOM_NS}}}"
         entry = etree.Element(a + "entry", nsmap={None: ATOM_NS})
         _sub(entry, a + "id", url)
-        _sub(entry, a + "title", title, type="text")
+        _text_construct(entry, a + "title", title)
         _sub(entry, a + "link", rel="alternate", type="text/html", href=url)
         _sub(entry, a + "published", rfc3339(published))
         _sub(entry, a + "updated", rfc3339(updated))
@@ -324,7 +346,7 @@ def entry_of(
         for term in categories:
             _sub(entry, a + "category", term=term)
         if summary:
-            _sub(entry, a + "summary", summary, type="text")
+            _text_construct(entry, a + "summary", summary)
         _sub(entry, a + "content", content, type="html")
     elif fmt == "rss":
         entry = etree.Element("item", nsmap=_RSS_NSMAP)

@@ -43,6 +43,17 @@ def strict_parse(data: bytes, fmt: str) -> etree._Element:
     return root
 
 
+def shown(detail: Any) -> str:
+    """The text a reader shows for a feedparser text field: HTML rendered to its text (a
+    ``<br>`` a line break), plain text as it is."""
+    if detail.type not in ("text/html", "application/xhtml+xml"):
+        return str(detail.value)
+    value = re.sub(r"<br\s*/?>\n?", "\n", detail.value)
+    if not value:
+        return ""
+    return str(lxml.html.fragment_fromstring(value, create_parent="div").text_content())
+
+
 def assert_safe_html(fragment: str) -> None:
     """Entry HTML that a reader can show as is: no script, handler or javascript: URL."""
     if not fragment.strip():

@@ -28,7 +28,7 @@ from tests.delivery_site import (
     read_records,
     run,
 )
-from tests.feedcheck import check_feed
+from tests.feedcheck import check_feed, shown
 
 HOSTILE = "收盘]]>速评<script>alert(1)</script>\x07&amp;<b>加粗</b>"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -99,7 +99,7 @@ def assert_entries_are_the_records(atom: Any, rss: Any, records: list[dict[str, 
     assert [e.id for e in atom.entries] == [r["url"] for r in records]
     assert [e.id for e in rss.entries] == [r["url"] for r in records]
     for a, s, r in zip(atom.entries, rss.entries, records, strict=True):
-        assert a.title == s.title == r["title"]
+        assert shown(a.title_detail) == shown(s.title_detail) == r["title"]
         assert [x.name for x in a.authors] == (r["reporters"] or [r["source"]])
         assert a.published == r["published_at"]  # RFC 3339, with its +08:00
         published = dt.datetime.fromisoformat(r["published_at"])
@@ -130,7 +130,8 @@ def test_two_runs_roll_the_feeds_and_readers_subscribe(tmp_path: Path, static: S
         hostile = next(r for r in records if "<script>" in r["title"])
         assert hostile["title"] == HOSTILE.replace("\x07", "")  # the pipeline drops controls
         entry = next(e for e in atom.entries if e.id == hostile["url"])
-        assert entry.title == hostile["title"]
+        assert shown(entry.title_detail) == hostile["title"]
+        assert entry.title_detail.type == "text/html"  # escaped, so no validator warning
         page = lxml.html.fragment_fromstring(entry.content[0].value, create_parent="div")
         assert not page.xpath("//script|//b") and hostile["title"] in page.text_content()
         for path in (tmp_path / "feeds" / f"{COLUMN}.atom", tmp_path / "rss" / f"{COLUMN}.xml"):
@@ -260,5 +261,5 @@ def test_every_fixture_page_gives_a_valid_full_entry(tmp_path: Path, static: Sta
                 assert page.find(".//figcaption/small").text == r["image_credit"]
         with_images += bool(r["images"])
         if r["abstract"]:
-            assert entry.summary.split("\n") == r["abstract"].split("\n")
+            assert shown(entry.summary_detail).split("\n") == r["abstract"].split("\n")
     assert with_images > 3

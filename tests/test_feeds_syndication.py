@@ -22,7 +22,7 @@ from newsbot.syndication import (
     render,
 )
 from newsbot.syndication_export import _PendingFeed
-from tests.feedcheck import check_feed, strict_parse
+from tests.feedcheck import check_feed, shown, strict_parse
 
 BASE = "http://127.0.0.1:8000/feeds"
 FORMATS = ("atom", "rss")
@@ -81,7 +81,7 @@ def test_a_feed_of_full_articles_is_valid_and_reads_back_in_feedparser(fmt: str)
     assert 'src="https://img.example/lead.jpg"' in html
     assert 'src="https://www.nbd.com.cn/inline.png"' in html  # made absolute
     assert "视觉中国" in html
-    summary = newest.summary
+    summary = shown(newest.summary_detail)
     assert "要点一" in summary and "要点二" in summary
 
 
@@ -103,7 +103,7 @@ def test_figures_give_captions_and_credits(fmt: str) -> None:
 def test_hostile_text_stays_text(fmt: str) -> None:
     data, self_url = document(fmt, [record(1, title=HOSTILE_TITLE, body=HOSTILE_BODY)])
     entry = check_feed(data, fmt, self_url).entries[0]
-    assert entry.title == "A股]]>收盘<script>alert('t')</script>[31m尾"
+    assert shown(entry.title_detail) == "A股]]>收盘<script>alert('t')</script>[31m尾"
     raw = data.decode("utf-8")
     assert "<script" not in raw and "]]>" not in raw and "\x00" not in raw
     # What a reader renders: the entry's HTML, parsed as HTML, has the page text as text only.
