@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from itemadapter import ItemAdapter
 from scrapy.exporters import BaseItemExporter
+from scrapy.utils.asyncio import call_later
+from scrapy.utils.defer import deferred_from_coro
 
 from newsbot.exporters import DeliveryTracking, safe_filename
 from newsbot.feeds import FeedTargetError, StagingDir
 from newsbot.idset import DeliveryLog
+from newsbot.outcome import fail_run
 from newsbot.state.records import delivery_of
 from newsbot.syndication import (
     FORMATS,
@@ -103,9 +106,14 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
         exporter = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         exporter.column_names = dict(settings.getdict("NEWSBOT_HEXO_COLUMN_NAMES"))
-        exporter.limit = settings.getint("NEWSBOT_FEED_ENTRIES", 50)
-        if exporter.limit < 1:
-            raise ValueError(f"NEWSBOT_FEED_ENTRIES must be 1 or more, not {exporter.limit}")
+        try:
+            exporter.limit = settings.getint("NEWSBOT_FEED_ENTRIES", 50)
+            if exporter.limit < 1:
+                raise ValueError("it must be 1 or more")
+        except ValueError as exc:
+            value = settings.get("NEWSBOT_FEED_ENTRIES")
+            _refuse(crawler, f"NEWSBOT_FEED_ENTRIES={value!r} is not a number of entries: {exc}")
+            raise
         exporter.base_url = settings.get("NEWSBOT_FEED_BASE_URL") or ""
         if not exporter.base_url:
             logger.warning(
@@ -201,6 +209,17 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
                 f"cannot merge into {path}: {exc}. newsbot merges only into the feeds it "
                 "wrote; move that file away to start the feed anew"
             ) from exc
+
+
+def _refuse(crawler: Crawler, message: str) -> None:
+    """Fail the run and stop it: its articles could never reach this feed."""
+    fail_run(crawler, "feed_refused", message)
+    try:
+        engine = crawler.engine
+    except RuntimeError:
+        return  # not crawling yet: the crawl fails to start with the exception
+    if engine is not None and engine.spider is not None:
+        call_later(0, lambda: deferred_from_coro(engine.close_spider_async(reason="feed_refused")))
 
 
 def _copy(entry: Entry) -> Entry:

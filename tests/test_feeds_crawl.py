@@ -263,3 +263,19 @@ def test_every_fixture_page_gives_a_valid_full_entry(tmp_path: Path, static: Sta
         if r["abstract"]:
             assert shown(entry.summary_detail).split("\n") == r["abstract"].split("\n")
     assert with_images > 3
+
+
+def test_a_bad_entry_count_fails_the_run_naming_it(tmp_path: Path) -> None:
+    with DeliverySite(2) as site:
+        cmd = crawl_command(
+            site.root,
+            tmp_path / "state",
+            *("-o", f"{tmp_path}/feeds:atom"),
+            args={"columns": COLUMN},
+            settings={"NEWSBOT_FEED_ENTRIES": "many"},
+        )
+        done = run(cmd, ROOT)
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert "Run failed: feed_refused: NEWSBOT_FEED_ENTRIES='many'" in last
+    assert not (tmp_path / "feeds").exists()
