@@ -99,6 +99,7 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
         self.base_url = ""
         self.query: str | None = None
         self._feeds: dict[str, _PendingFeed] = {}
+        self.refused: OSError | None = None
         self._track_file(file)
 
     @classmethod
@@ -112,8 +113,11 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
                 raise ValueError("it must be 1 or more")
         except ValueError as exc:
             value = settings.get("NEWSBOT_FEED_ENTRIES")
-            _refuse(crawler, f"NEWSBOT_FEED_ENTRIES={value!r} is not a number of entries: {exc}")
-            raise
+            message = f"NEWSBOT_FEED_ENTRIES={value!r} is not a number of entries: {exc}"
+            _refuse(crawler, message)
+            # Not raised: Scrapy would try again at every record, each time with a new staging
+            # folder. The storage sees the error, publishes nothing and removes its folder.
+            exporter.refused = exporter.staging.newsbot_tracker.error = FeedTargetError(message)
         exporter.base_url = settings.get("NEWSBOT_FEED_BASE_URL") or ""
         if not exporter.base_url:
             logger.warning(
@@ -146,6 +150,8 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
         return [n for n in names if n != run_feed] + [run_feed]
 
     def export_item(self, item: Any) -> None:
+        if self.refused is not None:
+            return  # the run is failing: the record stays pending
         record = ItemAdapter(item).asdict()
         entry = entry_of(self.format_name, record, self.column_names)
         delivery = delivery_of(record)
@@ -166,6 +172,8 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
             ledger.note_written(delivery, tracked=True)
 
     def finish_exporting(self) -> None:
+        if self.refused is not None:
+            return
         try:
             self._stage_feeds()
         except OSError as exc:
