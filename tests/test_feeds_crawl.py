@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import functools
+import signal
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +29,8 @@ from tests.delivery_site import (
     crawl_command,
     read_records,
     run,
+    start,
+    stop,
 )
 from tests.feedcheck import check_feed, shown
 
@@ -279,3 +283,41 @@ def test_a_bad_entry_count_fails_the_run_naming_it(tmp_path: Path) -> None:
     last = done.stderr.strip().splitlines()[-1]
     assert "Run failed: feed_refused: NEWSBOT_FEED_ENTRIES='many'" in last
     assert list((tmp_path / "feeds").iterdir()) == []  # nothing published, nothing left
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_an_interrupted_run_then_a_rerun_give_every_article_once(
+    tmp_path: Path, static: Static, sig: int
+) -> None:
+    base = static.base + "feeds/"
+    with DeliverySite(8) as site:
+        site.hold_after(3)
+        cmd = crawl_command(
+            site.root,
+            tmp_path / "state",
+            *("-o", f"{tmp_path}/feeds:atom", "-o", f"{tmp_path}/rss:rss"),
+            args={"columns": COLUMN},
+            settings={"NEWSBOT_FEED_BASE_URL": base},
+        )
+        proc = start(cmd, ROOT, tmp_path / "first.log")
+        try:
+            site.wait_served(3)
+            time.sleep(0.4)
+            if sig == signal.SIGKILL:
+                stop(proc, sig)
+            else:
+                proc.send_signal(sig)
+                site.release()
+                assert proc.wait(60) in (0, 1)
+        finally:
+            if proc.poll() is None:
+                stop(proc)
+        site.release()
+        for path in [*tmp_path.glob("feeds/*.atom")]:  # whatever was published is whole
+            check_feed(path.read_bytes(), "atom", base + path.name)
+        again = run(cmd, ROOT)
+        assert again.returncode == 0, again.stderr[-3000:]
+        expected = [site.article(i).url for i in site.ids]  # newest first
+    atom, rss = read(tmp_path, base, COLUMN)
+    assert [e.id for e in atom.entries] == [e.id for e in rss.entries] == expected
+    assert [e.id for e in read(tmp_path, base, "all")[0].entries] == expected
