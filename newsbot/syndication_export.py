@@ -29,6 +29,7 @@ from newsbot.exporters import DeliveryTracking, safe_filename
 from newsbot.feeds import FeedTargetError, StagingDir
 from newsbot.idset import DeliveryLog
 from newsbot.outcome import fail_run
+from newsbot.spiders.arguments import CrawlArguments
 from newsbot.state.records import delivery_of
 from newsbot.syndication import (
     FORMATS,
@@ -126,10 +127,10 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
                 "want absolute self links).",
                 cls.format_name,
             )
-        # The spider's parsed arguments (newsbot.spiders.arguments): a search run's feed is
-        # named after its query.
-        arguments: Any = getattr(crawler.spider, "args", None)
-        if arguments is not None and getattr(arguments, "mode", None) == "query":
+        # A search run's feed is named after its query (the nbd spider's parsed arguments).
+        spider = crawler.spider
+        arguments = getattr(spider, "args", None)
+        if isinstance(arguments, CrawlArguments) and arguments.mode == "query":
             exporter.query = arguments.query
         return exporter
 
