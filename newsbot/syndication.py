@@ -170,8 +170,8 @@ def _figure_html(figure: Mapping[str, Any], base: str) -> str:
 
 def body_html(record: Mapping[str, Any]) -> str:
     """The whole article as HTML: the lead figure, a paragraph per body line, the other
-    figures (the record does not say where in the text they stood), videos, a link to the
-    original. Every piece of page text is escaped.
+    figures (the record does not say where in the text they stood), videos, the sourcing line,
+    a link to the original. Every piece of page text is escaped.
 
     >>> print(body_html({"url": "https://www.nbd.com.cn/articles/2021-04-10/1.html",
     ...     "body": "第一段 <script>x</script>\\n]]> 第二段", "images": ["/a.jpg"],
@@ -192,9 +192,17 @@ def body_html(record: Mapping[str, Any]) -> str:
             out.append(f"<p>{html.escape(line.strip())}</p>")
     out += figures[1:]
     for video in record.get("videos") or []:
-        src = absolute_url(video.get("url") if isinstance(video, Mapping) else None, base)
+        if not isinstance(video, Mapping):
+            continue
+        src = absolute_url(video.get("url"), base)
         if src:
+            poster = absolute_url(video.get("poster"), base)
+            shown = f' poster="{html.escape(poster)}"' if poster else ""
+            out.append(f'<video controls src="{html.escape(src)}"{shown}></video>')
+            # Readers that show no video still give the link.
             out.append(f'<p>视频：<a href="{html.escape(src)}">{html.escape(src)}</a></p>')
+    if one_line(record.get("sourced_from")):
+        out.append(f"<p>来源：{html.escape(one_line(record.get('sourced_from')))}</p>")
     link = absolute_url(record.get("url"), SITE + "/")
     if link:
         out.append(f'<p>原文：<a href="{html.escape(link)}">每经网</a></p>')

@@ -184,3 +184,21 @@ def test_a_long_run_keeps_only_what_can_end_in_the_feed() -> None:
         "1.html",
         "99.html",
     ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_video_page_and_its_sourcing_line(fmt: str) -> None:
+    video = record(
+        5,
+        body="",
+        images=[],
+        kind="video",
+        videos=[{"url": "/v/5.mp4", "poster": "https://img.example/5.jpg"}],
+        sourced_from="央视新闻<客户端>",
+    )
+    data, self_url = document(fmt, [video])
+    entry = check_feed(data, fmt, self_url).entries[0]
+    page = lxml.html.fragment_fromstring(entry.content[0].value, create_parent="div")
+    assert next(a.get("href") for a in page.iter("a")) == "https://www.nbd.com.cn/v/5.mp4"
+    assert "来源：央视新闻<客户端>" in page.text_content()
+    assert "video" in [t.term for t in entry.tags]
