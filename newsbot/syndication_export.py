@@ -22,15 +22,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from itemadapter import ItemAdapter
 from scrapy.exporters import BaseItemExporter
-from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import deferred_from_coro
 
 from newsbot.exporters import DeliveryTracking, safe_filename
 from newsbot.feeds import FeedTargetError, StagingDir
 from newsbot.idset import DeliveryLog
-from newsbot.outcome import fail_run
+from newsbot.outcome import fail_and_stop
 from newsbot.spiders.arguments import CrawlArguments
 from newsbot.state.records import delivery_of
+from newsbot.state.service import delivery_service
 from newsbot.syndication import (
     FORMATS,
     Entry,
@@ -45,7 +44,7 @@ from newsbot.syndication import (
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from newsbot.state.store import Delivery
+    from newsbot.state.model import Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +167,7 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
             self._note_written(delivery)
 
     def _note_written(self, delivery: Delivery) -> None:
-        ledger = getattr(self.crawler, "newsbot_state", None)
+        ledger = delivery_service(self.crawler) if self.crawler is not None else None
         if ledger is not None:
             ledger.note_written(delivery, tracked=True)
 
@@ -222,13 +221,7 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
 
 def _refuse(crawler: Crawler, message: str) -> None:
     """Fail the run and stop it: its articles could never reach this feed."""
-    fail_run(crawler, "feed_refused", message)
-    try:
-        engine = crawler.engine
-    except RuntimeError:
-        return  # not crawling yet: the crawl fails to start with the exception
-    if engine is not None and engine.spider is not None:
-        call_later(0, lambda: deferred_from_coro(engine.close_spider_async(reason="feed_refused")))
+    fail_and_stop(crawler, "feed_refused", message)
 
 
 def _copy(entry: Entry) -> Entry:
