@@ -69,6 +69,8 @@ FEED_EXPORTERS = {
     "pickle": "newsbot.exporters.TrackedPickleItemExporter",
     "marshal": "newsbot.exporters.TrackedMarshalItemExporter",
     "hexo": "newsbot.exporters.HexoExporter",
+    "atom": "newsbot.syndication_export.AtomExporter",
+    "rss": "newsbot.syndication_export.RssExporter",
 }
 
 #: The delivery record's components: without any of them a delivering run has no exactly-once.

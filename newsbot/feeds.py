@@ -145,14 +145,20 @@ class StagingDir:
         self.path = path
         self.target = target
         self.newsbot_tracker = FeedTracker()
-        self.files: list[tuple[str, str, Delivery | None]] = []  # (staged, relative, delivery)
+        self.files: list[tuple[str, str, Collection[Delivery]]] = []  # (staged, relative, held)
         self.closed = False
 
     def target_path(self, relative: str) -> Path:
         return Path(self.target) / relative
 
-    def add(self, relative: str, data: bytes, delivery: Delivery | None) -> None:
-        """Stage ``data`` to be published at ``target/relative``."""
+    def add(
+        self, relative: str, data: bytes, delivery: Delivery | Collection[Delivery] | None
+    ) -> None:
+        """Stage ``data`` to be published at ``target/relative``, holding the record(s)
+        ``delivery`` (a feed file of many records, such as an Atom feed, holds several)."""
+        deliveries: Collection[Delivery] = (
+            [delivery] if isinstance(delivery, Delivery) else delivery or []
+        )
         rel = Path(relative)
         if rel.is_absolute() or ".." in rel.parts:
             raise FeedTargetError(f"staged path escapes the feed directory: {relative!r}")
@@ -166,9 +172,9 @@ class StagingDir:
         except OSError as exc:
             self.newsbot_tracker.error = self.newsbot_tracker.error or exc
             raise
-        self.files.append((staged, relative, delivery))
-        if delivery is not None:
-            self.newsbot_tracker.add(delivery)
+        self.files.append((staged, relative, deliveries))
+        for each in deliveries:
+            self.newsbot_tracker.add(each)
 
     # the feed slot treats this object as a file
     def write(self, data: bytes) -> int:
@@ -509,10 +515,10 @@ class AtomicFileFeedStorage:
                 return
             fsync_dir(staging.path)
             entries: list[PublishEntry] = []
-            for staged, relative, delivery in staging.files:
+            for staged, relative, deliveries in staging.files:
                 final = staging.target_path(relative)
                 final.parent.mkdir(parents=True, exist_ok=True)
-                entries.append(self._entry(staged, final, [delivery] if delivery else []))
+                entries.append(self._entry(staged, final, deliveries))
             self._publish(entries)
         except BaseException as exc:
             self._failed(exc, staging.newsbot_tracker)

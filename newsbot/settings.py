@@ -125,6 +125,11 @@ NEWSBOT_HEXO_COLUMN_NAMES = {
     "318": "快讯",
     "325": "快讯",
 }
+#: Entries an Atom/RSS feed (``-o feeds:atom``, ``-o feeds:rss``) keeps: the newest N, across runs.
+NEWSBOT_FEED_ENTRIES = 50
+#: Where the feeds' folder is served (``https://example.org/nbd/``): makes their self links and
+#: ids absolute, as feed readers and the W3C validator want. Empty: relative self links.
+NEWSBOT_FEED_BASE_URL = ""
 
 #: Feed formats and storages: here as well as in the add-on, because `scrapy crawl -o x:hexo`
 #: checks the format against the settings before any add-on runs; the add-on merges them into
