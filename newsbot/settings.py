@@ -76,8 +76,13 @@ DOWNLOADER_MIDDLEWARES = {
     "newsbot.politeness.PoliteRetryMiddleware": 550,
 }
 EXTENSIONS = {
+    # First: the arguments of newsbot's log messages (links, titles, file names) are escaped,
+    # so that no text from outside can forge a log line (newsbot.logsafe).
+    "newsbot.logsafe.SafeLog": 0,
     "newsbot.politeness.BlockedGuard": 500,
 }
+#: Largest file read as input (`-a urls_file=`, `scrapy extract`); only regular files are read.
+NEWSBOT_MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 # --- delivery (state, feeds, pipelines) --------------------------------------------------------
 
