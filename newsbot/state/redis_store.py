@@ -45,6 +45,7 @@ from newsbot.state.store import (
     Delivery,
     PublishEntry,
     Recovery,
+    StateCorrupt,
     StateError,
     StateMissing,
     _remove_temp,
@@ -55,6 +56,9 @@ from newsbot.state.store import (
 )
 
 STATE_CODES = {"pending": 0, "exported": 1, "dropped": 2, "failed": 3}
+#: Field of the ``meta`` hash set while ``scrapy state rebuild`` fills the state: workers refuse
+#: a state whose rebuild has not finished (it would look whole and deliver the rest again).
+REBUILDING = "rebuilding"
 STATE_NAMES = {v: k for k, v in STATE_CODES.items()}
 
 
@@ -143,6 +147,15 @@ class RedisStateStore:
                 f"cannot use Redis at {redacted(url)} (NEWSBOT_REDIS_URL): {exc}"
             ) from exc
         self._scripts = {name: self.redis.register_script(body) for name, body in SCRIPTS.items()}
+        if create is not True:
+            started = self.redis.hget(self.k("meta"), REBUILDING)
+            if started is not None:
+                raise StateCorrupt(
+                    f"the delivery state under {self.directory} is being rebuilt, or a rebuild "
+                    f"started {_iso(started)} was stopped before it ended: it may hold only part "
+                    "of what was delivered, so this run stops. Run `scrapy state rebuild "
+                    "--force -s NEWSBOT_REDIS_URL=... OUTPUT_FILES...` to the end."
+                )
         if marker_dir is not None:
             self._check_created(Path(marker_dir), create)
 
@@ -166,6 +179,9 @@ class RedisStateStore:
                 )
             if create is False:
                 raise StateMissing(f"there is no newsbot state under {self.directory}")
+            if create is True:
+                # The rebuild: workers refuse the state until it has been filled.
+                self.redis.hset(self.k("meta"), REBUILDING, int(time.time()))
             self.redis.hsetnx(self.k("meta"), "created", int(time.time()))
             created = self.redis.hget(self.k("meta"), "created")
         directory.mkdir(parents=True, exist_ok=True)
