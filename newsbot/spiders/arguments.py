@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from newsbot.inputs import DEFAULT_MAX_INPUT_BYTES, InputRefused, read_input_file
@@ -286,6 +287,33 @@ def feed_param_names(feed_uris: Iterable[str]) -> frozenset[str]:
     """
     names = {m for uri in feed_uris for m in _FEED_PARAM.findall(str(uri))}
     return frozenset(names - _SCRAPY_FEED_PARAMS)
+
+
+_BATCH_PARAM = re.compile(r"%\(batch_time\)s|%\(batch_id\)")
+
+
+def unbatchable_feeds(feeds: Mapping[str, Any], default_batch: int) -> str | None:
+    """What is wrong when a feed is split into batches (``FEED_EXPORT_BATCH_ITEM_COUNT`` or the
+    feed's ``batch_item_count``) but its path has no ``%(batch_id)d`` or ``%(batch_time)s``:
+    Scrapy would then drop every feed, and the run crawl everything for nothing.
+
+    >>> unbatchable_feeds({"out/a.jsonl": {}, "out/%(batch_id)d.csv": {}}, 3)
+    'FEED_EXPORT_BATCH_ITEM_COUNT is 3, but the feed out/a.jsonl has no %(batch_id)d or ...
+    >>> unbatchable_feeds({"out/a.jsonl": {"batch_item_count": 0}}, 3) is None
+    True
+    """
+    for uri, options in feeds.items():
+        own = (options or {}).get("batch_item_count")
+        count = int(own) if own is not None else default_batch
+        if count > 0 and not _BATCH_PARAM.search(str(uri)):
+            where = "its batch_item_count" if own is not None else "FEED_EXPORT_BATCH_ITEM_COUNT"
+            return (
+                f"{where} is {count}, but the feed {shown(uri, limit=200)} has no %(batch_id)d or "
+                "%(batch_time)s in its path: each batch needs a file of its own (Scrapy would "
+                "drop the feed, and nothing would be delivered). Add %(batch_id)d to the path, "
+                "or leave batches off"
+            )
+    return None
 
 
 def parse_arguments(

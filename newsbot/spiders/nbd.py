@@ -52,6 +52,7 @@ from newsbot.spiders.arguments import (
     feed_param_names,
     parse_arguments,
     parse_columns,
+    unbatchable_feeds,
 )
 from newsbot.urls import CANONICAL_ROOT, article_path_parts, canonical_article_url, join_url
 
@@ -152,6 +153,7 @@ class NbdSpider(Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         feed_params = feed_param_names(crawler.settings.getdict("FEEDS"))
         spider.args = cls._parse_arguments(crawler.settings, kwargs)
+        cls._check_feeds(crawler.settings)
         # Scrapy fills feed URI parameters from spider attributes.
         for name in feed_params & kwargs.keys():
             setattr(spider, name, kwargs[name])
@@ -178,6 +180,15 @@ class NbdSpider(Spider):
         """Raise :class:`ArgumentError` if a run with these arguments and settings cannot start
         (the ``crawl`` command calls it before starting anything)."""
         CrawlConfig.from_settings(settings, cls._parse_arguments(settings, kwargs))
+        cls._check_feeds(settings)
+
+    @staticmethod
+    def _check_feeds(settings: BaseSettings) -> None:
+        problem = unbatchable_feeds(
+            settings.getdict("FEEDS"), settings.getint("FEED_EXPORT_BATCH_ITEM_COUNT")
+        )
+        if problem is not None:
+            raise ArgumentError(problem)
 
     @classmethod
     def _parse_arguments(cls, settings: BaseSettings, kwargs: Mapping[str, Any]) -> CrawlArguments:
