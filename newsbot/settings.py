@@ -96,6 +96,9 @@ NEWSBOT_STATE_CHECK = "quick"
 NEWSBOT_STATE_BATCH_SIZE = 500
 #: Fetch again, at start, what earlier runs left pending or failed (up to MAX_ATTEMPTS tries).
 NEWSBOT_STATE_RESUME = True
+#: Seconds the run waits for a lock another process holds on the store (a backup, a sqlite3
+#: shell) before it stops with state_failed (at start: before fetching anything).
+NEWSBOT_STATE_BUSY_TIMEOUT = 30.0
 NEWSBOT_STATE_MAX_ATTEMPTS = 3
 #: Default for ``-a recheck_days=N``: refetch articles exported in the last N days (0: none).
 NEWSBOT_RECHECK_DAYS = 0

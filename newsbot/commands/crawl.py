@@ -48,7 +48,8 @@ class Command(ScrapyCrawlCommand):
         crawler = self._newsbot_crawler
         reason = failure(crawler) if crawler is not None else None
         log = logging.getLogger("newsbot")
-        if reason and not self.exitcode:
+        if reason and self.exitcode in (0, 1):
+            # Also when Scrapy already said 1 (a component refused to start: a busy store).
             self.exitcode = 1
             log.error("Run failed: %s", reason)
         elif not self.exitcode:

@@ -34,4 +34,5 @@ def open_store(settings: BaseSettings) -> AnyStore:
         settings.get("NEWSBOT_STATE_DIR") or "state",
         check=settings.get("NEWSBOT_STATE_CHECK", "quick"),
         batch_size=settings.getint("NEWSBOT_STATE_BATCH_SIZE", 500),
+        busy_timeout=settings.getfloat("NEWSBOT_STATE_BUSY_TIMEOUT", 30.0),
     )

@@ -109,6 +109,26 @@ class StateUnavailable(StateError):
     read-only or failing filesystem), not because of what it holds: it must not be rebuilt."""
 
 
+class StateBusy(StateUnavailable):
+    """Another process (not a newsbot run: the directory's run lock was free) holds a lock on
+    the store for longer than the run waits: busy, not damaged."""
+
+
+def busy_error(exc: BaseException, path: Path, waited: float) -> StateBusy | None:
+    """A :class:`StateBusy` explaining ``exc``, when it is SQLite's "database is locked"."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if not (name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "is locked" in str(exc)):
+        return None
+    return StateBusy(
+        f"state store {path} is busy: another process holds a lock on it (not a newsbot run: "
+        f"the run lock was free), and this run waited {waited:g} s (NEWSBOT_STATE_BUSY_TIMEOUT) "
+        "for it. The store is not damaged: end what holds it (a sqlite3 shell, a backup or "
+        "copy tool, a script) and run again; do not rebuild or replace it."
+    )
+
+
 #: SQLite errors that come from the filesystem under the store, not from its contents.
 _ENVIRONMENT_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
 
@@ -378,6 +398,7 @@ class StateStore:
         batch_seconds: float = 2.0,
         synchronous: str = "FULL",
         lock_fd: int | None = None,
+        busy_timeout: float = 30.0,
     ) -> None:
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME
@@ -389,6 +410,11 @@ class StateStore:
         self._file_ids: dict[str, int] = {}
         self._lock_fd: int | None = None
         self._conn: sqlite3.Connection | None = None
+        #: Seconds a statement waits for another process's lock before the store is busy.
+        self.busy_timeout = busy_timeout
+        #: The first write the store refused: every later write fails at once with it (no
+        #: waiting again for a lock, no half-recorded batch).
+        self.write_refused: StateUnavailable | None = None
         #: Called once with a :class:`StateUnavailable` when the filesystem refuses a write.
         self.on_write_error: Callable[[StateUnavailable], None] | None = None
 
@@ -437,7 +463,9 @@ class StateStore:
                 + REBUILD_HINT.format(dir=self.directory)
             )
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=0)
+            # Another process may hold a lock for a while (a backup, a sqlite3 shell): wait
+            # that long for it, at start and for every write.
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
             self._conn = conn
             conn.execute("PRAGMA journal_mode=WAL").fetchone()
             conn.execute(f"PRAGMA synchronous={sync}")
@@ -446,7 +474,13 @@ class StateStore:
                 self._create_schema()
             else:
                 self._check(check)
+            # Readers get through a write lock held elsewhere; the run's writes would not.
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
         except sqlite3.DatabaseError as exc:
+            busy = busy_error(exc, self.path, self.busy_timeout)
+            if busy is not None:
+                raise busy from None  # SQLite's own words add nothing to these
             unavailable = environment_error(exc, self.directory)
             if unavailable is not None:
                 raise unavailable from exc
@@ -515,6 +549,8 @@ class StateStore:
     # -- transactions ---------------------------------------------------------------------
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        if self.write_refused is not None:
+            raise self.write_refused
         try:
             if not self._in_tx:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -541,7 +577,9 @@ class StateStore:
         """A write that the filesystem refused (a full disk): the batch is lost, as in a crash
         (the next run fetches its articles again); raise :class:`StateUnavailable`, and tell
         :attr:`on_write_error` once."""
-        unavailable = environment_error(exc, self.directory)
+        unavailable = environment_error(exc, self.directory) or busy_error(
+            exc, self.path, self.busy_timeout
+        )
         if unavailable is None:
             return
         if self._in_tx:
@@ -549,6 +587,7 @@ class StateStore:
                 self._db.execute("ROLLBACK")
             self._in_tx = False
             self._ops = 0
+        self.write_refused = self.write_refused or unavailable
         if self.on_write_error is not None:
             notify, self.on_write_error = self.on_write_error, None
             notify(unavailable)
