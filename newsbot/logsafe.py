@@ -118,7 +118,7 @@ class SafeLog:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         names = {"newsbot"}
-        name = getattr(crawler.spidercls, "name", None)
+        name = crawler.spidercls.name
         if isinstance(name, str) and name:
             names.add(name)
         extension = cls(names)

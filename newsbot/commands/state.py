@@ -19,8 +19,9 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from newsbot.logsafe import shown
+from newsbot.state.errors import StateError
 from newsbot.state.rebuild import RebuildReport, rebuild
-from newsbot.state.store import StateError, StateStore
+from newsbot.state.store import StateStore
 
 
 class Command(ScrapyCommand):
