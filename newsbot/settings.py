@@ -128,6 +128,8 @@ NEWSBOT_HEXO_COLUMN_NAMES = {
 FEED_STORAGES = {
     "": "newsbot.feeds.AtomicFileFeedStorage",
     "file": "newsbot.feeds.AtomicFileFeedStorage",
+    # -o -: a reader that goes away (a broken pipe) fails the feed instead of losing records.
+    "stdout": "newsbot.stdout_feed.StdoutFeedStorage",
 }
 FEED_EXPORTERS = {
     "jsonlines": "newsbot.exporters.JsonLinesExporter",

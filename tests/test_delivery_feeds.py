@@ -55,7 +55,8 @@ def test_records_appear_only_when_the_file_is_published(tmp_path: Path) -> None:
     storage.store(file)
     lines = target.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["article_id"] for line in lines] == ["1", "2"]
-    assert hidden(tmp_path / "out") == []
+    # No temporary file left; the append lock (-o) is taken for a new file too (issue 13.1).
+    assert hidden(tmp_path / "out") == [".articles.jsonl.lock"]
 
 
 def test_json_lines_are_utf8_in_record_field_order(tmp_path: Path) -> None:
