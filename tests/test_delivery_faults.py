@@ -3,7 +3,8 @@
 
 1. two runs appending (``-o``) to a file that does not exist yet, one of them slowed down in
    its rename by strace (``-e inject=rename:delay_enter=…``): both runs' records end in the file;
-2. (see test_reliability_process.py: a file moved away after a crash between rename and mark);
+2. a run killed between its rename and its mark (strace ``delay_exit`` holds it there), its
+   file then moved away by a consumer: the next run does not deliver those articles again;
 4. ``-o -`` into a pipe whose reader exits early: the run fails, nothing it wrote counts as
    delivered, and the next run delivers everything;
 6. ``-o`` onto an existing JSON, XML or CSV file: refused at start, the file kept valid.
@@ -15,6 +16,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import xml.etree.ElementTree as ET
@@ -72,6 +74,58 @@ def test_two_runs_appending_to_a_new_file_keep_each_others_records(tmp_path: Pat
     assert ids == sorted(site.ids), f"{ids} (A: {site.ids[:3]}, B: {site.ids[3:]})"
     assert ledger(tmp_path / "state-a") == dict.fromkeys(site.ids[:3], "exported")
     assert ledger(tmp_path / "state-b") == dict.fromkeys(site.ids[3:], "exported")
+
+
+def tracee(strace: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    """The pid of the ``scrapy`` process strace started (strace forks short-lived probes of
+    its own first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in Path(f"/proc/{strace.pid}/task/{strace.pid}/children").read_text().split():
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:
+                continue
+            if b"scrapy" in argv and b"strace" not in argv[0]:  # exec'ed, not a fork of strace
+                return int(child)
+        time.sleep(0.01)
+    raise TimeoutError("strace started no scrapy process")
+
+
+def test_a_file_consumed_after_a_kill_between_rename_and_mark_is_not_delivered_again(
+    tmp_path: Path,
+) -> None:
+    """The run's renames are held after they happened (strace ``delay_exit``): it is killed
+    with SIGKILL right after its file is in place and before its articles are marked exported.
+    A consumer then moves the file away (``mv out/*.jsonl consumed/``). The next run settles
+    the publish (the temporary file is gone: the rename happened) and delivers nothing twice."""
+    state, out, consumed = tmp_path / "state", tmp_path / "out", tmp_path / "consumed"
+    with DeliverySite(5) as site:
+        cmd = crawl_command(site.root, state, "-o", f"{out}/%(time)s.jsonl",
+                            args={"columns": "9000"})  # fmt: skip
+        held = strace_delaying_renames(60)
+        held[-1] = held[-1].replace("delay_enter", "delay_exit")
+        proc = start([*held, *cmd], ROOT, tmp_path / "killed.log")
+        pid = tracee(proc)
+        deadline = time.monotonic() + 60
+        while not list(out.glob("*.jsonl")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)  # between the rename and the mark
+        proc.kill()  # strace itself, still sleeping out the delay
+        proc.wait(30)
+        published = list(out.glob("*.jsonl"))
+        assert len(published) == 1, (tmp_path / "killed.log").read_text()[-3000:]
+        assert set(ledger(state).values()) == {"pending"}  # not marked: killed in between
+        consumed.mkdir()
+        for path in published:
+            path.rename(consumed / path.name)  # the consumer takes the file
+
+        again = run(cmd, ROOT)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "records it had published are now recorded as exported" in again.stderr
+    assert list(out.glob("*.jsonl")) == []  # nothing delivered again
+    assert sorted(r["article_id"] for r in read_records(consumed)) == sorted(site.ids)
+    assert ledger(state) == dict.fromkeys(site.ids, "exported")
 
 
 def test_a_pipe_whose_reader_exits_early_delivers_nothing_twice_and_loses_nothing(

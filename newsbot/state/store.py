@@ -624,6 +624,10 @@ class StateStore:
                 else:
                     report.discarded += len(entry.deliveries)
             self._write("DELETE FROM intents WHERE intent_id = ?", (intent_id,))
+        # Settled before any leftover is removed: an intent whose temporary file is gone
+        # counts as published (PublishEntry.is_published), so the two must never be undone
+        # in the other order by a crash here.
+        self.commit()
         temps = [row[0] for row in self._db.execute("SELECT path FROM temps").fetchall()]
         for temp in temps:
             if remove_temp(temp):
