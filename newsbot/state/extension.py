@@ -30,7 +30,7 @@ from newsbot.state.backends import open_store
 from newsbot.state.errors import StateError, StateUnavailable
 from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.records import as_dict, url_date
-from newsbot.state.store import StateStore
+from newsbot.state.redis_guard import RedisUnavailable
 
 T = TypeVar("T")
 
@@ -91,8 +91,7 @@ class StateExtension:
                 len(recovery.temps_removed),
             )
         ext = cls(crawler, store)
-        if isinstance(store, StateStore):
-            store.on_write_error = ext._store_failed
+        store.on_write_error = ext._store_failed
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
@@ -189,10 +188,11 @@ class StateExtension:
         could be delivered or even recorded, so the run fails and stops at once (like a crash,
         what it did not record is fetched again by the next run)."""
         self._store_broken = True
+        code = "redis_failed" if isinstance(error, RedisUnavailable) else "state_failed"
         if self._closed:
-            fail_run(self.crawler, "state_failed", str(error))
+            fail_run(self.crawler, code, str(error))
         else:
-            fail_and_stop(self.crawler, "state_failed", str(error))
+            fail_and_stop(self.crawler, code, str(error))
 
     def _note_mark(self, d: Delivery) -> None:
         if d.column and d.published_at:
