@@ -280,6 +280,9 @@ class RunReporter:
             crawler=self.crawler,
             spider=spider,
             job=None,
+            # spidermon's own extension passes the name too (its Slack, Telegram, Sentry
+            # actions read it); newsbot's alerts are those actions.
+            sc_spider_name=getattr(spider, "name", None),
             newsbot=facts,
         )
         crashed = [r for r in result.monitor_results if r.error and not r.reason]
