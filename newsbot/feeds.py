@@ -457,14 +457,27 @@ class AtomicFileFeedStorage:
     @staticmethod
     @contextlib.contextmanager
     def _append_lock(target: Path) -> Iterator[None]:
-        """The lock two appending runs (any state directory) share: ``.NAME.lock`` beside it."""
+        """The lock two appending runs (any state directory) share: ``.NAME.lock`` beside the
+        target, removed again by its holder (a file per run would otherwise leave one lock file
+        per run). Whoever locked a file that was removed meanwhile locks the new one instead."""
         lock_path = target.parent / f".{target.name}.lock"
-        lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
+        while True:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                st = os.stat(lock_path, follow_symlinks=False)
+            except FileNotFoundError:
+                st = None
+            held = os.fstat(fd)
+            if st is not None and (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+                break
+            os.close(fd)  # its holder removed it as we waited: take the one there now
         try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
             yield
         finally:
-            os.close(lock_fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock_path)  # still holding it: nobody locks a removed file for good
+            os.close(fd)
 
     def _merge(self, target: Path, new: str, merged: str) -> None:
         line_format = self.format in ("jsonlines", "jsonl") and "postprocessing" not in (

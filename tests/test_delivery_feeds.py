@@ -55,8 +55,7 @@ def test_records_appear_only_when_the_file_is_published(tmp_path: Path) -> None:
     storage.store(file)
     lines = target.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["article_id"] for line in lines] == ["1", "2"]
-    # No temporary file left; the append lock (-o) is taken for a new file too (issue 13.1).
-    assert hidden(tmp_path / "out") == [".articles.jsonl.lock"]
+    assert hidden(tmp_path / "out") == []
 
 
 def test_json_lines_are_utf8_in_record_field_order(tmp_path: Path) -> None:
@@ -92,7 +91,7 @@ def test_append_publishes_old_and_new_records_as_one_file(tmp_path: Path) -> Non
     ids = [json.loads(x)["article_id"] for x in target.read_text().splitlines()]
     assert ids == ["0", "1", "2"]
     assert target.stat().st_mode & 0o777 == 0o640
-    assert hidden(tmp_path) == [".a.jsonl.lock"]
+    assert hidden(tmp_path) == []  # no temporary file, and the append lock removed
 
 
 def test_append_refuses_a_torn_file_and_changes_nothing(tmp_path: Path) -> None:
