@@ -76,7 +76,7 @@ class JsonLinesExporter(DeliveryTracking, BaseItemExporter):
     >>> line = out.getvalue().decode("utf-8")
     >>> line.startswith('{"url": "u", "article_id": "1", "title": "标题", "source": null')
     True
-    >>> line.endswith('"duplicate_of": null}\\n')
+    >>> line.endswith('"published_at_source": null}\\n')
     True
     """
 

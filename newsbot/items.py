@@ -88,6 +88,11 @@ class ArticleItem:
     duplicate_of: str | None = None
     """``article_id`` of an earlier article with the same text, or null."""
 
+    published_at_source: str | None = None
+    """Where ``published_at`` was read: ``span.time`` (the visible time), ``script.pubDate``,
+    ``json-ld`` (``datePublished``) or ``meta`` (``article:published_time``), the first one
+    readable in that order; null without a time."""
+
 
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ArticleItem))
 

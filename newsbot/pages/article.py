@@ -26,6 +26,7 @@ from newsbot.items import ArticleItem, Tag
 from newsbot.loaders import ArticleLoader
 from newsbot.pages import NotArticle, attribute, html_selector
 from newsbot.pages.challenge import looks_blocked
+from newsbot.pages.published import Published, read_published
 from newsbot.processors import (
     Credits,
     cover_credit,
@@ -50,11 +51,9 @@ ARTICLE_CLASS = "g-article"
 ARTICLE_TITLE = ".g-article-top h1, h1"
 PAGE_TITLES = ('meta[property="og:title"]::attr(content)', "head title", "h1")
 SOURCE = ".u-time .source, span.source"
-TIME = ".u-time .time, span.time"
 TAGS = "div.typeTags a.typeTag"
 ABSTRACT_POINTS = "div.g-article-abstract p"
 CANONICAL = 'link[rel="canonical"]::attr(href), meta[property="og:url"]::attr(content)'
-SCRIPT_PUB_DATE = re.compile(r'"pubDate"\s*:\s*"([^"]{8,40})"')
 BYLINE_STYLE = "6d6d6d"  # the grey of the byline paragraph
 TAG_TYPE_BY_COLOR = {"tagColor1": "stock", "tagColor2": "province", "tagColor3": "industry",
                      "tagColor4": "concept"}  # fmt: skip
@@ -178,6 +177,8 @@ class ArticlePage:
         self.response = response
         self.fetched_at = fetched_at or datetime.now(timezone.utc)
         self.url_hint = url_hint
+        #: Every time source of the page and their agreement, once :meth:`to_item` has run.
+        self.published = Published()
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -203,9 +204,9 @@ class ArticlePage:
         if not loader.get_output_value("title"):
             loader.add_value("title", _first_text(sel, PAGE_TITLES))
         loader.add_value("source", _texts(article, SOURCE)[:1])
-        raw_time = self._raw_time(article) or self._raw_time(sel)
-        loader.add_value("published_at_raw", raw_time)
-        loader.add_value("published_at", raw_time)
+        self.published = read_published(article, sel, now=self.fetched_at)
+        loader.add_value("published_at_raw", self.published.raw)
+        loader.add_value("published_at", self.published.text)
         loader.add_value("reporters", read.credits.reporters)
         loader.add_value("editors", read.credits.editors)
         loader.add_value("byline", read.byline)
@@ -217,6 +218,7 @@ class ArticlePage:
         fetched_at = self.fetched_at.astimezone(timezone.utc).replace(microsecond=0)
         loader.add_value("fetched_at", fetched_at.isoformat())
         loader.add_value("extractor_version", EXTRACTOR_VERSION)
+        loader.add_value("published_at_source", self.published.source)
         return loader.load_article()
 
     # -- pieces -------------------------------------------------------------------------------
@@ -256,17 +258,6 @@ class ArticlePage:
         if self.url_hint and (url := canonical_article_url(self.url_hint, any_host=True)):
             return url
         raise NotArticle("no_url", f"no article URL in {self.response.url} or its canonical link")
-
-    @staticmethod
-    def _raw_time(sel: Selector | SelectorList[Selector]) -> str | None:
-        for text in _texts(sel, TIME):
-            if text.strip():
-                return normalize_space(text)
-        m = SCRIPT_PUB_DATE.search(" ".join(sel.css("script::text").getall()))
-        if m:
-            return m.group(1).strip()
-        meta = sel.css('meta[property="article:published_time"]::attr(content)').get()
-        return meta.strip() if meta else None
 
 
 def _classes(el: etree._Element) -> list[str]:
