@@ -264,3 +264,49 @@ def test_a_file_never_renamed_stays_pending_after_a_crash(
         assert not temp.exists() and not target.exists()
     finally:
         again.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_a_store_that_can_no_longer_be_written_says_so_once(kind: str, tmp_path: Path) -> None:
+    """``on_write_error`` hears once of the first write the store cannot make (SQLite: a lock
+    another process holds past the busy timeout; Redis: the server gone); later writes fail at
+    once with the same kind of error, without waiting again."""
+    import sqlite3
+
+    from newsbot.state.errors import StateUnavailable
+
+    heard: list[StateUnavailable] = []
+    holder: sqlite3.Connection | None = None
+    server: RedisServer | None = None
+    store: StateBackend
+    if kind == "sqlite":
+        store = StateStore(tmp_path / "s", busy_timeout=0.2, batch_size=1)
+        holder = sqlite3.connect(tmp_path / "s" / "state.sqlite3", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process's write lock
+    else:
+        if distkit.server_binary() is None:
+            pytest.skip("no redis-server")
+        server = RedisServer().start()
+        redis = RedisStateStore(server.url, prefix="gone", worker_id="a", lease=5.0)
+        redis.register()
+        redis.join({})
+        store = redis
+        server.stop()  # the server goes away
+    store.on_write_error = heard.append
+    try:
+        with pytest.raises(StateUnavailable):
+            store.discovered("1", url_date="2021-04-10", column="3")
+            store.commit()
+        began = time.monotonic()
+        with pytest.raises(StateUnavailable):
+            store.discovered("2", url_date="2021-04-10", column="3")
+            store.commit()
+        assert time.monotonic() - began < 0.2  # no second wait
+        assert len(heard) == 1
+    finally:
+        if holder is not None:
+            holder.execute("ROLLBACK")
+            holder.close()
+        if isinstance(store, RedisStateStore):
+            store.closed = True  # nothing to hand back to a server that is gone
+        store.close()
