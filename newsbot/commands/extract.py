@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,18 +25,39 @@ from newsbot.urls import article_path_parts, article_url, canonical_article_url
 PAGE_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml")
 
 
-def page_files(paths: list[str]) -> Iterator[Path]:
-    """The files named, and the pages inside the folders named, in a stable order. A page name
+def page_files(paths: list[str], skipped: Counter[str] | None = None) -> Iterator[Path]:
+    """The files named, and the pages inside the folders named, in a stable order. Other files
+    in the folders are counted in ``skipped`` by suffix (``(none)`` without one). A page name
     that is not a regular file (a FIFO, a link to a device) is listed too: reading refuses it
     with a reason, rather than it vanishing unsaid."""
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            yield from sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in PAGE_SUFFIXES and not p.is_dir()
-            )
+            for p in sorted(p for p in path.rglob("*") if not p.is_dir()):
+                if p.suffix.lower() in PAGE_SUFFIXES:
+                    yield p
+                elif skipped is not None:
+                    skipped[p.suffix.lower() or "(none)"] += 1
         else:
             yield path
+
+
+def skipped_line(skipped: Counter[str]) -> str:
+    """What ``scrapy extract`` says about the files of a folder it did not read.
+
+    >>> print(skipped_line(Counter({".json": 11, ".png": 1})).replace(": ", ":\\n"))
+    newsbot:
+    skipped 12 files that are not HTML pages (.json 11, .png 1):
+    in a folder, only .html, .htm, .shtml and .xhtml files are read (name a file to read it anyway)
+    """
+    most = sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))  # stable for equal counts
+    kinds = ", ".join(f"{suffix} {n}" for suffix, n in most)
+    total = sum(skipped.values())
+    names = ", ".join(PAGE_SUFFIXES[:-1]) + " and " + PAGE_SUFFIXES[-1]
+    return (
+        f"newsbot: skipped {total} file{'s' if total != 1 else ''} that are not HTML pages "
+        f"({kinds}): in a folder, only {names} files are read (name a file to read it anyway)"
+    )
 
 
 def saved_response(path: Path, body: bytes) -> HtmlResponse:
@@ -74,7 +96,8 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
             raise UsageError("name at least one saved page or folder")
-        files = list(page_files(args))
+        skipped: Counter[str] = Counter()
+        files = list(page_files(args, skipped))
         if opts.url and len(files) != 1:
             raise UsageError("--url applies to a single page")
         if opts.url and not canonical_article_url(opts.url, any_host=True):
@@ -104,6 +127,8 @@ class Command(ScrapyCommand):
                 continue
             out.write(json.dumps(ItemAdapter(item).asdict(), ensure_ascii=False) + "\n")
         out.flush()
+        if skipped:
+            print(skipped_line(skipped), file=sys.stderr)
         if not files:
             print("newsbot: no pages found in " + " ".join(map(shown, args)), file=sys.stderr)
         self.exitcode = 1 if failures or not files else 0
