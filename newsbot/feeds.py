@@ -232,13 +232,11 @@ def safe_uri_params(params: dict[str, Any], spider: Spider) -> dict[str, Any]:
 _TRUSTED_PARAMS = frozenset({"time", "batch_time"})
 
 
-def _exporter_writes_directory(crawler: Crawler | None, fmt: str | None) -> bool:
+def _exporter_class(crawler: Crawler | None, fmt: str | None) -> Any:
     if crawler is None or not fmt:
-        return False
+        return None
     path = crawler.settings.getwithbase("FEED_EXPORTERS").get(fmt)
-    if not path:
-        return False
-    return bool(getattr(load_object(path), "writes_directory", False))
+    return load_object(path) if path else None
 
 
 class AtomicFileFeedStorage:
@@ -258,7 +256,8 @@ class AtomicFileFeedStorage:
         self.overwrite: bool = bool(self.feed_options.get("overwrite", False))
         self.format: str | None = self.feed_options.get("format")
         self.crawler = crawler
-        self.directory_mode = _exporter_writes_directory(crawler, self.format)
+        self._exporter_cls = _exporter_class(crawler, self.format)
+        self.directory_mode = bool(getattr(self._exporter_cls, "writes_directory", False))
         if self.directory_mode and "postprocessing" in self.feed_options:
             raise FeedTargetError(f"the {self.format} format does not support postprocessing")
         self.close_reason: str | None = None
@@ -309,6 +308,10 @@ class AtomicFileFeedStorage:
         if self.directory_mode:
             if target.exists() and not target.is_dir():
                 raise FeedTargetError(f"feed target {target} exists and is not a directory")
+            # The format's own checks of what is there (the Hexo blog's _config.yml).
+            check = getattr(self._exporter_cls, "check_target", None)
+            if check is not None:
+                check(target)
         elif target.exists() and not target.is_file():
             raise FeedTargetError(f"feed target {target} exists and is not a regular file")
         elif not self.overwrite and target.is_file() and target.stat().st_size:

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +91,12 @@ class DeliverySite:
     def edit(self, ident: str, title: str) -> None:
         """Change an article (its title, and so the lead paragraph that quotes it)."""
         self.copy.articles[ident].title = title
+
+    def change_page(self, ident: str, change: Callable[[str], str]) -> None:
+        """Serve article ``ident``'s page as ``change`` makes it from the generated one (for
+        markup the generator does not write, such as a lead image)."""
+        article = self.copy.articles[ident]
+        self._overrides[article.path] = change(render_article(article)).encode("utf-8")
 
     def republish(self, ident: str, title: str) -> Article:
         """The text of article ``ident`` published again under a new id (and a new title)."""

@@ -221,7 +221,7 @@ def test_hexo_posts_have_the_real_date_and_the_lead_image(
     assert [p.name for p in posts] == ["工业互联网平台创新合作中心正式成立1712345.md"]
     text = posts[0].read_text(encoding="utf-8")
     meta = front_matter(posts[0])
-    assert meta["date"] == "2021-04-10T23:49:51+08:00"
+    assert meta["date"] == "'2021-04-10T23:49:51+08:00'"  # no _config.yml: see test_hexo_blog.py
     assert "Invalid Date" not in text
     assert meta["thumbnail"] == "'https://image.nbd.com.cn/1712345/lead.jpg'"
     assert meta["author"] == "'张蕊'"
@@ -268,3 +268,74 @@ def test_hexo_new_revision_replaces_the_article_post(tmp_path: Path, hexo_crawle
 def test_hexo_needs_a_valid_date(tmp_path: Path, hexo_crawler: Any) -> None:
     with pytest.raises(ValueError, match="no valid published_at"):
         export_hexo(hexo_crawler, tmp_path / "blog", [item(1, published_at="Invalid Date")])
+
+
+def post_owners(column: Path) -> dict[str, str]:
+    """File name -> the article_id in its front matter."""
+    return {p.name: front_matter(p).get("article_id", "") for p in column.iterdir()}
+
+
+def test_hexo_fallback_name_never_replaces_another_articles_post(
+    tmp_path: Path, hexo_crawler: Any
+) -> None:
+    """Run 1: article 3 titled "X-2" and article 1 titled "X"; run 2 adds article 2 titled "X",
+    whose fallback name X-2.md is article 3's post (issue 13, item 5)."""
+    blog = tmp_path / "blog"
+    export_hexo(hexo_crawler, blog, [item(3, title="X-2"), item(1, title="X")])
+    export_hexo(hexo_crawler, blog, [item(2, title="X")])
+    column = blog / "source" / "_posts" / "3"
+    assert post_owners(column) == {"X.md": "'1'", "X-2.md": "'3'", "X-2-2.md": "'2'"}
+    # A new revision of article 3 still finds its own post.
+    export_hexo(hexo_crawler, blog, [item(3, title="X-2", body="改过", revision=2)])
+    assert post_owners(column) == {"X.md": "'1'", "X-2.md": "'3'", "X-2-2.md": "'2'"}
+    assert "<p>改过</p>" in (column / "X-2.md").read_text(encoding="utf-8")
+
+
+def test_hexo_titles_differing_only_by_case_get_names_that_differ_without_case(
+    tmp_path: Path, hexo_crawler: Any
+) -> None:
+    blog = tmp_path / "blog"
+    export_hexo(hexo_crawler, blog, [item(1, title="Hexo 周报")])
+    export_hexo(hexo_crawler, blog, [item(2, title="HEXO 周报"), item(3, title="hexo 周报")])
+    owners = post_owners(blog / "source" / "_posts" / "3")
+    assert owners == {"Hexo 周报.md": "'1'", "HEXO 周报-2.md": "'2'", "hexo 周报-3.md": "'3'"}
+    assert len({name.casefold() for name in owners}) == 3
+
+
+def test_hexo_never_overwrites_a_post_that_is_not_ours(tmp_path: Path, hexo_crawler: Any) -> None:
+    column = tmp_path / "blog" / "source" / "_posts" / "3"
+    column.mkdir(parents=True)
+    mine = "---\ntitle: 我的周报\n---\n我自己写的。\n"
+    (column / "我的周报.md").write_text(mine, encoding="utf-8")
+    export_hexo(hexo_crawler, tmp_path / "blog", [item(7, title="我的周报")])
+    assert (column / "我的周报.md").read_text(encoding="utf-8") == mine
+    assert post_owners(column)["我的周报-7.md"] == "'7'"
+
+
+@pytest.mark.parametrize(
+    ("setting", "date"),
+    [
+        ("timezone: 'Asia/Shanghai'", "2021-04-10 23:49:51"),
+        ('timezone: "America/New_York"  # the blog is read in New York', "2021-04-10 11:49:51"),
+        ("timezone: ''", "'2021-04-10T23:49:51+08:00'"),
+        ("title: no timezone here", "'2021-04-10T23:49:51+08:00'"),
+    ],
+)
+def test_hexo_dates_are_written_for_the_blogs_timezone(
+    tmp_path: Path, hexo_crawler: Any, setting: str, date: str
+) -> None:
+    blog = tmp_path / "blog"
+    blog.mkdir()
+    (blog / "_config.yml").write_text(f"title: 博客\n{setting}\n", encoding="utf-8")
+    export_hexo(hexo_crawler, blog, [item(1)])
+    (post,) = (blog / "source" / "_posts" / "3").iterdir()
+    assert front_matter(post)["date"] == date
+
+
+def test_hexo_refuses_a_timezone_it_does_not_know(tmp_path: Path, hexo_crawler: Any) -> None:
+    blog = tmp_path / "blog"
+    blog.mkdir()
+    (blog / "_config.yml").write_text("timezone: Asia/Beijing\n", encoding="utf-8")
+    with pytest.raises(FeedTargetError, match=r"timezone .Asia/Beijing. is not a time zone"):
+        export_hexo(hexo_crawler, blog, [item(1)])
+    assert not (blog / "source").exists()

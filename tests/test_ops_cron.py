@@ -1,12 +1,14 @@
 """The cron recipe (tools/cron-run.sh), run as its documented command line against the local
 site copy: one instance at a time, a time limit that stops the crawl gracefully, logs and
-reports in the state directory."""
+reports in the state directory; and run as cron runs it (``env -i PATH=/usr/bin:/bin``, no
+virtualenv activated) from an installed project, finding the project's own virtualenv."""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -104,3 +106,75 @@ def test_the_script_is_executable_and_documented():
     assert "flock -n" in text and "timeout --signal=TERM --kill-after=" in text
     docs = (PROJECT / "README.md").read_text("utf-8")
     assert "tools/cron-run.sh" in docs
+
+
+# -- as cron runs it ---------------------------------------------------------------------------
+
+#: What cron gives a job (Debian's cron: HOME, LOGNAME, PATH=/usr/bin:/bin, SHELL=/bin/sh), plus
+#: the variables a crontab line sets in front of the command.
+CRON_ENV = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "LOGNAME": "root"}
+CRON_SETTINGS = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"]
+
+
+def installed(where: Path, venv: bool) -> Path:
+    """The project as the README installs it on a server (a path with a space, to be sure): the
+    checkout's scrapy.cfg and tools/cron-run.sh, and its virtualenv ``.venv`` (this test
+    environment, where newsbot is installed), unless ``venv`` is false."""
+    project = where / "srv" / "news bot"
+    (project / "tools").mkdir(parents=True)
+    shutil.copy2(SCRIPT, project / "tools" / "cron-run.sh")
+    shutil.copy2(PROJECT / "scrapy.cfg", project / "scrapy.cfg")
+    if venv:
+        (project / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    return project
+
+
+def as_cron(project: Path, home: Path, crontab_vars: dict[str, str], *args: str):
+    """The crontab line ``VAR=... <project>/tools/cron-run.sh ARGS``, in cron's environment."""
+    home.mkdir(exist_ok=True)
+    return subprocess.run(
+        [str(project / "tools" / "cron-run.sh"), *args],
+        cwd=home, env={**CRON_ENV, "HOME": str(home), **crontab_vars},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_cron_finds_the_projects_own_virtualenv(site: SiteCopy, tmp_path: Path):
+    assert Path(sys.prefix) != Path(sys.base_prefix), "the tests run in a virtualenv"
+    project = installed(tmp_path, venv=True)
+    variables = {"NEWSBOT_STATE_DIR": str(tmp_path / "state")}
+    done = as_cron(
+        project, tmp_path / "home", variables,
+        "-a", "columns=3", "-s", f"NEWSBOT_SITE_ROOT={site.root}", *CRON_SETTINGS,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (log,) = logs(tmp_path)
+    text = log.read_text("utf-8")
+    assert "] INFO: Run OK: 13 discovered, 13 exported" in text.strip().splitlines()[-1], text
+    # The default output: out/ in the project, one file per run.
+    assert len(read_records(project / "out")) == 13
+
+
+def test_cron_without_a_virtualenv_says_what_is_missing(site: SiteCopy, tmp_path: Path):
+    project = installed(tmp_path, venv=False)
+    variables = {"NEWSBOT_STATE_DIR": str(tmp_path / "state")}
+    done = as_cron(project, tmp_path / "home", variables, "-a", "columns=3")
+    assert done.returncode == 127
+    assert f"no virtualenv at {project}/.venv" in done.stderr
+    (log,) = logs(tmp_path)  # the log folder says it too: cron's mail may go nowhere
+    assert "ERROR: Run failed: newsbot: no scrapy to run" in log.read_text("utf-8")
+    assert site.hits == []
+
+
+def test_cron_with_a_wrong_argument_says_why_in_its_log(site: SiteCopy, tmp_path: Path):
+    project = installed(tmp_path, venv=True)
+    variables = {"NEWSBOT_STATE_DIR": str(tmp_path / "state")}
+    done = as_cron(
+        project, tmp_path / "home", variables,
+        "-a", "columns=3", "-a", "max_pages=many", "-s", f"NEWSBOT_SITE_ROOT={site.root}",
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    (log,) = logs(tmp_path)  # cron's mail may go nowhere: the log says it
+    last = log.read_text("utf-8").strip().splitlines()[-1]
+    assert "ERROR: Run refused (usage): nbd: max_pages: 'many' is not a whole number" in last
+    assert site.hits == []

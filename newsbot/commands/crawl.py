@@ -5,7 +5,8 @@ Scrapy builds the spider inside the running crawl, so a spider that rejects its 
 the process with an asyncio traceback. This command asks the spider class first (its
 ``check_arguments(settings, kwargs)``, when it has one) and newsbot's add-ons (settings newsbot
 will not run with, :mod:`newsbot.addon`), and turns a refusal into a usage error: one line
-naming what to change, exit status 2, nothing fetched.
+naming what to change, exit status 2, nothing fetched. When the log goes to a file (``LOG_FILE``:
+scrapyd's job log, tools/cron-run.sh) the same line ends that log.
 
 At the end the run's verdict (:func:`newsbot.verdict.verdict`) is the last log line and the
 exit status: 1 with ``Run failed: <code>: <message>``, 0 with ``Run OK: ...``.
@@ -73,6 +74,17 @@ class VerdictCommand:
 
 class Command(VerdictCommand, ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        try:
+            self._check_arguments(args, opts)
+            self._run_with_verdict(super().run, args, opts)
+        except UsageError as e:
+            if str(e) and self.settings is not None and self.settings.get("LOG_FILE"):
+                # Under scrapyd (and cron-run.sh) the log file is the job's record and stderr
+                # goes elsewhere: the reason must be in the log too.
+                logging.getLogger("newsbot").error("Run refused (usage): %s", e)
+            raise
+
+    def _check_arguments(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) == 1 and self.crawler_process is not None:
             try:
                 spidercls = self.crawler_process.spider_loader.load(args[0])
@@ -85,7 +97,6 @@ class Command(VerdictCommand, ScrapyCrawlCommand):
                     check(self.settings, dict(opts.spargs))
                 except ValueError as e:
                     raise UsageError(f"{args[0]}: {e}", print_help=False) from None
-        self._run_with_verdict(super().run, args, opts)
 
     def _create_crawler(self, spidercls: type[Spider] | str) -> Crawler:
         # Scrapy ceiling (pyproject.toml): CrawlerProcess-based commands have no public hook that
