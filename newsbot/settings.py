@@ -82,6 +82,8 @@ ADDONS = {
     "newsbot.addon.NewsbotAddon": 0,
     "newsbot.distributed.DistributedAddon": 10,
 }
+#: Largest file read as input (`-a urls_file=`, `scrapy extract`); only regular files are read.
+NEWSBOT_MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 # --- delivery (state, feeds, pipelines) --------------------------------------------------------
 
@@ -99,6 +101,9 @@ NEWSBOT_STATE_FULL_CHECK_DAYS = 7
 NEWSBOT_STATE_BATCH_SIZE = 500
 #: Fetch again, at start, what earlier runs left pending or failed (up to MAX_ATTEMPTS tries).
 NEWSBOT_STATE_RESUME = True
+#: Seconds the run waits for a lock another process holds on the store (a backup, a sqlite3
+#: shell) before it stops with state_failed (at start: before fetching anything).
+NEWSBOT_STATE_BUSY_TIMEOUT = 30.0
 NEWSBOT_STATE_MAX_ATTEMPTS = 3
 #: Default for ``-a recheck_days=N``: refetch articles exported in the last N days (0: none).
 NEWSBOT_RECHECK_DAYS = 0
