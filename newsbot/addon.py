@@ -41,6 +41,9 @@ COMPONENTS: tuple[tuple[str, str, int | None], ...] = (
     ("DOWNLOADER_MIDDLEWARES", "newsbot.perimeter.RobotsTxtMiddleware", 100),
     ("DOWNLOADER_MIDDLEWARES", "scrapy.downloadermiddlewares.retry.RetryMiddleware", None),
     ("DOWNLOADER_MIDDLEWARES", "newsbot.politeness.PoliteRetryMiddleware", 550),
+    # First: the arguments of newsbot's log messages (links, titles, file names) are escaped,
+    # so that no text from outside can forge a log line (newsbot.logsafe).
+    ("EXTENSIONS", "newsbot.logsafe.SafeLog", 0),
     ("EXTENSIONS", "newsbot.state.extension.StateExtension", 10),
     ("EXTENSIONS", "newsbot.ops.extension.RunReporter", 20),
     # After the run reporter (20): its report is what the metrics say.
@@ -59,6 +62,8 @@ COMPONENTS: tuple[tuple[str, str, int | None], ...] = (
 FEED_STORAGES = {
     "": "newsbot.feeds.AtomicFileFeedStorage",
     "file": "newsbot.feeds.AtomicFileFeedStorage",
+    # -o -: a reader that goes away (a broken pipe) fails the feed instead of losing records.
+    "stdout": "newsbot.stdout_feed.StdoutFeedStorage",
 }
 FEED_EXPORTERS = {
     "jsonlines": "newsbot.exporters.JsonLinesExporter",
@@ -69,6 +74,8 @@ FEED_EXPORTERS = {
     "pickle": "newsbot.exporters.TrackedPickleItemExporter",
     "marshal": "newsbot.exporters.TrackedMarshalItemExporter",
     "hexo": "newsbot.exporters.HexoExporter",
+    "atom": "newsbot.syndication_export.AtomExporter",
+    "rss": "newsbot.syndication_export.RssExporter",
 }
 
 #: The delivery record's components: without any of them a delivering run has no exactly-once.

@@ -28,7 +28,7 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -54,6 +54,11 @@ logger = logging.getLogger(__name__)
 #: Close reasons after which an overwrite feed may replace the previous file: the run did all
 #: it was asked to do (``closespider_*`` are limits the user set).
 COMPLETE_REASONS = ("finished",)
+
+
+#: Formats whose files stay valid when one is added after another (``-o`` appends): JSON
+#: lines, and the pickle and marshal streams (read back one object after the other).
+APPENDABLE_FORMATS = ("jsonlines", "jsonl", "pickle", "marshal")
 
 
 class FeedTargetError(OSError):
@@ -145,14 +150,20 @@ class StagingDir:
         self.path = path
         self.target = target
         self.newsbot_tracker = FeedTracker()
-        self.files: list[tuple[str, str, Delivery | None]] = []  # (staged, relative, delivery)
+        self.files: list[tuple[str, str, Collection[Delivery]]] = []  # (staged, relative, held)
         self.closed = False
 
     def target_path(self, relative: str) -> Path:
         return Path(self.target) / relative
 
-    def add(self, relative: str, data: bytes, delivery: Delivery | None) -> None:
-        """Stage ``data`` to be published at ``target/relative``."""
+    def add(
+        self, relative: str, data: bytes, delivery: Delivery | Collection[Delivery] | None
+    ) -> None:
+        """Stage ``data`` to be published at ``target/relative``, holding the record(s)
+        ``delivery`` (a feed file of many records, such as an Atom feed, holds several)."""
+        deliveries: Collection[Delivery] = (
+            [delivery] if isinstance(delivery, Delivery) else delivery or []
+        )
         rel = Path(relative)
         if rel.is_absolute() or ".." in rel.parts:
             raise FeedTargetError(f"staged path escapes the feed directory: {relative!r}")
@@ -166,9 +177,9 @@ class StagingDir:
         except OSError as exc:
             self.newsbot_tracker.error = self.newsbot_tracker.error or exc
             raise
-        self.files.append((staged, relative, delivery))
-        if delivery is not None:
-            self.newsbot_tracker.add(delivery)
+        self.files.append((staged, relative, deliveries))
+        for each in deliveries:
+            self.newsbot_tracker.add(each)
 
     # the feed slot treats this object as a file
     def write(self, data: bytes) -> int:
@@ -309,11 +320,25 @@ class AtomicFileFeedStorage:
                 check(target)
         elif target.exists() and not target.is_file():
             raise FeedTargetError(f"feed target {target} exists and is not a regular file")
+        elif not self.overwrite and target.is_file() and target.stat().st_size:
+            self._check_appendable(target)
         # Scrapy opens a feed at its first record: a folder that cannot be written would only
         # show after the run has fetched (and so owes) its articles.
         why = unwritable(target if self.directory_mode else target.parent)
         if why:
             raise FeedTargetError(f"feed target {target} cannot be written: {why}")
+
+    def _check_appendable(self, target: Path) -> None:
+        """``-o`` adds to an existing file only in formats whose files can follow each other:
+        a second JSON document, a second XML root or a second CSV header would give a file no
+        reader accepts."""
+        if self.format in APPENDABLE_FORMATS:
+            return
+        raise FeedTargetError(
+            f"feed target {target} exists and cannot be appended to in the {self.format} format "
+            "(the result would not be one valid file): use -O to replace it, a file per run "
+            "(-o 'out/%(time)s.json'), or jsonlines, which appends"
+        )
 
     # -- open -----------------------------------------------------------------------------
 
@@ -377,13 +402,19 @@ class AtomicFileFeedStorage:
         os.fsync(file.fileno())
         file.close()
         target = Path(self.path)
+        if not self.overwrite:
+            # Whether the target exists is only known under the append lock: two appending
+            # runs that both saw no file would both publish theirs, and one would vanish.
+            with self._append_lock(target):
+                self._store_appending(file, target, tracker)
+            return
         size = os.stat(file.temp).st_size
         exists = os.path.lexists(target)
         if exists and (size == 0 or tracker.is_empty()):
             logger.info("Nothing new for %s: the existing file is kept as it was", target)
             self._discard(file.temp)
             return
-        if exists and self.overwrite and not self._complete():
+        if exists and not self._complete():
             logger.warning(
                 "Run ended early (%s): %s is kept as it was; %d records stay pending",
                 self.close_reason,
@@ -394,10 +425,30 @@ class AtomicFileFeedStorage:
             if self.crawler is not None and self.crawler.stats is not None:
                 self.crawler.stats.inc_value("newsbot/feed/withheld", len(tracker.deliveries))
             return
-        if self.overwrite or not exists:
+        self._publish([self._entry(file.temp, target, tracker.deliveries)])
+
+    def _store_appending(self, file: AtomicFile, target: Path, tracker: FeedTracker) -> None:
+        """``-o``: the run's file as the target if there is none yet, else the old records and
+        the new ones as one new file. Called under the append lock."""
+        exists = os.path.lexists(target)
+        if exists and (os.stat(file.temp).st_size == 0 or tracker.is_empty()):
+            logger.info("Nothing new for %s: the existing file is kept as it was", target)
+            self._discard(file.temp)
+            return
+        if not exists:
             self._publish([self._entry(file.temp, target, tracker.deliveries)])
             return
-        self._append(file, target, tracker)
+        self._check_appendable(target)  # made since the run started (by another run)
+        merged = self._temp_name(target)
+        self._register(merged)
+        try:
+            self._merge(target, file.temp, merged)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(merged)
+            raise
+        os.unlink(file.temp)
+        self._publish([self._entry(merged, target, tracker.deliveries)])
 
     def _complete(self) -> bool:
         if self.close_reason is None:
@@ -412,24 +463,30 @@ class AtomicFileFeedStorage:
         if ledger is not None:
             ledger.forget_temp(temp)
 
-    def _append(self, file: AtomicFile, target: Path, tracker: FeedTracker) -> None:
-        """Publish old content + new records as one new file, under a lock on the target."""
+    @staticmethod
+    @contextlib.contextmanager
+    def _append_lock(target: Path) -> Iterator[None]:
+        """The lock two appending runs (any state directory) share: ``.NAME.lock`` beside the
+        target, removed again by its holder (a file per run would otherwise leave one lock file
+        per run). Whoever locked a file that was removed meanwhile locks the new one instead."""
         lock_path = target.parent / f".{target.name}.lock"
-        lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
-            merged = self._temp_name(target)
-            self._register(merged)
+        while True:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                self._merge(target, file.temp, merged)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(merged)
-                raise
-            os.unlink(file.temp)
-            self._publish([self._entry(merged, target, tracker.deliveries)])
+                st = os.stat(lock_path, follow_symlinks=False)
+            except FileNotFoundError:
+                st = None
+            held = os.fstat(fd)
+            if st is not None and (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+                break
+            os.close(fd)  # its holder removed it as we waited: take the one there now
+        try:
+            yield
         finally:
-            os.close(lock_fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(lock_path)  # still holding it: nobody locks a removed file for good
+            os.close(fd)
 
     def _merge(self, target: Path, new: str, merged: str) -> None:
         line_format = self.format in ("jsonlines", "jsonl") and "postprocessing" not in (
@@ -509,10 +566,10 @@ class AtomicFileFeedStorage:
                 return
             fsync_dir(staging.path)
             entries: list[PublishEntry] = []
-            for staged, relative, delivery in staging.files:
+            for staged, relative, deliveries in staging.files:
                 final = staging.target_path(relative)
                 final.parent.mkdir(parents=True, exist_ok=True)
-                entries.append(self._entry(staged, final, [delivery] if delivery else []))
+                entries.append(self._entry(staged, final, deliveries))
             self._publish(entries)
         except BaseException as exc:
             self._failed(exc, staging.newsbot_tracker)

@@ -417,7 +417,17 @@ class RobotsTxtMiddleware(_ScrapyRobotsTxtMiddleware):
         await super()._parse_robots(response, netloc, request)
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
-        why = exc.why if isinstance(exc, Refused) else type(exc).__name__
+        from scrapy.exceptions import DownloadCancelledError
+
+        if isinstance(exc, Refused):
+            # A redirect newsbot does not follow (off the site, another scheme): say where to.
+            why = exc.why
+            target = urlsplit(exc.url).netloc or exc.url
+            self._stats.set_value(f"newsbot/robots/redirected_to/{netloc}", target)
+        elif isinstance(exc, DownloadCancelledError) or "max size" in str(exc).lower():
+            why = "too_large"  # over DOWNLOAD_MAXSIZE: the site answered, with too much
+        else:
+            why = type(exc).__name__
         self._mark_unreachable(netloc, why)
         if not isinstance(exc, IgnoreRequest):
             self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")

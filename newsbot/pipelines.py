@@ -21,6 +21,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from newsbot.idset import IdSet
 from newsbot.items import ArticleItem
 from newsbot.processors import BEIJING
+from newsbot.state.errors import StateUnavailable
 from newsbot.state.fingerprints import content_hash, text_fingerprint
 from newsbot.state.records import as_dict, url_date
 from newsbot.state.service import delivery_service
@@ -212,7 +213,15 @@ class DeliveryPipeline:
         adapter = ItemAdapter(item)
         record = as_dict(item)
         ident = str(record["article_id"])
-        before = self.state.delivered(ident)
+        try:
+            before = self.state.delivered(ident)
+        except StateUnavailable as exc:
+            # The store is gone (an unreachable Redis), already reported: the run fails and
+            # stops, and this article, left pending, is fetched again by the next run. One
+            # quiet drop per record in flight, not a traceback each.
+            raise RecordDropped(
+                "state_unavailable", str(exc), settles=False, log_level="DEBUG"
+            ) from None
         if before is not None:
             revision, digest = before
             if digest != content_hash(record):

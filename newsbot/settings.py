@@ -82,6 +82,8 @@ ADDONS = {
     "newsbot.addon.NewsbotAddon": 0,
     "newsbot.distributed.DistributedAddon": 10,
 }
+#: Largest file read as input (`-a urls_file=`, `scrapy extract`); only regular files are read.
+NEWSBOT_MAX_INPUT_BYTES = 64 * 1024 * 1024
 
 # --- delivery (state, feeds, pipelines) --------------------------------------------------------
 
@@ -99,6 +101,9 @@ NEWSBOT_STATE_FULL_CHECK_DAYS = 7
 NEWSBOT_STATE_BATCH_SIZE = 500
 #: Fetch again, at start, what earlier runs left pending or failed (up to MAX_ATTEMPTS tries).
 NEWSBOT_STATE_RESUME = True
+#: Seconds the run waits for a lock another process holds on the store (a backup, a sqlite3
+#: shell) before it stops with state_failed (at start: before fetching anything).
+NEWSBOT_STATE_BUSY_TIMEOUT = 30.0
 NEWSBOT_STATE_MAX_ATTEMPTS = 3
 #: Default for ``-a recheck_days=N``: refetch articles exported in the last N days (0: none).
 NEWSBOT_RECHECK_DAYS = 0
@@ -125,6 +130,11 @@ NEWSBOT_HEXO_COLUMN_NAMES = {
     "318": "快讯",
     "325": "快讯",
 }
+#: Entries an Atom/RSS feed (``-o feeds:atom``, ``-o feeds:rss``) keeps: the newest N, across runs.
+NEWSBOT_FEED_ENTRIES = 50
+#: Where the feeds' folder is served (``https://example.org/nbd/``): makes their self links and
+#: ids absolute, as feed readers and the W3C validator want. Empty: relative self links.
+NEWSBOT_FEED_BASE_URL = ""
 
 #: Feed formats and storages: here as well as in the add-on, because `scrapy crawl -o x:hexo`
 #: checks the format against the settings before any add-on runs; the add-on merges them into

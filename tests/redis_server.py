@@ -31,7 +31,7 @@ def server_binary() -> str | None:
 class RedisServer:
     """``with RedisServer() as server: server.url`` — a throwaway server, data in memory only."""
 
-    def __init__(self, binary: str | None = None) -> None:
+    def __init__(self, binary: str | None = None, *, persistent: bool = False) -> None:
         found = binary or server_binary()
         if found is None:
             raise FileNotFoundError(
@@ -42,6 +42,9 @@ class RedisServer:
         self.directory = Path(tempfile.mkdtemp(prefix="nbredis-", dir="/tmp"))
         self.socket = self.directory / "redis.sock"
         self.process: subprocess.Popen[bytes] | None = None
+        #: Every write in an append-only file, synced: a server killed and started again (on
+        #: the same directory) comes back with its data, as a production server would.
+        self.persistent = persistent
 
     @property
     def url(self) -> str:
@@ -49,7 +52,15 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         command = [self.binary, "--port", "0", "--unixsocket", str(self.socket)]
-        command += ["--unixsocketperm", "700", "--save", "", "--appendonly", "no"]
+        command += ["--unixsocketperm", "700", "--save", ""]
+        command += (
+            ["--appendonly", "yes", "--appendfsync", "always"]
+            if self.persistent
+            else [
+                "--appendonly",
+                "no",
+            ]
+        )
         command += ["--dir", str(self.directory), "--loglevel", "warning"]
         self.process = subprocess.Popen(
             command,
@@ -79,6 +90,16 @@ class RedisServer:
             self.process.stderr.close()
         with contextlib.suppress(OSError):
             shutil.rmtree(self.directory)
+
+    def kill(self) -> None:
+        """SIGKILL the server (its data directory stays, for :meth:`start` again)."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket.unlink()
 
     def __enter__(self) -> RedisServer:
         return self.start()

@@ -91,7 +91,7 @@ def test_append_publishes_old_and_new_records_as_one_file(tmp_path: Path) -> Non
     ids = [json.loads(x)["article_id"] for x in target.read_text().splitlines()]
     assert ids == ["0", "1", "2"]
     assert target.stat().st_mode & 0o777 == 0o640
-    assert hidden(tmp_path) == [".a.jsonl.lock"]
+    assert hidden(tmp_path) == []  # no temporary file, and the append lock removed
 
 
 def test_append_refuses_a_torn_file_and_changes_nothing(tmp_path: Path) -> None:

@@ -237,9 +237,21 @@ def test_state_command_rebuilds_then_crawl_side_sees_it(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert done.returncode == 1, done.stderr  # a line was not a record: said, and non-zero
+    # A line was not a record: said, non-zero, and nothing written (all or nothing).
+    assert done.returncode == 1, done.stderr
+    assert "bad.jsonl:2: not JSON" in done.stderr and "nothing was written" in done.stderr
+    assert not (state / DB_NAME).exists()
+    done = subprocess.run(
+        [*base, "rebuild", "--skip-bad-lines", str(a), str(tmp_path / "bad.jsonl")],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr  # the skipped line is said, and non-zero
     assert "3 articles exported" in done.stderr
-    assert "bad.jsonl:2" in done.stderr
+    assert "bad.jsonl:2: not JSON" in done.stderr
     info = subprocess.run(
         [*base, "info"], cwd=ROOT, env=env(), capture_output=True, text=True, check=True
     )

@@ -111,21 +111,38 @@ def test_a_signal_during_a_hung_response_stops_within_the_download_timeout(
 # -- SIGKILL ---------------------------------------------------------------------------------
 
 
+def consume(out: Path, consumed: Path, n: int) -> None:
+    """What a consumer of the output does between runs: move the published files away
+    (``mv out/*.jsonl consumed/``, logrotate). ``consumed`` is inside ``out``, so the final
+    count reads every file ever published."""
+    consumed.mkdir(parents=True, exist_ok=True)
+    for path in sorted(out.glob("*.jsonl")):
+        if not path.name.startswith("."):
+            path.rename(consumed / f"round-{n}-{path.name}")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("output", ["file-per-run", "append"])
+@pytest.mark.parametrize(
+    "output", ["file-per-run", "append", "overwrite-consumed", "file-per-run-consumed"]
+)
 def test_sigkill_at_random_points_then_a_rerun_delivers_each_article_once(
     tmp_path: Path, slow_rounds: int, slow_seed: int, output: str
 ) -> None:
     """Rounds of: (sometimes new articles appear,) a crawl starts and is killed with SIGKILL at
     a random point: while starting, reading lists, fetching, writing or publishing. Then one
     crawl runs to the end: every article is in the published files exactly once, and the store
-    says exported for each. ``--slow-rounds=20`` runs twenty rounds; a failure names the seed
-    (``--slow-seed``) that replays it."""
+    says exported for each. In the ``-consumed`` modes a consumer moves the published files
+    away after every round (so a kill between a rename and its mark meets a target that is
+    gone), ``overwrite`` is ``-O``. ``--slow-rounds=20`` runs twenty rounds; a failure names
+    the seed (``--slow-seed``) that replays it."""
     rng = random.Random(slow_seed)
     why = f"(--slow-seed={slow_seed}, output {output})"
     out = tmp_path / "out"
+    consumed = out / "consumed"
     if output == "append":
         outputs = ["-o", f"{out}/articles.jsonl"]
+    elif output == "overwrite-consumed":
+        outputs = ["-O", f"{out}/articles.jsonl"]
     else:
         outputs = ["-o", f"{out}/%(time)s-%(batch_id)d.jsonl", "-s",
                    "FEED_EXPORT_BATCH_ITEM_COUNT=3"]  # fmt: skip
@@ -148,6 +165,8 @@ def test_sigkill_at_random_points_then_a_rerun_delivers_each_article_once(
             else:
                 kills.append(-1)  # it finished first
             read_records(out)  # whatever was published is whole: no torn file, no torn line
+            if output.endswith("-consumed"):
+                consume(out, consumed, n)
         final = run(crawl_command(site.root, tmp_path / "state", *outputs,
                                   args={"columns": COLUMN}), ROOT)  # fmt: skip
         assert final.returncode == 0, f"{why} kills after {kills} requests\n{final.stderr[-3000:]}"

@@ -303,3 +303,109 @@ def test_a_rebuilt_store_lets_destinations_adopt_its_files(
     assert store.adopt(name + "x", glob.escape(name)) == 1
     assert store.destination_revision(name + "x", "1") == 1
     assert store.destination_revision(name + "x", "2") is None
+
+
+def reopened_after_a_crash(store: StateBackend) -> StateBackend:
+    """The next run after this one died: SQLite opened again (recovery runs on open); in Redis,
+    the worker's heartbeat gone and another worker of the same host started."""
+    if isinstance(store, StateStore):
+        directory = store.directory
+        store.close()  # the intent was committed at begin_publish: as after a SIGKILL
+        return StateStore(directory)
+    assert isinstance(store, RedisStateStore)
+    store.redis.delete(store.k(f"w:{store.worker}:alive"))
+    other = RedisStateStore(store.url, prefix=store.prefix, worker_id="b", lease=5.0)
+    other.register()
+    other.join({})
+    return other
+
+
+def begin(store: StateBackend, tmp_path: Path, ident: str) -> tuple[Path, Path]:
+    """A run that discovered article ``ident``, wrote its file and committed the intent."""
+    store.discovered(ident, url_date="2021-04-10", column="3")
+    temp, target = tmp_path / f".{ident}.tmp", tmp_path / f"{ident}.jsonl"
+    temp.write_text(f'{{"article_id": "{ident}"}}\n')
+    store.register_temp(str(temp))
+    st = temp.stat()
+    entry = PublishEntry(str(temp), str(target), st.st_dev, st.st_ino, st.st_size,
+                         [delivery(ident)])  # fmt: skip
+    claim(store, entry.deliveries)
+    store.begin_publish([entry])
+    return temp, target
+
+
+def test_a_file_moved_away_after_its_rename_still_counts_as_delivered(
+    backend: StateBackend, tmp_path: Path
+) -> None:
+    """Killed between the rename and the mark, then the file is consumed (``mv out/*.jsonl
+    consumed/``, logrotate): the temporary file being gone proves the rename happened."""
+    temp, target = begin(backend, tmp_path, "5")
+    os.replace(temp, target)  # published; the run dies before finish_publish
+    target.rename(tmp_path / "consumed.jsonl")
+    again = reopened_after_a_crash(backend)
+    try:
+        report = again.recover()
+        assert (report.published, report.discarded) == (1, 0)
+        assert again.state_of("5") == "exported"
+    finally:
+        again.close()
+
+
+def test_a_file_never_renamed_stays_pending_after_a_crash(
+    backend: StateBackend, tmp_path: Path
+) -> None:
+    temp, target = begin(backend, tmp_path, "6")  # the run dies before the rename
+    again = reopened_after_a_crash(backend)
+    try:
+        report = again.recover()
+        assert (report.published, report.discarded) == (0, 1)
+        assert again.state_of("6") == "pending"
+        assert not temp.exists() and not target.exists()
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_a_store_that_can_no_longer_be_written_says_so_once(kind: str, tmp_path: Path) -> None:
+    """``on_write_error`` hears once of the first write the store cannot make (SQLite: a lock
+    another process holds past the busy timeout; Redis: the server gone); later writes fail at
+    once with the same kind of error, without waiting again."""
+    import sqlite3
+
+    from newsbot.state.errors import StateUnavailable
+
+    heard: list[StateUnavailable] = []
+    holder: sqlite3.Connection | None = None
+    server: RedisServer | None = None
+    store: StateBackend
+    if kind == "sqlite":
+        store = StateStore(tmp_path / "s", busy_timeout=0.2, batch_size=1)
+        holder = sqlite3.connect(tmp_path / "s" / "state.sqlite3", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process's write lock
+    else:
+        if distkit.server_binary() is None:
+            pytest.skip("no redis-server")
+        server = RedisServer().start()
+        redis = RedisStateStore(server.url, prefix="gone", worker_id="a", lease=5.0)
+        redis.register()
+        redis.join({})
+        store = redis
+        server.stop()  # the server goes away
+    store.on_write_error = heard.append
+    try:
+        with pytest.raises(StateUnavailable):
+            store.discovered("1", url_date="2021-04-10", column="3")
+            store.commit()
+        began = time.monotonic()
+        with pytest.raises(StateUnavailable):
+            store.discovered("2", url_date="2021-04-10", column="3")
+            store.commit()
+        assert time.monotonic() - began < 0.2  # no second wait
+        assert len(heard) == 1
+    finally:
+        if holder is not None:
+            holder.execute("ROLLBACK")
+            holder.close()
+        if isinstance(store, RedisStateStore):
+            store.closed = True  # nothing to hand back to a server that is gone
+        store.close()

@@ -16,6 +16,8 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.http import HtmlResponse
 
+from newsbot.inputs import DEFAULT_MAX_INPUT_BYTES, InputRefused, read_input_file
+from newsbot.logsafe import shown
 from newsbot.pages import NotArticle
 from newsbot.pages.article import ArticlePage
 from newsbot.urls import article_path_parts, article_url, canonical_article_url
@@ -25,11 +27,13 @@ PAGE_SUFFIXES = (".html", ".htm", ".shtml", ".xhtml")
 
 def page_files(paths: list[str], skipped: Counter[str] | None = None) -> Iterator[Path]:
     """The files named, and the pages inside the folders named, in a stable order. Other files
-    in the folders are counted in ``skipped`` by suffix (``(none)`` without one)."""
+    in the folders are counted in ``skipped`` by suffix (``(none)`` without one). A page name
+    that is not a regular file (a FIFO, a link to a device) is listed too: reading refuses it
+    with a reason, rather than it vanishing unsaid."""
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            for p in sorted(p for p in path.rglob("*") if p.is_file()):
+            for p in sorted(p for p in path.rglob("*") if not p.is_dir()):
                 if p.suffix.lower() in PAGE_SUFFIXES:
                     yield p
                 elif skipped is not None:
@@ -97,14 +101,17 @@ class Command(ScrapyCommand):
         if opts.url and len(files) != 1:
             raise UsageError("--url applies to a single page")
         if opts.url and not canonical_article_url(opts.url, any_host=True):
-            raise UsageError(f"--url is not an article URL: {opts.url}")
+            raise UsageError(f"--url is not an article URL: {shown(opts.url)}")
+        assert self.settings is not None
+        limit = self.settings.getint("NEWSBOT_MAX_INPUT_BYTES", DEFAULT_MAX_INPUT_BYTES)
         failures = 0
         out = sys.stdout
         for path in files:
             try:
-                body = path.read_bytes()
-            except OSError as e:
-                print(f"newsbot: {path}: unreadable: {e.strerror or e}", file=sys.stderr)
+                body = read_input_file(path, limit)
+            except InputRefused as e:
+                reason = "unreadable" if e.reason == "missing" else e.reason
+                print(f"newsbot: {shown(path)}: {reason}: {e.detail}", file=sys.stderr)
                 failures += 1
                 continue
             page = ArticlePage(
@@ -115,7 +122,7 @@ class Command(ScrapyCommand):
             try:
                 item = page.to_item()
             except NotArticle as e:
-                print(f"newsbot: {path}: {e.reason}: {e.detail}", file=sys.stderr)
+                print(f"newsbot: {shown(path)}: {e.reason}: {shown(e.detail)}", file=sys.stderr)
                 failures += 1
                 continue
             out.write(json.dumps(ItemAdapter(item).asdict(), ensure_ascii=False) + "\n")
@@ -123,5 +130,5 @@ class Command(ScrapyCommand):
         if skipped:
             print(skipped_line(skipped), file=sys.stderr)
         if not files:
-            print("newsbot: no pages found in " + " ".join(args), file=sys.stderr)
+            print("newsbot: no pages found in " + " ".join(map(shown, args)), file=sys.stderr)
         self.exitcode = 1 if failures or not files else 0

@@ -30,6 +30,7 @@ from scrapy.http import HtmlResponse
 from scrapy.statscollectors import MemoryStatsCollector
 
 from newsbot.exporters import JsonLinesExporter
+from newsbot.logsafe import shown
 from newsbot.ops.archive import Capture, archive_dir, iter_captures, warc_files
 from newsbot.pages import NotArticle
 from newsbot.pages.article import ArticlePage
@@ -86,7 +87,7 @@ class Command(ScrapyCommand):
                     if ident is not None:
                         captures.setdefault(ident, []).append(capture)
             except (OSError, ValueError) as exc:
-                print(f"reparse: {path}: unreadable: {exc}", file=sys.stderr)
+                print(f"reparse: {shown(path)}: unreadable: {shown(exc)}", file=sys.stderr)
                 self.exitcode = 1
         if opts.output:
             self._write_file(Path(opts.output), captures)
@@ -119,13 +120,13 @@ class Command(ScrapyCommand):
                 if problem is None:
                     other[",".join(sorted({f"http_{c.status}" for c in found}))] += 1
                     continue
-                print(f"reparse: article {ident}: {problem}", file=sys.stderr)
+                print(f"reparse: article {ident}: {shown(problem)}", file=sys.stderr)
                 broken += 1
                 continue
             try:
                 validation.process_item(item)
             except RecordDropped as exc:
-                print(f"reparse: article {ident}: dropped: {exc}", file=sys.stderr)
+                print(f"reparse: article {ident}: dropped: {shown(exc)}", file=sys.stderr)
                 broken += 1
                 continue
             exporter.export_item(item)

@@ -23,8 +23,9 @@ from typing import Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from newsbot.logsafe import shown
 from newsbot.state.errors import StateCorrupt, StateError
-from newsbot.state.rebuild import rebuild
+from newsbot.state.rebuild import RebuildReport, rebuild
 from newsbot.state.store import REBUILD_HINT, StateStore
 
 #: ``scrapy state report``'s page when no ``-o`` is given (in the current directory).
@@ -37,7 +38,7 @@ class Command(ScrapyCommand):
 
     def syntax(self) -> str:
         return (
-            "info | check [--full] | rebuild [--force] FILE [FILE ...] | "
+            "info | check [--full] | rebuild [--force] [--skip-bad-lines] FILE [FILE ...] | "
             "report [-o FILE] [--since DATE] [--until DATE] [--column ID]"
         )
 
@@ -53,7 +54,9 @@ class Command(ScrapyCommand):
             "rebuild: create the state store of NEWSBOT_STATE_DIR from the JSON Lines files "
             "newsbot delivered, when the store was lost or is corrupt. Every record becomes an "
             "exported article, so the next crawl does not deliver it again. An existing store "
-            "is only replaced with --force (it is kept, renamed).\n"
+            "is only replaced with --force (it is kept, renamed). All or nothing: a line that "
+            "is not a record stops it before anything is written (--skip-bad-lines: rebuild "
+            "from the others), and the new store replaces the old one only once complete.\n"
             "report: write one self-contained HTML page (charts and tables, opens offline) of "
             "the store and the run reports: articles published per day and column, runs, "
             "failures and drops by reason, columns whose list pages stopped giving articles, "
@@ -63,6 +66,12 @@ class Command(ScrapyCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("--force", action="store_true", help="replace an existing store")
+        parser.add_argument(
+            "--skip-bad-lines",
+            action="store_true",
+            help="rebuild even if some lines are not records (they are named; their articles, "
+            "if any, may be delivered again)",
+        )
         parser.add_argument(
             "--full", action="store_true", help="check: integrity_check instead of quick_check"
         )
@@ -94,7 +103,7 @@ class Command(ScrapyCommand):
             # A distributed crawl's state (README.md, Distributed crawling).
             from newsbot.distributed.status import state_command
 
-            self.exitcode = state_command(self.settings, args, opts.force)
+            self.exitcode = state_command(self.settings, args, opts.force, opts.skip_bad_lines)
             return
         try:
             if args[0] == "info":
@@ -104,9 +113,9 @@ class Command(ScrapyCommand):
             else:
                 if len(args) < 2:
                     raise UsageError("rebuild needs the delivered JSON Lines files")
-                self._rebuild([Path(a) for a in args[1:]], opts.force)
+                self._rebuild([Path(a) for a in args[1:]], opts.force, opts.skip_bad_lines)
         except StateError as exc:
-            print(f"state: {exc}", file=sys.stderr)
+            print(f"state: {shown(exc)}", file=sys.stderr)
             self.exitcode = 1
 
     def _info(self) -> None:
@@ -141,26 +150,21 @@ class Command(ScrapyCommand):
             )
         print(f"state store {store.path}: ok", file=sys.stderr)
 
-    def _rebuild(self, files: list[Path], force: bool) -> None:
+    def _rebuild(self, files: list[Path], force: bool, skip_bad_lines: bool) -> None:
         assert self.settings is not None
         report = rebuild(
             self._directory(),
             files,
             min_chars=self.settings.getint("NEWSBOT_DUPLICATE_MIN_CHARS", 50),
             force=force,
+            skip_bad_lines=skip_bad_lines,
         )
         print(
-            f"rebuilt {self._directory()}: {report.articles} articles exported, from "
+            f"rebuilt {shown(self._directory())}: {report.articles} articles exported, from "
             f"{report.records} records in {report.files} files",
             file=sys.stderr,
         )
-        if report.bad_lines:
-            shown = ", ".join(report.bad_lines[:5])
-            print(
-                f"state: {len(report.bad_lines)} lines were not records and were skipped: {shown}",
-                file=sys.stderr,
-            )
-            self.exitcode = 1
+        self.exitcode = skipped_lines(report)
 
     def _report(self, opts: argparse.Namespace) -> int:
         from newsbot.ops.charts import ChartsUnavailable
@@ -218,3 +222,17 @@ def _date(value: str | None, option: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def skipped_lines(report: RebuildReport) -> int:
+    """Says which lines ``--skip-bad-lines`` left out; the exit status (1 if any were)."""
+    if not report.bad_lines:
+        return 0
+    listed = "; ".join(report.bad_lines[:5])
+    more = f" (and {len(report.bad_lines) - 5} more)" if len(report.bad_lines) > 5 else ""
+    print(
+        f"state: {len(report.bad_lines)} lines were not records and were skipped (their "
+        f"articles, if any, may be delivered again): {listed}{more}",
+        file=sys.stderr,
+    )
+    return 1

@@ -31,6 +31,7 @@ from newsbot.outcome import fail_run
 from newsbot.requestmeta import LEASE, article_id_of, article_meta
 from newsbot.spiders.arguments import run_arguments
 from newsbot.state.errors import StateError
+from newsbot.state.redis_guard import RedisUnavailable
 from newsbot.state.redis_store import RedisStateStore
 from newsbot.state.service import delivery_service
 
@@ -156,7 +157,29 @@ class RedisScheduler(Scheduler):
         this worker still holds is handed back when the state store closes (after the feeds
         have published)."""
 
+    # Redis gone (RedisUnavailable, already reported once: the run fails with redis_failed
+    # and stops): the scheduler has nothing to give and takes nothing, instead of raising on
+    # every turn of the engine, which then never stopped.
+
     def enqueue_request(self, request: Request) -> bool:
+        try:
+            return self._enqueue(request)
+        except RedisUnavailable:
+            return False
+
+    def next_request(self) -> Request | None:
+        try:
+            return self._next()
+        except RedisUnavailable:
+            return None
+
+    def has_pending_requests(self) -> bool:
+        try:
+            return not self.seed_only and len(self.queue) > 0
+        except RedisUnavailable:
+            return False
+
+    def _enqueue(self, request: Request) -> bool:
         if not request.dont_filter and self.df.request_seen(request):
             self.df.log(request, self.spider)
             self._inc("newsbot/redis/filtered")
@@ -167,13 +190,10 @@ class RedisScheduler(Scheduler):
         self._inc("newsbot/redis/not_needed")
         return False
 
-    def next_request(self) -> Request | None:
+    def _next(self) -> Request | None:
         if self.seed_only:
             return None
         request = self.queue.pop()
         if request is not None:
             self._inc("newsbot/redis/popped")
         return request
-
-    def has_pending_requests(self) -> bool:
-        return not self.seed_only and len(self.queue) > 0

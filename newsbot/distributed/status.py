@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from newsbot.logsafe import shown
 from newsbot.state.errors import StateError
 from newsbot.state.rebuild import rebuild_redis
 from newsbot.state.redis_store import RedisStateStore
@@ -68,11 +69,13 @@ class Command(ScrapyCommand):
                     print(f"queue-status: job dropped ({dropped} requests)", file=sys.stderr)
                 print(json.dumps(store.status(), ensure_ascii=False, indent=2))
         except StateError as exc:
-            print(f"queue-status: {exc}", file=sys.stderr)
+            print(f"queue-status: {shown(exc)}", file=sys.stderr)
             self.exitcode = 1
 
 
-def state_command(settings: BaseSettings, args: list[str], force: bool) -> int:
+def state_command(
+    settings: BaseSettings, args: list[str], force: bool, skip_bad_lines: bool = False
+) -> int:
     """``scrapy state info|rebuild`` for the state in Redis (``NEWSBOT_REDIS_URL``)."""
     prefix = settings.get("NEWSBOT_REDIS_PREFIX") or "newsbot"
     url = settings.get("NEWSBOT_REDIS_URL")
@@ -106,17 +109,16 @@ def state_command(settings: BaseSettings, args: list[str], force: bool) -> int:
                 [Path(a) for a in args[1:]],
                 min_chars=settings.getint("NEWSBOT_DUPLICATE_MIN_CHARS", 50),
                 force=force,
+                skip_bad_lines=skip_bad_lines,
             )
     except StateError as exc:
-        print(f"state: {exc}", file=sys.stderr)
+        print(f"state: {shown(exc)}", file=sys.stderr)
         return 1
     print(
         f"rebuilt {store.directory}: {report.articles} articles exported, from "
         f"{report.records} records in {report.files} files",
         file=sys.stderr,
     )
-    if report.bad_lines:
-        shown = ", ".join(report.bad_lines[:5])
-        print(f"state: {len(report.bad_lines)} lines were not records: {shown}", file=sys.stderr)
-        return 1
-    return 0
+    from newsbot.commands.state import skipped_lines
+
+    return skipped_lines(report)

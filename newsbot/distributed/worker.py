@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,11 @@ from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
 from twisted.internet.task import LoopingCall
 
-from newsbot.outcome import fail_and_stop, fail_run, running_engine
+from newsbot.outcome import fail_and_stop, running_engine
 from newsbot.pipelines import RecordDropped
 from newsbot.requestmeta import LEASE, ArticleSource, article_id_of, request_article
 from newsbot.state.errors import StateError
+from newsbot.state.redis_guard import RedisUnavailable
 from newsbot.state.redis_store import LeaseLost, RedisStateStore
 from newsbot.state.service import delivery_service
 from newsbot.urls import article_url
@@ -284,8 +286,15 @@ class WorkerExtension:
         self._poll.start(self.poll, now=False).addErrback(self._loop_failed)
 
     def _loop_failed(self, failure: Any) -> None:
-        logger.error("Distributed worker loop failed: %s", failure.getTraceback())
-        fail_run(self.crawler, "redis_failed", str(failure.value))
+        self.engine_stopped()
+        if isinstance(failure.value, RedisUnavailable):
+            return  # said once already (the run fails with redis_failed and stops)
+        logger.error(
+            "Distributed worker loop failed: %s",
+            failure.value,
+            exc_info=(failure.type, failure.value, failure.getTracebackObject()),
+        )
+        fail_and_stop(self.crawler, "redis_failed", str(failure.value))
 
     def engine_stopped(self) -> None:
         for loop in (self._beat, self._poll):
@@ -347,7 +356,10 @@ class WorkerExtension:
     def spider_idle(self, spider: Spider) -> None:
         if self.store.closed or not self.store.registered or self.store.joined is None:
             return
-        verdict = self.store.verdict()
+        try:
+            verdict = self.store.verdict()
+        except RedisUnavailable:
+            return  # said once already: the worker stops
         if verdict == "reap":
             self.beat()
             raise DontCloseSpider
@@ -374,4 +386,5 @@ class WorkerExtension:
         except TypeError:
             return
         if ident:
-            self.store.release(str(ident))
+            with contextlib.suppress(RedisUnavailable):  # gone: the lease lets go for us
+                self.store.release(str(ident))

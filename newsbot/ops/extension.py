@@ -36,6 +36,7 @@ from w3lib.url import file_uri_to_path
 
 from newsbot import __version__
 from newsbot import signals as nb_signals
+from newsbot.logsafe import shown_lines
 from newsbot.ops import deadletter
 from newsbot.ops.ledger import RunLedger
 from newsbot.ops.monitors import RunFacts, RunSuite, Thresholds
@@ -280,7 +281,8 @@ class RunReporter:
             write_atomically(Path(report["report_path"]), to_json(report))
         except OSError as exc:
             fail_run(self.crawler, "storage_failed", f"cannot write the run report: {exc}")
-        logger.info("%s", render(report))
+        # Its lines hold paths and failure texts: each is escaped, the line breaks are its own.
+        logger.info("%s", shown_lines(render(report).splitlines()))
 
     def _judge(self, facts: RunFacts) -> None:
         spider = self.crawler.spider

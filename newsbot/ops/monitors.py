@@ -37,6 +37,7 @@ publishing. Other spidermon suites can still be enabled the usual way (``SPIDERM
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -139,6 +140,33 @@ class RunMonitor(Monitor):
         return first_tries == discovered or (bad > limits.tolerated and bad / discovered > share)
 
 
+def robots_message(host: str, why: str, stats: Mapping[str, Any]) -> str:
+    """Why robots.txt could not be read, in words that point at the cause.
+
+    >>> robots_message("h", "too_large", {})[:60]
+    'robots.txt of h is larger than DOWNLOAD_MAXSIZE, so it could'
+    >>> robots_message("h", "offsite_redirect", {"newsbot/robots/redirected_to/h": "x.test"})[:52]
+    'robots.txt of h redirects to x.test, where newsbot d'
+    """
+    if why == "too_large":
+        return (
+            f"robots.txt of {host} is larger than DOWNLOAD_MAXSIZE, so it could not be read and "
+            "nothing may be fetched (RFC 9309); raise DOWNLOAD_MAXSIZE if the site really "
+            "serves one that large"
+        )
+    target = stats.get(f"newsbot/robots/redirected_to/{host}")
+    if target is not None:
+        return (
+            f"robots.txt of {host} redirects to {target}, where newsbot does not go, so nothing "
+            "may be fetched (RFC 9309); point NEWSBOT_SITE_ROOT at the host it redirects to, "
+            "or allow that host (NEWSBOT_ALLOWED_HOSTS)"
+        )
+    return (
+        f"robots.txt of {host} could not be read ({why}), so nothing may be fetched "
+        "(RFC 9309); is the site down or NEWSBOT_SITE_ROOT wrong?"
+    )
+
+
 @monitors.name("site reachable")
 class SiteReachableMonitor(RunMonitor):
     def test_rule(self) -> None:
@@ -150,18 +178,15 @@ class SiteReachableMonitor(RunMonitor):
         }
         if unreachable:
             host, why = next(iter(unreachable.items()))
-            self.fail_run(
-                "site_unreachable",
-                f"robots.txt of {host} could not be read ({why}), so nothing may be fetched "
-                "(RFC 9309); is the site down or NEWSBOT_SITE_ROOT wrong?",
-            )
-        # Download errors, not newsbot's own refusals (perimeter, robots.txt: IgnoreRequest).
+            self.fail_run("site_unreachable", robots_message(host, str(why), stats))
+        # Download errors, not newsbot's own refusals (perimeter, robots.txt: IgnoreRequest),
+        # nor pages over DOWNLOAD_MAXSIZE (the site answered them: their own reason says so).
         kinds = Counter(
             {
                 k.rsplit(".", 1)[-1]: int(v)
                 for k, v in stats.items()
                 if k.startswith("downloader/exception_type_count/")
-                and not k.endswith((".Refused", ".IgnoreRequest"))
+                and not k.endswith((".Refused", ".IgnoreRequest", ".DownloadCancelledError"))
             }
         )
         errors = sum(kinds.values())

@@ -11,11 +11,15 @@ scrapyd add (``_job``), and feed path parameters: a name that the run's feed URI
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+from newsbot.inputs import DEFAULT_MAX_INPUT_BYTES, InputRefused, read_input_file
+from newsbot.logsafe import shown
 from newsbot.urls import canonical_article_url, column_ref
 
 MODES = ("columns", "urls", "query")
@@ -208,29 +212,84 @@ def article_urls(values: list[str], where: Callable[[int], str]) -> list[str]:
     return found
 
 
-def read_urls_file(path: str) -> list[str]:
-    """Canonical URLs listed in a file: one per line, blank lines and ``#`` comments skipped."""
-    file = Path(path).expanduser()
+#: A line that has the shape of an absolute URL (a scheme, ``//`` and a host), nothing else.
+_URL_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@]*@?[^\s/?#]+\S*")
+
+
+def _shown_url(line: str) -> str:
+    """A URL as an error message may show it: scheme, host and path, never its userinfo, query
+    or fragment (they may hold a password or a token).
+
+    >>> _shown_url("https://user:pw@evil.test:8080/a/b?token=1#x")
+    "'https://evil.test:8080/a/b'"
+    """
+    parts = urlsplit(line)
+    host = parts.netloc.rpartition("@")[2]
+    return repr(shown(f"{parts.scheme}://{host}{parts.path}", limit=150))
+
+
+def urls_file_lines(path: str, text: str) -> list[str]:
+    """Canonical URLs of the lines of a URL list. A bad line is named by its number and, if it
+    is a URL of another kind, by that URL; a line that is not a URL (a secret in a file given
+    by mistake) is never shown.
+
+    >>> urls_file_lines("u.txt", "# x\\nhttps://www.nbd.com.cn/articles/2021-04-01/5.html\\n")
+    ['https://www.nbd.com.cn/articles/2021-04-01/5.html']
+    >>> urls_file_lines("u.txt", "API_KEY=s3cr3t\\nhttps://evil.test/articles/2021-04-01/5.html")
+    Traceback (most recent call last):
+    ...
+    newsbot.spiders.arguments.ArgumentError: urls_file u.txt line 1: not a URL (not shown); \
+urls_file u.txt line 2: 'https://evil.test/articles/2021-04-01/5.html' is not an article URL ...
+    """
+    found: list[str] = []
+    not_urls: list[int] = []
+    others: list[str] = []
+    listed = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        listed += 1
+        canonical = canonical_article_url(line) if line.isprintable() else None
+        if canonical is not None:
+            found.append(canonical)
+        elif line.isprintable() and _URL_SHAPE.fullmatch(line):
+            others.append(f"line {number}: {_shown_url(line)} is not an article URL")
+        else:
+            not_urls.append(number)
+    where = f"urls_file {shown(path, limit=200)}"
+    if not listed:
+        raise ArgumentError(f"{where}: lists no URLs")
+    if not_urls or others:
+        problems = []
+        if not_urls:
+            numbers = ", ".join(str(n) for n in not_urls[:10])
+            more = f" (and {len(not_urls) - 10} more)" if len(not_urls) > 10 else ""
+            lines = "line" if len(not_urls) == 1 else "lines"
+            problems.append(f"{where} {lines} {numbers}{more}: not a URL (not shown)")
+        problems += [f"{where} {other}" for other in others[:3]]
+        if len(others) > 3:
+            problems.append(f"and {len(others) - 3} more URLs")
+        raise ArgumentError(
+            "; ".join(problems) + " of www.nbd.com.cn (expected "
+            "https://www.nbd.com.cn/articles/YYYY-MM-DD/ID.html, or its m./http form, one a line)"
+        )
+    return found
+
+
+def read_urls_file(path: str, max_bytes: int = DEFAULT_MAX_INPUT_BYTES) -> list[str]:
+    """Canonical URLs listed in a file: one per line, blank lines and ``#`` comments skipped.
+    Only a regular file of at most ``max_bytes`` is read (a FIFO would hang the run, a device
+    such as /dev/zero fill the memory)."""
     try:
-        text = file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ArgumentError(f"urls_file: {path!r} does not exist") from None
-    except IsADirectoryError:
-        raise ArgumentError(f"urls_file: {path!r} is a directory, not a file") from None
+        data = read_input_file(Path(path).expanduser(), max_bytes)
+    except InputRefused as e:
+        raise ArgumentError(f"urls_file: {shown(path, limit=200)!r} {e.detail}") from None
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ArgumentError(f"urls_file: {path!r} is not UTF-8 text") from None
-    except OSError as e:
-        raise ArgumentError(f"urls_file: cannot read {path!r}: {e.strerror or e}") from None
-    lines = [
-        (n, line.strip())
-        for n, line in enumerate(text.splitlines(), 1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    if not lines:
-        raise ArgumentError(f"urls_file: {path!r} lists no URLs")
-    return article_urls(
-        [line for _, line in lines], lambda i: f"urls_file {path} line {lines[i][0]}"
-    )
+        raise ArgumentError(f"urls_file: {shown(path, limit=200)!r} is not UTF-8 text") from None
+    return urls_file_lines(path, text)
 
 
 #: Every argument the spider takes, and what it is for (the README's table comes from here).
@@ -263,11 +322,46 @@ def feed_param_names(feed_uris: Iterable[str]) -> frozenset[str]:
     return frozenset(names - _SCRAPY_FEED_PARAMS)
 
 
+_BATCH_PARAM = re.compile(r"%\(batch_time\)s|%\(batch_id\)")
+
+
+def unbatchable_feeds(feeds: Mapping[str, Any], default_batch: int) -> str | None:
+    """What is wrong when a feed is split into batches (``FEED_EXPORT_BATCH_ITEM_COUNT`` or the
+    feed's ``batch_item_count``) but its path has no ``%(batch_id)d`` or ``%(batch_time)s``:
+    Scrapy would then drop every feed, and the run crawl everything for nothing.
+
+    >>> unbatchable_feeds({"out/a.jsonl": {}, "out/%(batch_id)d.csv": {}}, 3)
+    'FEED_EXPORT_BATCH_ITEM_COUNT is 3, but the feed out/a.jsonl has no %(batch_id)d or ...
+    >>> unbatchable_feeds({"out/a.jsonl": {"batch_item_count": 0}}, 3) is None
+    True
+    """
+    for uri, options in feeds.items():
+        own = (options or {}).get("batch_item_count")
+        count = int(own) if own is not None else default_batch
+        if count > 0 and not _BATCH_PARAM.search(str(uri)):
+            where = "its batch_item_count" if own is not None else "FEED_EXPORT_BATCH_ITEM_COUNT"
+            return (
+                f"{where} is {count}, but the feed {shown(uri, limit=200)} has no %(batch_id)d or "
+                "%(batch_time)s in its path: each batch needs a file of its own (Scrapy would "
+                "drop the feed, and nothing would be delivered). Add %(batch_id)d to the path, "
+                "or leave batches off"
+            )
+    return None
+
+
 def parse_arguments(
-    kwargs: Mapping[str, object], *, feed_params: Iterable[str] = ()
+    kwargs: Mapping[str, object],
+    *,
+    feed_params: Iterable[str] = (),
+    reserved: Collection[str] = (),
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+    read_files: bool = True,
 ) -> CrawlArguments:
     """Check the spider's arguments and decide the mode. ``feed_params``: names the run's feed
-    URIs use, accepted as they are (see :func:`feed_param_names`).
+    URIs use, accepted as they are (see :func:`feed_param_names`), unless ``reserved`` (the
+    spider's own attributes, which Scrapy would fill the feed path from: such an argument would
+    replace one). A ``urls_file`` is read (at most ``max_input_bytes``) unless ``read_files``
+    is false.
 
     >>> parse_arguments({}) == CrawlArguments(mode="columns")
     True
@@ -279,6 +373,10 @@ def parse_arguments(
     newsbot.spiders.arguments.ArgumentError: unknown argument 'colums' (known: columns, since, ...)
     >>> parse_arguments({"category": "a/b"}, feed_params={"category"}).feed_params
     {'category': 'a/b'}
+    >>> parse_arguments({"args": "x"}, feed_params={"args"}, reserved={"args", "start"})
+    Traceback (most recent call last):
+    ...
+    newsbot.spiders.arguments.ArgumentError: args: the name of one of the spider's own ...
     >>> parse_arguments({"url": "https://www.nbd.com.cn/articles/2021-04-01/1.html", "query": "x"})
     Traceback (most recent call last):
     ...
@@ -298,6 +396,11 @@ def parse_arguments(
             raise ArgumentError(f"{name}: expected a string, got {type(value).__name__}")
         if name in ARGUMENTS:
             args[name] = value
+        elif name in feed_params and name in reserved:
+            raise ArgumentError(
+                f"{name}: the name of one of the spider's own attributes, so it cannot be a "
+                f"feed path parameter (use another name: -a {name}_=... and %({name}_)s)"
+            )
         elif name in feed_params:
             extra[name] = value
         else:
@@ -312,8 +415,8 @@ def parse_arguments(
         if not given:
             raise ArgumentError("url: empty (expected one or more comma separated article URLs)")
         urls += article_urls(given, lambda i: f"url #{i + 1}")
-    if "urls_file" in args:
-        urls += read_urls_file(args["urls_file"])
+    if "urls_file" in args and read_files:
+        urls += read_urls_file(args["urls_file"], max_input_bytes)
 
     query = None
     if "query" in args:
@@ -321,8 +424,8 @@ def parse_arguments(
         if not query:
             raise ArgumentError("query: empty (expected a keyword such as 碳中和)")
 
-    mode = "urls" if urls else "query" if query else "columns"
-    if urls and query:
+    mode = "urls" if urls or "urls_file" in args else "query" if query else "columns"
+    if mode == "urls" and query:
         raise ArgumentError(
             "query cannot be combined with url/urls_file: choose one mode "
             "(columns, url/urls_file or query)"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.misc import load_object
 
 from newsbot.idset import IdSet
+from newsbot.inputs import DEFAULT_MAX_INPUT_BYTES
 from newsbot.items import ArticleItem
 from newsbot.pages import NotArticle
 from newsbot.pages.article import ArticlePage
@@ -58,6 +59,7 @@ from newsbot.spiders.arguments import (
     feed_param_names,
     parse_arguments,
     parse_columns,
+    unbatchable_feeds,
 )
 from newsbot.spiders.entry import PageKind, page_kind
 from newsbot.state.incremental import incremental_of
@@ -189,8 +191,9 @@ class NbdSpider(Spider):
             raise ArgumentError(f"unexpected positional arguments {args!r}: use -a name=value")
         super().__init__()
         self.raw_args = dict(kwargs)
-        #: The run's arguments, checked (again, knowing the feed URIs, in from_crawler).
-        self.args: CrawlArguments = parse_arguments(kwargs, feed_params=kwargs)
+        #: The run's arguments, checked (again, knowing the feed URIs and the settings, in
+        #: from_crawler, which also reads a urls_file).
+        self.args: CrawlArguments = parse_arguments(kwargs, feed_params=kwargs, read_files=False)
         self._seen = IdSet()
         self._pages: dict[str, int] = {}  # column (or "query") -> pages requested
         self._listed: dict[str, IdSet] = {}  # column -> article ids its pages listed
@@ -214,7 +217,8 @@ class NbdSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         feed_params = feed_param_names(crawler.settings.getdict("FEEDS"))
-        spider.args = parse_arguments(kwargs, feed_params=feed_params)
+        spider.args = cls._parse_arguments(crawler.settings, kwargs)
+        cls._check_feeds(crawler.settings)
         # Scrapy fills feed URI parameters from spider attributes.
         for name in feed_params & kwargs.keys():
             setattr(spider, name, kwargs[name])
@@ -228,8 +232,7 @@ class NbdSpider(Spider):
     def adopt_arguments(self, kwargs: dict[str, Any]) -> None:
         """Take the arguments of the distributed crawl this worker joins (checked as its own
         would be), so that every worker reads list pages the same way."""
-        feed_params = feed_param_names(self.crawler.settings.getdict("FEEDS"))
-        self.args = parse_arguments(kwargs, feed_params=feed_params)
+        self.args = self._parse_arguments(self.crawler.settings, kwargs)
         self.raw_args = dict(kwargs)
         self.config = CrawlConfig.from_settings(self.crawler.settings, self.args)
         self.perimeter = self.config.perimeter
@@ -241,8 +244,35 @@ class NbdSpider(Spider):
     def check_arguments(cls, settings: BaseSettings, kwargs: dict[str, Any]) -> None:
         """Raise :class:`ArgumentError` if a run with these arguments and settings cannot start
         (the ``crawl`` command calls it before starting anything)."""
-        feed_params = feed_param_names(settings.getdict("FEEDS"))
-        CrawlConfig.from_settings(settings, parse_arguments(kwargs, feed_params=feed_params))
+        CrawlConfig.from_settings(settings, cls._parse_arguments(settings, kwargs))
+        cls._check_feeds(settings)
+
+    @staticmethod
+    def _check_feeds(settings: BaseSettings) -> None:
+        problem = unbatchable_feeds(
+            settings.getdict("FEEDS"), settings.getint("FEED_EXPORT_BATCH_ITEM_COUNT")
+        )
+        if problem is not None:
+            raise ArgumentError(problem)
+
+    @classmethod
+    def _parse_arguments(cls, settings: BaseSettings, kwargs: Mapping[str, Any]) -> CrawlArguments:
+        return parse_arguments(
+            kwargs,
+            feed_params=feed_param_names(settings.getdict("FEEDS")),
+            reserved=cls.own_names(),
+            max_input_bytes=settings.getint("NEWSBOT_MAX_INPUT_BYTES", DEFAULT_MAX_INPUT_BYTES),
+        )
+
+    @classmethod
+    def own_names(cls) -> frozenset[str]:
+        """The names of the spider's attributes and methods: Scrapy fills ``%(name)s`` in a
+        feed path from the spider's attributes, so an argument of one of these names (``-a
+        args=x``, ``crawler``, ``start``) would replace the spider's own."""
+        names = set(dir(cls)) | set(vars(cls()))
+        for klass in cls.__mro__:
+            names |= set(getattr(klass, "__annotations__", {}))
+        return frozenset(names | {"crawler", "settings"})
 
     # -- start ------------------------------------------------------------------------------
 

@@ -32,4 +32,5 @@ def open_store(settings: BaseSettings) -> StateBackend:
         check=settings.get("NEWSBOT_STATE_CHECK", "light"),
         full_check_days=settings.getfloat("NEWSBOT_STATE_FULL_CHECK_DAYS", 7),
         batch_size=settings.getint("NEWSBOT_STATE_BATCH_SIZE", 500),
+        busy_timeout=settings.getfloat("NEWSBOT_STATE_BUSY_TIMEOUT", 30.0),
     )

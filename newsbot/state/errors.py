@@ -24,3 +24,8 @@ class StateCorrupt(StateError):
 class StateUnavailable(StateError):
     """The store cannot be read or written because of where it lives (a full disk, a
     read-only or failing filesystem), not because of what it holds: it must not be rebuilt."""
+
+
+class StateBusy(StateUnavailable):
+    """Another process (not a newsbot run: the directory's run lock was free) holds a lock on
+    the store for longer than the run waits: busy, not damaged."""

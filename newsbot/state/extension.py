@@ -14,7 +14,8 @@ import datetime as dt
 import fnmatch
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -35,10 +36,13 @@ from newsbot.state.destinations import (
     destination_pattern,
     is_local,
 )
-from newsbot.state.errors import StateError
+from newsbot.state.errors import StateError, StateUnavailable
 from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.records import as_dict, url_date
+from newsbot.state.redis_guard import RedisUnavailable
 from newsbot.state.store import StateStore
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -68,6 +72,8 @@ class StateExtension:
         #: One machine: what to fetch and write is decided per destination. A distributed
         #: crawl (Redis) records destinations too, but its workers' claim stays per article.
         self.per_destination = isinstance(store, StateStore)
+        #: The store refused a write (a full disk, a lock held elsewhere): the run is failing.
+        self._store_broken = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StateExtension:
@@ -84,8 +90,10 @@ class StateExtension:
             directory = store.directory
             recovery = store.recover()
         except StateError as exc:
-            # The traceback that follows is Scrapy's; this line is the one to read.
+            # The traceback that follows is Scrapy's; this line is the one to read, and the
+            # run's last line (state_failed) says it again.
             logger.critical("%s", exc)
+            fail_run(crawler, "state_failed", str(exc))
             raise
         if recovery.published or recovery.discarded or recovery.temps_removed:
             logger.warning(
@@ -98,8 +106,7 @@ class StateExtension:
                 len(recovery.temps_removed),
             )
         ext = cls(crawler, store)
-        if isinstance(store, StateStore):
-            store.on_write_error = ext._store_failed
+        store.on_write_error = ext._store_failed
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
@@ -151,7 +158,18 @@ class StateExtension:
         return self.store.delivered(article_id)
 
     def first_with_text(self, text_hash: int, article_id: str) -> str | None:
-        return self.store.first_with_text(text_hash, article_id)
+        return self._bookkeeping(lambda: self.store.first_with_text(text_hash, article_id))
+
+    def _bookkeeping(self, write: Callable[[], T]) -> T | None:
+        """A bookkeeping write, skipped once the store has refused one: the run already fails
+        with state_failed and stops, what it did not record is fetched again by the next run,
+        and a traceback per article would bury the one line that says why."""
+        try:
+            return write()
+        except StateUnavailable:
+            if self._store_broken:
+                return None
+            raise
 
     # -- what feed storages and exporters report ------------------------------------------
 
@@ -218,10 +236,12 @@ class StateExtension:
         """The store's filesystem refused a write (a full disk): nothing fetched from now on
         could be delivered or even recorded, so the run fails and stops at once (like a crash,
         what it did not record is fetched again by the next run)."""
+        self._store_broken = True
+        code = "redis_failed" if isinstance(error, RedisUnavailable) else "state_failed"
         if self._closed:
-            fail_run(self.crawler, "state_failed", str(error))
+            fail_run(self.crawler, code, str(error))
         else:
-            fail_and_stop(self.crawler, "state_failed", str(error))
+            fail_and_stop(self.crawler, code, str(error))
 
     def _note_mark(self, d: Delivery) -> None:
         if d.column and d.published_at:
@@ -284,14 +304,18 @@ class StateExtension:
         self, article_id: str, url: str, meta: dict[str, Any], spider: Spider
     ) -> None:
         self._discovered.add(str(article_id))
-        self.store.discovered(
-            article_id, url_date=url_date({"url": url}), column=(meta or {}).get("column")
+        self._bookkeeping(
+            lambda: self.store.discovered(
+                article_id, url_date=url_date({"url": url}), column=(meta or {}).get("column")
+            )
         )
 
     def article_failed(self, article_id: str | None, url: str, reason: str, spider: Spider) -> None:
         if not article_id:
             return
-        left = self.store.failed(article_id, reason, url_date=url_date({"url": url}))
+        left = self._bookkeeping(
+            lambda: self.store.failed(article_id, reason, url_date=url_date({"url": url}))
+        )
         if left == "exported":
             stats = self.crawler.stats
             assert stats is not None
@@ -305,12 +329,16 @@ class StateExtension:
             return
         ident = _article_id(item)
         if ident:
-            self.store.dropped(ident, reason or "dropped", url_date=url_date(as_dict(item)))
+            self._bookkeeping(
+                lambda: self.store.dropped(
+                    ident, reason or "dropped", url_date=url_date(as_dict(item))
+                )
+            )
 
     def item_error(self, item: Any, response: Any, spider: Spider, failure: Any) -> None:
         ident = _article_id(item)
         if ident:
-            self.store.failed(ident, "pipeline_error")
+            self._bookkeeping(lambda: self.store.failed(ident, "pipeline_error"))
 
     def feed_exporter_closed(self) -> None:
         stats = self.crawler.stats

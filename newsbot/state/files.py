@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from newsbot.state.errors import StateLocked, StateUnavailable
+from newsbot.state.errors import StateBusy, StateLocked, StateUnavailable
 
 LOCK_NAME = "newsbot.lock"
 
@@ -88,6 +88,21 @@ def _errorname(message: str) -> str:
         if words in message:
             return name
     return ""
+
+
+def busy_error(exc: BaseException, path: Path, waited: float) -> StateBusy | None:
+    """A :class:`StateBusy` explaining ``exc``, when it is SQLite's "database is locked"."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if not (name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "is locked" in str(exc)):
+        return None
+    return StateBusy(
+        f"state store {path} is busy: another process holds a lock on it (not a newsbot run: "
+        f"the run lock was free), and this run waited {waited:g} s (NEWSBOT_STATE_BUSY_TIMEOUT) "
+        "for it. The store is not damaged: end what holds it (a sqlite3 shell, a backup or "
+        "copy tool, a script) and run again; do not rebuild or replace it."
+    )
 
 
 def environment_error(exc: BaseException, directory: Path) -> StateUnavailable | None:

@@ -98,12 +98,18 @@ class PublishEntry:
         )
 
     def is_published(self) -> bool:
-        """True when the target is the very file this entry staged (renamed into place)."""
+        """True when the rename happened: the target is the very file this entry staged, or
+        the staged (temporary) file is gone. Only the rename takes it away -- a run that died
+        before renaming leaves it, and recovery removes leftovers only once the intents are
+        settled -- so a gone temporary file means the file was published and has since been
+        moved on (consumed, rotated, appended to by another run), not lost."""
         try:
             st = os.stat(self.target, follow_symlinks=False)
         except FileNotFoundError:
-            return False
-        return (st.st_dev, st.st_ino, st.st_size) == (self.dev, self.ino, self.size)
+            st = None
+        if st is not None and (st.st_dev, st.st_ino, st.st_size) == (self.dev, self.ino, self.size):
+            return True
+        return bool(self.temp) and not os.path.lexists(self.temp)
 
 
 @dataclass

@@ -33,14 +33,14 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from newsbot.processors import BEIJING
-from newsbot.state.errors import StateError, StateMissing
+from newsbot.state.errors import StateCorrupt, StateError, StateMissing, StateUnavailable
 from newsbot.state.files import remove_temp
 from newsbot.state.model import (
     ArticleState,
@@ -52,9 +52,13 @@ from newsbot.state.model import (
     url_date_key,
     url_date_str,
 )
+from newsbot.state.redis_guard import GuardedRedis
 from newsbot.state.redis_lua import SCRIPTS
 
 STATE_CODES = {"pending": 0, "exported": 1, "dropped": 2, "failed": 3}
+#: Field of the ``meta`` hash set while ``scrapy state rebuild`` fills the state: workers refuse
+#: a state whose rebuild has not finished (it would look whole and deliver the rest again).
+REBUILDING = "rebuilding"
 STATE_NAMES = {v: k for k, v in STATE_CODES.items()}
 
 
@@ -134,15 +138,26 @@ class RedisStateStore:
         # decode_responses: every reply is text (redis-py's types cannot say so).
         self.redis: Any
         try:
-            self.redis = redis.Redis.from_url(
+            client = redis.Redis.from_url(
                 url, decode_responses=True, socket_timeout=30, socket_connect_timeout=10
             )
-            self.redis.ping()
+            client.ping()
         except (redis.RedisError, ValueError) as exc:
             raise StateError(
                 f"cannot use Redis at {redacted(url)} (NEWSBOT_REDIS_URL): {exc}"
             ) from exc
-        self._scripts = {name: self.redis.register_script(body) for name, body in SCRIPTS.items()}
+        # Once the server is gone, every call fails at once with one RedisUnavailable.
+        self.redis = GuardedRedis(client, redacted(url))
+        self._scripts = {name: client.register_script(body) for name, body in SCRIPTS.items()}
+        if create is not True:
+            started = self.redis.hget(self.k("meta"), REBUILDING)
+            if started is not None:
+                raise StateCorrupt(
+                    f"the delivery state under {self.directory} is being rebuilt, or a rebuild "
+                    f"started {_iso(started)} was stopped before it ended: it may hold only part "
+                    "of what was delivered, so this run stops. Run `scrapy state rebuild "
+                    "--force -s NEWSBOT_REDIS_URL=... OUTPUT_FILES...` to the end."
+                )
         if marker_dir is not None:
             self._check_created(Path(marker_dir), create)
         if self.redis.hget(self.k("meta"), "destinations_since") is None:
@@ -171,6 +186,9 @@ class RedisStateStore:
                 )
             if create is False:
                 raise StateMissing(f"there is no newsbot state under {self.directory}")
+            if create is True:
+                # The rebuild: workers refuse the state until it has been filled.
+                self.redis.hset(self.k("meta"), REBUILDING, int(time.time()))
             self.redis.hsetnx(self.k("meta"), "created", int(time.time()))
             created = self.redis.hget(self.k("meta"), "created")
         directory.mkdir(parents=True, exist_ok=True)
@@ -195,7 +213,17 @@ class RedisStateStore:
         return f"{self.prefix}:{name}"
 
     def _run(self, script: str, *args: Any) -> Any:
-        return self._scripts[script](args=[self.prefix, *args])
+        return self.redis.guard(lambda: self._scripts[script](args=[self.prefix, *args]))
+
+    @property
+    def on_write_error(self) -> Callable[[StateUnavailable], None] | None:
+        """Called once when the server cannot be reached (as the SQLite store's hook is when
+        its filesystem refuses a write)."""
+        return self.redis.on_lost
+
+    @on_write_error.setter
+    def on_write_error(self, callback: Callable[[StateUnavailable], None] | None) -> None:
+        self.redis.on_lost = callback
 
     # -- the worker -------------------------------------------------------------------------
 
@@ -661,7 +689,8 @@ class RedisStateStore:
             return
         self.closed = True
         try:
-            if self.registered:
+            # Redis gone: nothing to hand back; the leases expire and others take over.
+            if self.registered and self.redis.lost is None:
                 for dead in self.dead_workers():
                     self.reap(dead)
                 self.retire()

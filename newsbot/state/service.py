@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from newsbot.state.errors import StateUnavailable
     from newsbot.state.model import ArticleState, Delivery, PublishEntry, Recovery
 
 
@@ -120,6 +121,10 @@ class StateBackend(Protocol):
     def abandon_publish(self, intent_id: int, temps: Iterable[str]) -> None: ...
 
     # -- life -------------------------------------------------------------------------------
+
+    #: Told once when the store can no longer be written (a full disk, a lock held elsewhere,
+    #: an unreachable Redis): the run then fails and stops.
+    on_write_error: Callable[[StateUnavailable], None] | None
 
     def recover(self) -> Recovery: ...
 

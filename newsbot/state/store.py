@@ -32,6 +32,7 @@ from newsbot.processors import BEIJING
 from newsbot.state.errors import StateCorrupt, StateError, StateMissing, StateUnavailable
 from newsbot.state.files import (
     LOCK_NAME,
+    busy_error,
     environment_error,
     fsync_dir,
     lock_directory,
@@ -177,6 +178,7 @@ class StateStore:
         batch_seconds: float = 2.0,
         synchronous: str = "FULL",
         lock_fd: int | None = None,
+        busy_timeout: float = 30.0,
     ) -> None:
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME
@@ -188,6 +190,11 @@ class StateStore:
         self._file_ids: dict[str, int] = {}
         self._lock_fd: int | None = None
         self._conn: sqlite3.Connection | None = None
+        #: Seconds a statement waits for another process's lock before the store is busy.
+        self.busy_timeout = busy_timeout
+        #: The first write the store refused: every later write fails at once with it (no
+        #: waiting again for a lock, no half-recorded batch).
+        self.write_refused: StateUnavailable | None = None
         self.full_check_days = full_check_days
         #: Called once with a :class:`StateUnavailable` when the filesystem refuses a write.
         self.on_write_error: Callable[[StateUnavailable], None] | None = None
@@ -243,7 +250,9 @@ class StateStore:
                 + REBUILD_HINT.format(dir=self.directory)
             )
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=0)
+            # Another process may hold a lock for a while (a backup, a sqlite3 shell): wait
+            # that long for it, at start and for every write.
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
             self._conn = conn
             conn.execute("PRAGMA journal_mode=WAL").fetchone()
             conn.execute(f"PRAGMA synchronous={sync}")
@@ -252,7 +261,13 @@ class StateStore:
                 self._create_schema()
             else:
                 self._check(check)
+            # Readers get through a write lock held elsewhere; the run's writes would not.
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
         except sqlite3.DatabaseError as exc:
+            busy = busy_error(exc, self.path, self.busy_timeout)
+            if busy is not None:
+                raise busy from None  # SQLite's own words add nothing to these
             unavailable = environment_error(exc, self.directory)
             if unavailable is not None:
                 raise unavailable from exc
@@ -386,6 +401,8 @@ class StateStore:
     # -- transactions ---------------------------------------------------------------------
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        if self.write_refused is not None:
+            raise self.write_refused
         try:
             if not self._in_tx:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -412,7 +429,9 @@ class StateStore:
         """A write that the filesystem refused (a full disk): the batch is lost, as in a crash
         (the next run fetches its articles again); raise :class:`StateUnavailable`, and tell
         :attr:`on_write_error` once."""
-        unavailable = environment_error(exc, self.directory)
+        unavailable = environment_error(exc, self.directory) or busy_error(
+            exc, self.path, self.busy_timeout
+        )
         if unavailable is None:
             return
         if self._in_tx:
@@ -420,6 +439,7 @@ class StateStore:
                 self._db.execute("ROLLBACK")
             self._in_tx = False
             self._ops = 0
+        self.write_refused = self.write_refused or unavailable
         if self.on_write_error is not None:
             notify, self.on_write_error = self.on_write_error, None
             notify(unavailable)
@@ -786,6 +806,10 @@ class StateStore:
                 else:
                     report.discarded += len(entry.deliveries)
             self._write("DELETE FROM intents WHERE intent_id = ?", (intent_id,))
+        # Settled before any leftover is removed: an intent whose temporary file is gone
+        # counts as published (PublishEntry.is_published), so the two must never be undone
+        # in the other order by a crash here.
+        self.commit()
         temps = [row[0] for row in self._db.execute("SELECT path FROM temps").fetchall()]
         for temp in temps:
             if remove_temp(temp):
