@@ -58,11 +58,15 @@ def test_new_targets_after_the_main_job_get_what_their_run_selects(tmp_path: Pat
         assert len(site.article_hits()) == hits + 6
         hits += 6
 
-        # The same targets again: nothing new for them, nothing fetched.
-        again = crawl(site, tmp_path, "-o", f"{tmp_path}/out.csv")
+        # A JSON Lines target, then the same target again: nothing new for it, nothing fetched
+        # (a CSV file cannot be appended to: newsbot refuses a second -o out.csv).
+        crawl(site, tmp_path, "-o", f"{tmp_path}/extra.jsonl")
+        assert len(site.article_hits()) == hits + 6
+        hits += 6
+        again = crawl(site, tmp_path, "-o", f"{tmp_path}/extra.jsonl")
         assert len(site.article_hits()) == hits
         assert again.get("newsbot/exported", 0) == 0
-        assert csv_ids(tmp_path / "out.csv") == ids
+        assert sorted(r["article_id"] for r in read_records(tmp_path, "extra.jsonl")) == ids
 
         # The main job keeps its series: a new article is fetched and delivered once.
         site.add(1)
