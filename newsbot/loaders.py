@@ -83,6 +83,12 @@ class ArticleLoader(ItemLoader):
     body_in = Identity()
     fetched_at_in = Identity()
     extractor_version_in = Identity()
+    kind_in = Identity()
+    sourced_from_in = MapCompose(normalize_space)
+    figures_in = Identity()
+    figures_out = Identity()
+    videos_in = Identity()
+    videos_out = Identity()
 
     def load_article(self) -> ArticleItem:
         return ArticleItem(**self.load_item())

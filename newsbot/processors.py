@@ -168,6 +168,10 @@ def is_byline(text: str) -> bool:
     return bool(words) and all(len(w) <= 8 for w in words[:3])
 
 
+# A role noted after a name: 刘某（实习）, 王某(特约).
+_ROLE_NOTE = re.compile(r"[(（]\s*(?:实习生?|特约|见习|通讯员|摄影|摄像)\s*[)）]")
+
+
 def _names(chunk: str) -> list[str]:
     """Names in the text after one role marker.
 
@@ -179,10 +183,12 @@ def _names(chunk: str) -> list[str]:
     ['梁枭']
     >>> _names("徐子莫 发自上海")
     ['徐子莫']
+    >>> _names("余某均 刘某玲（实习）")
+    ['余某均', '刘某玲']
     """
     names: list[str] = []
     gap: list[str] = []  # single characters written with an alignment gap: 梁 枭
-    for word in _NAME_SPLIT.split(chunk):
+    for word in _NAME_SPLIT.split(_ROLE_NOTE.sub("", chunk)):
         word = word.strip("()（）[]【】")
         if not word:
             continue
@@ -252,13 +258,19 @@ def credit_line(text: str) -> Credits | None:
     Credits(reporters=['蔡某'], editors=[])
     >>> credit_line("文/张小同")
     Credits(reporters=['张小同'], editors=[])
+    >>> credit_line("记者：黄某聪、任某、曾某建")
+    Credits(reporters=['黄某聪', '任某', '曾某建'], editors=[])
+    >>> credit_line("记者|李某宁（实习） 编辑|董某生")
+    Credits(reporters=['李某宁'], editors=['董某生'])
     >>> credit_line("编辑部认为：市场回暖") is None
     True
     >>> credit_line("记者：请问公司今年的目标是什么？") is None
     True
     """
     text = normalize_space(text)
-    if _SENTENCE.search(text):  # "记者：请问……" opens an interview question, not a credit
+    # Names may be listed with 、 and carry a role note; neither makes the line a sentence.
+    if _SENTENCE.search(_ROLE_NOTE.sub("", text).replace("、", " ")):
+        # "记者：请问……" opens an interview question, not a credit
         return None
     m = _AI_REPORTER.match(text)
     if m:

@@ -22,13 +22,15 @@ from parsel import Selector, SelectorList
 from scrapy.http import TextResponse
 
 from newsbot import EXTRACTOR_VERSION
-from newsbot.items import ArticleItem, Tag
+from newsbot.items import ArticleItem, Figure, Tag, Video
 from newsbot.loaders import ArticleLoader
 from newsbot.pages import NotArticle, attribute, html_selector
+from newsbot.pages.boilerplate import Line, Removed, cover_credit, head_promotion, trim_tail
 from newsbot.pages.challenge import looks_blocked
+from newsbot.pages.figures import caption_of
+from newsbot.pages.kinds import Signals, article_kind
 from newsbot.processors import (
     Credits,
-    cover_credit,
     credit_line,
     image_credit,
     is_boilerplate,
@@ -61,6 +63,9 @@ TAG_TYPE_BY_COLOR = {"tagColor1": "stock", "tagColor2": "province", "tagColor3":
 DISCLAIMER_CLASS = "nbd-mzsm"
 RELATED_CLASS = "more-read"  # related-reading blocks: n-on-h-more-read
 REPORTER_CLASS = "m-original-right"  # AI flash "(记者 X)" line
+# Video players: the site's Tencent player box carries the file's URL in a data attribute.
+VIDEO_URL_ATTRS = ("data-video-download-url", "data-video-url", "data-src")
+VIDEO_POSTER_ATTRS = ("poster", "data-poster", "data-cover", "data-video-poster")
 
 # --- body structure ---------------------------------------------------------------------------
 _BLOCKS = frozenset(
@@ -153,6 +158,7 @@ class _Block:
     style: str = ""
     images: int = 0  # images inside the block
     link_only: bool = False
+    group: int = 0  # the element the line came from: <br> lines of one block share it
 
 
 @dataclass
@@ -161,6 +167,8 @@ class _Walk:
     images: list[str] = field(default_factory=list)
     # Index into ``blocks`` after which each image appeared, to find the lead image's caption.
     image_positions: list[int] = field(default_factory=list)
+    videos: list[Video] = field(default_factory=list)
+    groups: int = 0
 
 
 class ArticlePage:
@@ -178,10 +186,13 @@ class ArticlePage:
         self.response = response
         self.fetched_at = fetched_at or datetime.now(timezone.utc)
         self.url_hint = url_hint
+        #: Blocks that :meth:`to_item` left out of the body, in page order, with their class.
+        self.removed: list[Removed] = []
 
     # -- entry point --------------------------------------------------------------------------
 
     def to_item(self) -> ArticleItem:
+        """The record; afterwards :attr:`removed` says which blocks left the body and why."""
         sel = self._selector()
         body = _find_body(sel)
         if body is None:
@@ -193,7 +204,9 @@ class ArticlePage:
         article = _article_of(body, sel)
         walk = _walk_body(body, url)
         read = _read_blocks(walk)
-        if not read.lines:
+        self.removed = read.removed
+        abstract = _texts(article, ABSTRACT_POINTS)
+        if not read.lines and not walk.videos:
             raise NotArticle("empty_body", "article markup with no text")
 
         loader = ArticleLoader(fetched_at=self.fetched_at)
@@ -209,15 +222,37 @@ class ArticlePage:
         loader.add_value("reporters", read.credits.reporters)
         loader.add_value("editors", read.credits.editors)
         loader.add_value("byline", read.byline)
-        loader.add_value("abstract", _texts(article, ABSTRACT_POINTS))
-        loader.add_value("body", read.lines)
-        loader.add_value("images", read.images(walk))
+        loader.add_value("abstract", abstract)
+        # A video page's description is its text: the body, when the body itself has none.
+        loader.add_value("body", read.lines or [normalize_space(p) for p in abstract])
+        images = read.images(walk)
+        loader.add_value("images", images)
         loader.add_value("image_credit", read.image_credit)
         loader.add_value("tags", list(_tags(article)))
         fetched_at = self.fetched_at.astimezone(timezone.utc).replace(microsecond=0)
         loader.add_value("fetched_at", fetched_at.isoformat())
         loader.add_value("extractor_version", EXTRACTOR_VERSION)
-        return loader.load_article()
+        loader.add_value("sourced_from", read.sourced_from)
+        loader.add_value("figures", read.figures(walk))
+        loader.add_value("videos", walk.videos)
+        item = loader.load_article()
+        if item.body is None:  # a video with no words at all
+            item.body = ""
+        item.kind = article_kind(
+            Signals(
+                title=item.title or "",
+                source=item.source,
+                byline=item.byline,
+                reporters=item.reporters,
+                editors=item.editors,
+                lines=read.lines,
+                sourced_from=read.sourced_from,
+                classes=read.classes,
+                removed=read.removed,
+                videos=len(walk.videos),
+            )
+        )
+        return item
 
     # -- pieces -------------------------------------------------------------------------------
 
@@ -370,6 +405,24 @@ def _add_image(el: etree._Element, walk: _Walk, base_url: str) -> None:
     walk.image_positions.append(len(walk.blocks))
 
 
+def _absolute(base_url: str, src: str) -> str | None:
+    src = src.strip()
+    if not src or src.startswith(("data:", "javascript:")):
+        return None
+    return join_url(base_url, "https:" + src if src.startswith("//") else src)
+
+
+def _add_video(el: etree._Element, walk: _Walk, base_url: str) -> None:
+    """A ``<video>`` or the site's player box (``div.TencentBox``): its file and poster."""
+    sources = [el.get(name) or "" for name in VIDEO_URL_ATTRS]
+    sources += [el.get("src") or ""] + [s.get("src") or "" for s in el.iter("source")]
+    url = next((u for u in (_absolute(base_url, s) for s in sources) if u), None)
+    if url is None:
+        return
+    posters = (_absolute(base_url, el.get(name) or "") for name in VIDEO_POSTER_ATTRS)
+    walk.videos.append(Video(url=url, poster=next((p for p in posters if p), None)))
+
+
 def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> None:
     run: list[str] = []
     run_images = 0
@@ -384,7 +437,11 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> No
 
     for child in container:
         tag = _tag(child)
-        if tag is None or tag in _SKIP or _is_dropped(child):
+        if tag is None:
+            pass
+        elif tag == "video" or child.get(VIDEO_URL_ATTRS[0]) is not None:
+            _add_video(child, walk, base_url)
+        elif tag in _SKIP or _is_dropped(child):
             pass
         elif tag == "img":
             _add_image(child, walk, base_url)
@@ -453,25 +510,33 @@ def _emit(
     style = el.get("style") or ""
     lines = [normalize_space(line) for line in text.split(LINE_BREAK)]
     lines = [line for line in lines if line]
+    walk.groups += 1
     if not lines:
         if images:  # an image-only block still separates the lead image from its caption
-            walk.blocks.append(_Block("", classes, style, images))
+            walk.blocks.append(_Block("", classes, style, images, group=walk.groups))
         return
     link_only = link_text is not None and normalize_space(text) == normalize_space(link_text)
     for line in lines:
-        walk.blocks.append(_Block(line, classes, style, images, link_only))
+        walk.blocks.append(_Block(line, classes, style, images, link_only, walk.groups))
         images = 0
 
 
 # --- from blocks to fields ------------------------------------------------------------------
 
 
-def _follows_first_image(walk: _Walk, index: int) -> bool:
-    """Whether block ``index`` comes right after the page's first image, no text between."""
-    if not walk.image_positions:
-        return False
-    start = walk.image_positions[0]
-    return start <= index and not any(b.text for b in walk.blocks[start:index])
+def _image_above(walk: _Walk, index: int) -> int | None:
+    """The image block ``index`` stands right under (no text between), or None."""
+    positions = walk.image_positions
+    found = None
+    for k in range(len(positions) - 1, -1, -1):
+        if positions[k] <= index:
+            found = k
+            break
+    if found is None:
+        return None
+    if any(b.text for b in walk.blocks[positions[found] : index]):
+        return None
+    return found
 
 
 @dataclass
@@ -480,7 +545,11 @@ class _Reading:
     credits: Credits = field(default_factory=Credits)
     lines: list[str] = field(default_factory=list)
     image_credit: str | None = None
+    sourced_from: str | None = None
     related: set[int] = field(default_factory=set)  # indices of related-reading blocks
+    captions: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
+    removed: list[Removed] = field(default_factory=list)
+    classes: set[str] = field(default_factory=set)  # every class of the body's blocks
 
     def images(self, walk: _Walk) -> list[str]:
         """The body's images, less those in related-reading link lines."""
@@ -490,13 +559,25 @@ class _Reading:
             if at not in self.related
         ]
 
+    def figures(self, walk: _Walk) -> list[Figure]:
+        """The body's images with their captions and credits, in page order."""
+        out = []
+        for k, (url, at) in enumerate(zip(walk.images, walk.image_positions, strict=True)):
+            if at not in self.related:
+                caption, credit = self.captions.get(k, (None, None))
+                out.append(Figure(url=url, caption=caption, credit=credit))
+        return out
+
 
 def _read_blocks(walk: _Walk) -> _Reading:
-    """Sort the walked blocks into byline, credits, body lines and the image credit."""
+    """Sort the walked blocks into byline, credits, captions, body lines and the image credit;
+    then cut the body's boilerplate tail (:func:`~newsbot.pages.boilerplate.trim_tail`)."""
     out = _Reading()
     cover: str | None = None
     lead: str | None = None
     in_related = False
+    kept: list[Line] = []
+    removed = out.removed
     # The byline opens the body; only a lead image's caption may come before it.
     first_text = next(
         (i for i, b in enumerate(walk.blocks) if b.text and not is_caption(b.text)), None
@@ -504,34 +585,55 @@ def _read_blocks(walk: _Walk) -> _Reading:
 
     for i, block in enumerate(walk.blocks):
         text = block.text
+        if block.classes:
+            out.classes.update(block.classes.split())
         if not text:
             continue
         if i == first_text and (BYLINE_STYLE in block.style or is_byline(text)):
             out.byline = text
             out.credits.extend(split_byline(text))
+            removed.append(Removed("byline", text))
             continue
-        if is_related_heading(text):
+        if is_related_heading(text) or (in_related and block.link_only):
             in_related = True
             out.related.add(i)
-            continue
-        if in_related and block.link_only:
-            out.related.add(i)
+            removed.append(Removed("related", text))
             continue
         in_related = False
         if DISCLAIMER_CLASS in block.classes or is_boilerplate(text):
+            kind = "disclaimer" if DISCLAIMER_CLASS in block.classes or "免责" in text else "promotion"
+            removed.append(Removed(kind, text))
             continue
-        found = cover_credit(text)
+        found = cover_credit(text) if len(text) <= 60 else None
         if found:
             cover = found
+            removed.append(Removed("cover_credit", text))
             continue
+        image = _image_above(walk, i)
+        if image is not None:
+            at_image = block.images > 0 and walk.image_positions[image] == i
+            caption = caption_of(text, in_image_block=at_image, centered="center" in block.style)
+            if caption is not None:
+                out.captions[image] = caption
+                if lead is None and image == 0 and is_caption(text):
+                    lead = image_credit(text)
+                removed.append(Removed("caption", text))
+                continue
         if is_caption(text):
-            if lead is None and _follows_first_image(walk, i):
-                lead = image_credit(text)
+            removed.append(Removed("caption", text))
             continue
         names = credit_line(text) if REPORTER_CLASS in block.classes or len(text) <= 60 else None
         if names is not None:
             out.credits.extend(names)
+            removed.append(Removed("credit", text))
             continue
-        out.lines.append(text)
+        if not kept and head_promotion(text):
+            removed.append(Removed("promotion", text))
+            continue
+        kept.append(Line(text, block.group))
+    tail = trim_tail(kept)
+    removed.extend(tail.removed)
+    out.lines = [line.text for line in tail.lines]
+    out.sourced_from = tail.sourced_from
     out.image_credit = cover or lead
     return out
