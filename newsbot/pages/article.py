@@ -601,7 +601,9 @@ def _read_blocks(walk: _Walk) -> _Reading:
             continue
         in_related = False
         if DISCLAIMER_CLASS in block.classes or is_boilerplate(text):
-            kind = "disclaimer" if DISCLAIMER_CLASS in block.classes or "免责" in text else "promotion"
+            kind = (
+                "disclaimer" if DISCLAIMER_CLASS in block.classes or "免责" in text else "promotion"
+            )
             removed.append(Removed(kind, text))
             continue
         found = cover_credit(text) if len(text) <= 60 else None

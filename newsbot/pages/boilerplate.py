@@ -59,8 +59,12 @@ _COVER_CREDIT = re.compile(
 )
 _UNRELATED = re.compile(r"[\s，,；;]*[(（]?\s*图文无关\s*[)）]?\s*[。.]?$")
 # Sections at the end that a heading opens: related reading, and the giveaway a desk appends.
-_RELATED_HEADING = re.compile(r"^[【\[]?(?:相关阅读|延伸阅读|推荐阅读|相关新闻|往期回顾|往期推荐|热文推荐)")
-_GIVEAWAY_HEADING = re.compile(r"^[【\[~～\s]*(?:每经)?(?:送书|赠书|福利|粉丝福利|抽奖|有奖互动|互动有奖)")
+_RELATED_HEADING = re.compile(
+    r"^[【\[]?(?:相关阅读|延伸阅读|推荐阅读|相关新闻|往期回顾|往期推荐|热文推荐)"
+)
+_GIVEAWAY_HEADING = re.compile(
+    r"^[【\[~～\s]*(?:每经)?(?:送书|赠书|福利|粉丝福利|抽奖|有奖互动|互动有奖)"
+)
 
 # --- sourcing lines ------------------------------------------------------------------------------
 
@@ -252,8 +256,13 @@ def trim_tail(lines: Sequence[Line]) -> Tail:
         if kind is None and value is None and end > 1 and _source_list(line.text):
             before = sourced_from(lines[end - 2].text)
             if before is not None:  # a sourcing line split over two blocks
-                removed += [Removed("sourcing", line.text), Removed("sourcing", lines[end - 2].text)]
-                sources.append(before + line.text if before.endswith("、") else f"{before}{line.text}")
+                removed += [
+                    Removed("sourcing", line.text),
+                    Removed("sourcing", lines[end - 2].text),
+                ]
+                sources.append(
+                    before + line.text if before.endswith("、") else f"{before}{line.text}"
+                )
                 end -= 2
                 continue
         if value is not None:

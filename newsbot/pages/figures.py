@@ -19,7 +19,9 @@ _TRAILING_CREDIT = re.compile(
     r"|(?:图片)?由(?P<by>[^。（()）]{1,20})提供|(?P<supplied>[^。，（()）\s]{1,20}供图(?:[（(][^）)]{1,12}[)）])?))"
     r"\s*[)）]?\s*[。.]?$"
 )
-_CREDIT_ONLY = re.compile(r"^(?:数据|图表|截图)(?:来源|来自)\s*[:：]\s*(.+)$|^截图自\s*[:：]?\s*(.+)$")
+_CREDIT_ONLY = re.compile(
+    r"^(?:数据|图表|截图)(?:来源|来自)\s*[:：]\s*(.+)$|^截图自\s*[:：]?\s*(.+)$"
+)
 # 某公司公告截图, 资料图, 示意图: a short line naming what the picture is.
 _PICTURE_NOUN = re.compile(r"^[^。，！？]{1,20}(?:截图|资料图|示意图|效果图|供图)$")
 _POINTER = re.compile(r"^(?:▲|△|↑)\s*(?:图为)?|^图为")
@@ -32,7 +34,9 @@ def _clean_credit(value: str) -> str | None:
     return value or None
 
 
-def caption_of(text: str, *, in_image_block: bool = False, centered: bool = False) -> tuple[str | None, str | None] | None:  # fmt: skip
+def caption_of(
+    text: str, *, in_image_block: bool = False, centered: bool = False
+) -> tuple[str | None, str | None] | None:
     """``(caption, credit)`` when ``text``, right under an image, is its caption; else None.
 
     >>> caption_of("图片来源：摄图网（图文无关）")

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 
 from newsbot.pages.boilerplate import Removed
 
-KINDS = ("original", "ai_flash", "compiled", "roundup", "commentary", "advertorial", "repost", "video")
+KINDS = (
+    "original",
+    "ai_flash",
+    "compiled",
+    "roundup",
+    "commentary",
+    "advertorial",
+    "repost",
+    "video",
+)
 
 # 每经8点, 每经午时, 早财经, 一目了然: the desks' roundup columns.
 _ROUNDUP_TITLE = re.compile(r"^(?:每经(?:\d{1,2}点|午时|早间|晚间)|早财经|一目了然)")
