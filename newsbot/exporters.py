@@ -249,7 +249,12 @@ def hexo_post(record: dict[str, Any], column_names: dict[str, str] | None = None
     if record.get("abstract"):
         quoted = "".join(f"<p>{html.escape(p)}</p>" for p in record["abstract"].split("\n") if p)
         lines.append(f"<blockquote>{quoted}</blockquote>")
+    for video in record.get("videos") or []:
+        poster = f' poster="{html.escape(video["poster"])}"' if video.get("poster") else ""
+        lines.append(f'<p><video controls src="{html.escape(video["url"])}"{poster}></video></p>')
     lines += [f"<p>{html.escape(p)}</p>" for p in (record.get("body") or "").split("\n") if p]
+    if record.get("sourced_from"):
+        lines.append(f"<p>来源：{html.escape(record['sourced_from'])}</p>")
     if record.get("url"):
         lines.append(f'<p>原文：<a href="{html.escape(record["url"])}">每经网</a></p>')
     return "\n".join(lines) + "\n"

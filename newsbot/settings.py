@@ -197,7 +197,18 @@ NEWSBOT_ARCHIVE = False
 #: Where the WARC files go (default: <NEWSBOT_STATE_DIR>/archive).
 NEWSBOT_ARCHIVE_DIR = ""
 
+#: Watch how the run's bodies end (newsbot/ops/tails.py): a block ending at least
+#: NEWSBOT_TAIL_MIN_ARTICLES records and NEWSBOT_TAIL_MIN_SHARE of them, among the last
+#: NEWSBOT_TAIL_DEPTH blocks of each body, is logged and reported as possible new boilerplate;
+#: blocks listed in NEWSBOT_TAIL_IGNORE (real text that repeats) are not.
+NEWSBOT_TAIL_WATCH = True
+NEWSBOT_TAIL_MIN_ARTICLES = 5
+NEWSBOT_TAIL_MIN_SHARE = 0.3
+NEWSBOT_TAIL_DEPTH = 1
+NEWSBOT_TAIL_IGNORE: list[str] = []
+
 EXTENSIONS["newsbot.ops.extension.RunReporter"] = 20
+EXTENSIONS["newsbot.ops.tails.TailWatcher"] = 25
 EXTENSIONS["newsbot.ops.progress.ProgressLog"] = 30
 EXTENSIONS["newsbot.ops.archive.WarcArchive"] = 40
 # Before the delivery middleware's start (800): `-a retry_failed=1` replaces the whole start.

@@ -41,6 +41,7 @@ from newsbot.ops.ledger import RunLedger
 from newsbot.ops.monitors import RunFacts, RunSuite, Thresholds
 from newsbot.ops.report import REPORT_VERSION, render, to_json
 from newsbot.ops.run import RunContext, run_context, write_atomically
+from newsbot.ops.tails import TailWatcher
 from newsbot.outcome import fail_run, failure
 from newsbot.state.store import StateError, url_date_str
 from newsbot.urls import article_url
@@ -330,10 +331,15 @@ class RunReporter:
             ],
             "dead_letter": self._dead_letter(store, context),
             "archive": getattr(self.crawler, "newsbot_archive_info", None),
+            "boilerplate_candidates": self._boilerplate_candidates(),
             "report_path": str(context.report_path),
         }
         report["stats"] = dict(stats.get_stats())
         return report
+
+    def _boilerplate_candidates(self) -> list[dict[str, Any]]:
+        watcher = self.crawler.get_extension(TailWatcher)
+        return watcher.candidates() if watcher is not None else []
 
     def _outputs(self, store: StateStore | None, context: RunContext) -> list[dict[str, Any]]:
         """Files this run published, with their new records: from the store when there is one

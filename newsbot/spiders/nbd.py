@@ -256,14 +256,17 @@ class NbdSpider(Spider):
         if not isinstance(response, TextResponse):
             self._fail(meta, "not_text")
             return
+        page = ArticlePage(response, fetched_at=datetime.now(timezone.utc))
         try:
-            item = ArticlePage(response, fetched_at=datetime.now(timezone.utc)).to_item()
+            item = page.to_item()
         except NotArticle as e:
             if e.reason == "blocked":
                 yield from self._blocked(response, "article", meta)
                 return
             self._fail(meta, e.reason, detail=e.detail)
             return
+        for removed in page.removed:  # nothing leaves a body uncounted
+            self._inc(f"newsbot/removed/{removed.kind}")
         yield from self._deliver(item, meta)
 
     def _deliver(self, item: ArticleItem, meta: dict[str, Any]) -> Iterator[Any]:
