@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from itemadapter import ItemAdapter
 from scrapy.http import HtmlResponse
 
+from newsbot.commands.extract import post_page
 from newsbot.pages import NotArticle
 from newsbot.pages.article import ArticlePage
 from newsbot.processors import normalize_space
@@ -46,26 +46,9 @@ def manifest() -> dict[str, dict[str, str]]:
     return rows
 
 
-def front_matter_title(markup: str) -> str | None:
-    m = re.search(r"^title:\s*'?(.*?)'?\s*$", markup, flags=re.M)
-    return m.group(1) if m else None
-
-
 def wrap(markup: str) -> bytes:
-    """A page around a post's markup, the way the site serves it.
-
-    Posts are either the inside of ``div.g-article`` (top and body) or only the inside of the
-    body; a body-only post gets the body div and, as on the site, an h1 with its title (the blog's
-    front matter keeps the h1's text, with some characters replaced)."""
-    title = front_matter_title(markup)
-    markup = re.split(r"^---\s*$", markup, maxsplit=2, flags=re.M)[-1]
-    if "g-article-top" not in markup:
-        top = f"<div class='g-article-top'><h1>{title}</h1></div>" if title else ""
-        markup = f'{top}<div class="g-articl-text">{markup}</div>'
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>每经网</title></head>"
-        f"<body><div class='g-article'>{markup}</div></body></html>"
-    ).encode()
+    """A page around a post's markup, the way ``scrapy extract`` reads a Hexo post."""
+    return post_page(markup)[0]
 
 
 def extract(page: Path) -> tuple[dict[str, Any], ArticlePage]:

@@ -188,6 +188,8 @@ class ArticlePage:
         self.url_hint = url_hint
         #: Blocks that :meth:`to_item` left out of the body, in page order, with their class.
         self.removed: list[Removed] = []
+        #: The body's lines as :meth:`to_item` kept them (also for a page that names no URL).
+        self.body_lines: list[str] = []
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -202,9 +204,16 @@ class ArticlePage:
         url = self._url(sel)
         # The 2017 template and saved fragments may lack the wrapper: then read the whole page.
         article = _article_of(body, sel)
-        walk = _walk_body(body, url)
+        # A page that names no URL is still read, so that `scrapy extract --explain` can show
+        # its body; it gives no record.
+        walk = _walk_body(body, url or self.response.url)
         read = _read_blocks(walk)
         self.removed = read.removed
+        self.body_lines = read.lines
+        if url is None:
+            raise NotArticle(
+                "no_url", f"no article URL in {self.response.url} or its canonical link"
+            )
         abstract = _texts(article, ABSTRACT_POINTS)
         if not read.lines and not walk.videos:
             raise NotArticle("empty_body", "article markup with no text")
@@ -279,7 +288,7 @@ class ArticlePage:
     def _page_text(sel: Selector) -> str:
         return " ".join(sel.xpath("//title//text() | //body//text()").getall())
 
-    def _url(self, sel: Selector) -> str:
+    def _url(self, sel: Selector) -> str | None:
         url = canonical_article_url(self.response.url, any_host=True)
         if url:
             return url
@@ -290,7 +299,7 @@ class ArticlePage:
                 return url
         if self.url_hint and (url := canonical_article_url(self.url_hint, any_host=True)):
             return url
-        raise NotArticle("no_url", f"no article URL in {self.response.url} or its canonical link")
+        return None
 
     @staticmethod
     def _raw_time(sel: Selector | SelectorList[Selector]) -> str | None:
@@ -592,24 +601,24 @@ def _read_blocks(walk: _Walk) -> _Reading:
         if i == first_text and (BYLINE_STYLE in block.style or is_byline(text)):
             out.byline = text
             out.credits.extend(split_byline(text))
-            removed.append(Removed("byline", text))
+            removed.append(Removed("byline", text, i))
             continue
         if is_related_heading(text) or (in_related and block.link_only):
             in_related = True
             out.related.add(i)
-            removed.append(Removed("related", text))
+            removed.append(Removed("related", text, i))
             continue
         in_related = False
         if DISCLAIMER_CLASS in block.classes or is_boilerplate(text):
             kind = (
                 "disclaimer" if DISCLAIMER_CLASS in block.classes or "免责" in text else "promotion"
             )
-            removed.append(Removed(kind, text))
+            removed.append(Removed(kind, text, i))
             continue
         found = cover_credit(text) if len(text) <= 60 else None
         if found:
             cover = found
-            removed.append(Removed("cover_credit", text))
+            removed.append(Removed("cover_credit", text, i))
             continue
         image = _image_above(walk, i)
         if image is not None:
@@ -619,22 +628,23 @@ def _read_blocks(walk: _Walk) -> _Reading:
                 out.captions[image] = caption
                 if lead is None and image == 0 and is_caption(text):
                     lead = image_credit(text)
-                removed.append(Removed("caption", text))
+                removed.append(Removed("caption", text, i))
                 continue
         if is_caption(text):
-            removed.append(Removed("caption", text))
+            removed.append(Removed("caption", text, i))
             continue
         names = credit_line(text) if REPORTER_CLASS in block.classes or len(text) <= 60 else None
         if names is not None:
             out.credits.extend(names)
-            removed.append(Removed("credit", text))
+            removed.append(Removed("credit", text, i))
             continue
         if not kept and head_promotion(text):
-            removed.append(Removed("promotion", text))
+            removed.append(Removed("promotion", text, i))
             continue
-        kept.append(Line(text, block.group))
+        kept.append(Line(text, block.group, i))
     tail = trim_tail(kept)
     removed.extend(tail.removed)
+    removed.sort(key=lambda r: r.at)
     out.lines = [line.text for line in tail.lines]
     out.sourced_from = tail.sourced_from
     out.image_credit = cover or lead

@@ -215,6 +215,7 @@ class Line:
 
     text: str
     group: int = 0
+    at: int = 0  # position on the page, to tell what was removed in page order
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,7 @@ class Removed:
 
     kind: str
     text: str
+    at: int = 0
 
 
 @dataclass
@@ -266,14 +268,14 @@ def trim_tail(lines: Sequence[Line]) -> Tail:
                 end -= 2
                 continue
         if value is not None:
-            removed.append(Removed("sourcing", line.text))
+            removed.append(Removed("sourcing", line.text, line.at))
             sources.append(value)
             end -= 1
             continue
         if kind is None:
             break
         start = _block_start(lines, end, kind)
-        removed += [Removed(kind, x.text) for x in reversed(lines[start:end])]
+        removed += [Removed(kind, x.text, x.at) for x in reversed(lines[start:end])]
         end = start
     removed.reverse()
     sources.reverse()
