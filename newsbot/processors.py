@@ -347,7 +347,9 @@ def image_credit(text: str) -> str | None:
 
 
 _LEFTOVER_PREFIXES = ("免责声明", "每经头条（nbdtoutiao）", "每经头条(nbdtoutiao)")
-_RELATED_READING = re.compile(r"^[【\[]?(?:相关阅读|延伸阅读|推荐阅读|相关新闻|往期回顾)")
+_RELATED_READING = re.compile(
+    r"^[【\[]?(?:相关阅读|延伸阅读|推荐阅读|相关新闻|往期回顾|往期推荐|热文推荐|猜你喜欢|更多阅读)"
+)
 
 
 def is_related_heading(text: str) -> bool:

@@ -17,6 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from newsbot.processors import is_related_heading
+
 # --- sentence classes ---------------------------------------------------------------------------
 
 # A block is cut by one of these classes only when every sentence in it belongs to the class (or
@@ -58,10 +60,8 @@ _COVER_CREDIT = re.compile(
     r"^(?:封面图片?|封面照片|题图|头图|首图)(?:来源|来自|源自|出自|源|自|由)?\s*[:：]?\s*(.+?)$"
 )
 _UNRELATED = re.compile(r"[\s，,；;]*[(（]?\s*图文无关\s*[)）]?\s*[。.]?$")
-# Sections at the end that a heading opens: related reading, and the giveaway a desk appends.
-_RELATED_HEADING = re.compile(
-    r"^[【\[]?(?:相关阅读|延伸阅读|推荐阅读|相关新闻|往期回顾|往期推荐|热文推荐)"
-)
+# A section at the end that a heading opens: the giveaway a desk appends (related reading is
+# cut where it is found, see processors.is_related_heading).
 _GIVEAWAY_HEADING = re.compile(
     r"^[【\[~～\s]*(?:每经)?(?:送书|赠书|福利|粉丝福利|抽奖|有奖互动|互动有奖)"
 )
@@ -137,7 +137,7 @@ def tail_class(text: str) -> str | None:
         return None
     if cover_credit(bare) is not None:
         return "cover_credit"
-    if _RELATED_HEADING.match(bare):
+    if is_related_heading(bare):
         return "related"
     sentences = _sentences(bare)
     if not sentences:
