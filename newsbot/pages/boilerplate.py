@@ -26,6 +26,11 @@ from newsbot.processors import is_related_heading
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
 _BRACKETS = "（()）【】[]「」 "
 _LONGEST_NOTICE = 60  # characters in one sentence of a notice; the longest seen is 45
+# Reported speech and sourcing verbs: a sentence holding one tells the news, whatever words of
+# a notice it also holds ("公司称，未经许可的转载将被追责").
+_REPORTED = re.compile(
+    r"^据(?!此)|据(?:了解|悉|报道|介绍|统计|透露)|表示|(?<![名声简])称|认为|指出|透露|介绍|告诉|说[，：:]"
+)
 
 _DISCLAIMER = re.compile(
     r"免责声明|^声明[:：]|^特别提示[:：]|不构成(?:任何)?(?:投资|买卖|操作)?建议|风险自担|据此操作"
@@ -47,7 +52,8 @@ _PROMOTION = re.compile(
     r"(?:点击|扫描|扫码|长按|识别)[^。！？]{0,14}(?:下方|上方|图中|图片|文末|原文|链接|蓝字|这里|左下角)"
     r"|(?:扫码|二维码)[^。！？]{0,6}(?:关注|查看|下载|进群|领取|收听|观看|订阅|添加|获取|了解更多)|[↓⬇👇]\s*[)）]?$|请搜索\s*[“\"「]"
     r"|(?:关注|订阅)[^。！？]{0,10}(?:公众号|微信号|视频号|抖音号|微博|服务号|小程序)"
-    r"|每经头条\s*[（(]\s*nbdtoutiao|赠书|送书|兑奖|抽奖|中奖|开奖|点赞[^。]{0,8}截止|文末有福利"
+    r"|每经头条\s*[（(]\s*nbdtoutiao|赠书|送书|兑奖|抽奖(?:规则|名单|时间)|中奖(?:名单|者将)"
+    r"|开奖(?:后|时间)|点赞[^。]{0,8}截止|文末有福利"
     r"|欢迎(?:关注|订阅|留言|转发|点赞|分享)|点个?[“\"]?在看|分享给(?:更多)?(?:朋友|好友)"
 )
 _APP_PROMPT = re.compile(
@@ -129,6 +135,11 @@ def tail_class(text: str) -> str | None:
     True
     >>> tail_class("记者致电公司，工作人员表示，扩产节奏会动态调整，具体以公司公告为准。") is None
     True
+    >>> tail_class("公司称，投资者据此操作，风险自担的说法并不准确。") is None
+    True
+    >>> tail_class("（本文内容仅供参考。据此操作，风险自担。）")
+    'disclaimer'
+
     >>> tail_class("公司表示，用户扫描二维码即可付款，未经许可的转载将被追责。") is None
     True
     """
@@ -144,8 +155,8 @@ def tail_class(text: str) -> str | None:
         return None
     classes = []
     for sentence in sentences:
-        if len(sentence) > _LONGEST_NOTICE:
-            classes.append("")  # notices are terse: a long sentence is the writer's own
+        if len(sentence) > _LONGEST_NOTICE or _REPORTED.search(sentence):
+            classes.append("")  # notices are terse and report nothing: this is the writer's
         elif _DISCLAIMER.search(sentence):
             classes.append("disclaimer")
         elif _COPYRIGHT.search(sentence):

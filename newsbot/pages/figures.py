@@ -61,11 +61,6 @@ def caption_of(
     text = normalize_space(text)
     if not text:
         return None
-    if is_caption(text):
-        return None, image_credit(text) or _clean_credit(text)
-    m = _CREDIT_ONLY.match(text.strip("（()）"))
-    if m:
-        return None, _clean_credit(m.group(1) or m.group(2))
     m = _TRAILING_CREDIT.match(text)
     # "本文来源：X" is a sourcing line, not "本文" captioned: a bare 来源 needs a gap before it.
     bare_source = m is not None and m.group("source") and not m.group("pic") and not m.group("sep")
@@ -73,6 +68,11 @@ def caption_of(
         credit = m.group("source") or m.group("by") or m.group("supplied")
         caption = _POINTER.sub("", m.group("caption")).strip(" 。，,") or None
         return caption, _clean_credit(credit)
+    if is_caption(text):
+        return None, image_credit(text) or _clean_credit(text)
+    m = _CREDIT_ONLY.match(text.strip("（()）"))
+    if m:
+        return None, _clean_credit(m.group(1) or m.group(2))
     if _PICTURE_NOUN.match(text):
         return text, None
     if _POINTER.match(text) and len(text) <= 80:
