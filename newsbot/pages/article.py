@@ -18,13 +18,14 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
-from parsel import Selector, SelectorList
+from parsel import Selector
+from parsel.csstranslator import HTMLTranslator
 from scrapy.http import TextResponse
 
 from newsbot import EXTRACTOR_VERSION
 from newsbot.items import ArticleItem, Figure, Tag, Video
 from newsbot.loaders import ArticleLoader
-from newsbot.pages import NotArticle, attribute, html_selector
+from newsbot.pages import NotArticle, html_selector, utf8_root
 from newsbot.pages.boilerplate import Line, Removed, cover_credit, head_promotion, trim_tail
 from newsbot.pages.challenge import looks_blocked
 from newsbot.pages.figures import caption_of
@@ -50,12 +51,13 @@ BODY_CLASS_ALT = "g-article-text"
 ARTICLE_CLASS = "g-article"
 # In order of trust, inside the article: its h1; then in the page: declared titles, any h1.
 ARTICLE_TITLE = ".g-article-top h1, h1"
-PAGE_TITLES = ('meta[property="og:title"]::attr(content)', "head title", "h1")
+PAGE_TITLES = ('meta[property="og:title"]', "head title", "h1")
 SOURCE = ".u-time .source, span.source"
 TIME = ".u-time .time, span.time"
 TAGS = "div.typeTags a.typeTag"
 ABSTRACT_POINTS = "div.g-article-abstract p"
-CANONICAL = 'link[rel="canonical"]::attr(href), meta[property="og:url"]::attr(content)'
+CANONICAL = 'link[rel="canonical"], meta[property="og:url"]'
+PUBLISHED_META = 'meta[property="article:published_time"]'
 SCRIPT_PUB_DATE = re.compile(r'"pubDate"\s*:\s*"([^"]{8,40})"')
 BYLINE_STYLE = "6d6d6d"  # the grey of the byline paragraph
 TAG_TYPE_BY_COLOR = {"tagColor1": "stock", "tagColor2": "province", "tagColor3": "industry",
@@ -66,6 +68,28 @@ REPORTER_CLASS = "m-original-right"  # AI flash "(记者 X)" line
 # Video players: the site's Tencent player box carries the file's URL in a data attribute.
 VIDEO_URL_ATTRS = ("data-video-download-url", "data-video-url", "data-src")
 VIDEO_POSTER_ATTRS = ("poster", "data-poster", "data-cover", "data-video-poster")
+
+# CSS compiled to XPath once: parsel translates a CSS query again at every call, and wraps each
+# match in a Selector, which together cost more than the queries themselves.
+_TRANSLATOR = HTMLTranslator()
+_QUERIES: dict[str, etree.XPath] = {}
+_STRING = etree.XPath("string()")
+
+
+def _find(el: etree._Element, css: str) -> list[etree._Element]:
+    query = _QUERIES.get(css)
+    if query is None:
+        query = _QUERIES[css] = etree.XPath(_TRANSLATOR.css_to_xpath(css))
+    found = query(el)
+    return found if isinstance(found, list) else []
+
+
+def _text(el: etree._Element) -> str:
+    """All text inside an element, comments excluded (the h1's leftover commented-out link)."""
+    if el.tag == "meta":
+        return el.get("content") or ""
+    return str(_STRING(el))
+
 
 # --- body structure ---------------------------------------------------------------------------
 _BLOCKS = frozenset(
@@ -195,15 +219,15 @@ class ArticlePage:
 
     def to_item(self) -> ArticleItem:
         """The record; afterwards :attr:`removed` says which blocks left the body and why."""
-        sel = self._selector()
-        body = _find_body(sel)
+        root = self._root()
+        body = _find_body(root)
         if body is None:
-            if looks_blocked(self._page_text(sel)):
+            if looks_blocked(self._page_text(root)):
                 raise NotArticle("blocked", "challenge page instead of an article")
             raise NotArticle("not_article", "no article markup (div.g-articl-text)")
-        url = self._url(sel)
+        url = self._url(root)
         # The 2017 template and saved fragments may lack the wrapper: then read the whole page.
-        article = _article_of(body, sel)
+        article = _article_of(body, root)
         # A page that names no URL is still read, so that `scrapy extract --explain` can show
         # its body; it gives no record.
         walk = _walk_body(body, url or self.response.url)
@@ -223,9 +247,9 @@ class ArticlePage:
         loader.add_value("article_id", article_id(url))
         loader.add_value("title", _first_text(article, (ARTICLE_TITLE,)))
         if not loader.get_output_value("title"):
-            loader.add_value("title", _first_text(sel, PAGE_TITLES))
+            loader.add_value("title", _first_text(root, PAGE_TITLES))
         loader.add_value("source", _texts(article, SOURCE)[:1])
-        raw_time = self._raw_time(article) or self._raw_time(sel)
+        raw_time = self._raw_time(article) or self._raw_time(root)
         loader.add_value("published_at_raw", raw_time)
         loader.add_value("published_at", raw_time)
         loader.add_value("reporters", read.credits.reporters)
@@ -265,13 +289,17 @@ class ArticlePage:
 
     # -- pieces -------------------------------------------------------------------------------
 
-    def _selector(self) -> Selector:
-        """The page's selector, decoded right even when the declared charset lies."""
+    def _root(self) -> etree._Element | None:
+        """The page's root element, decoded right even when the declared charset lies."""
         response = self.response
-        text = response.text
         declared = (response.encoding or "").lower()
+        if declared in ("utf-8", "utf8"):
+            root = utf8_root(response.body)
+            if root is not None:
+                return root
+        text = response.text
         if "\ufffd" not in text and declared not in _LATIN_FALLBACKS:
-            return html_selector(response)
+            return _root_of(html_selector(response))
         # Either the declared charset produced replacement characters, or none was declared and
         # Scrapy fell back to cp1252: try the encodings the site (or its mirrors) really use.
         for encoding in ("utf-8", "gb18030"):
@@ -279,21 +307,24 @@ class ArticlePage:
                 decoded = response.body.decode(encoding)
             except UnicodeDecodeError:
                 continue
-            return Selector(text=decoded, type="html", base_url=response.url)
+            return _root_of(Selector(text=decoded, type="html", base_url=response.url))
         if "\ufffd" in text:
             raise NotArticle("bad_encoding", f"bytes do not decode as {declared or 'any charset'}")
-        return html_selector(response)
+        return _root_of(html_selector(response))
 
     @staticmethod
-    def _page_text(sel: Selector) -> str:
-        return " ".join(sel.xpath("//title//text() | //body//text()").getall())
+    def _page_text(root: etree._Element | None) -> str:
+        if root is None:
+            return ""
+        return " ".join(root.xpath("//title//text() | //body//text()"))
 
-    def _url(self, sel: Selector) -> str | None:
+    def _url(self, root: etree._Element | None) -> str | None:
         url = canonical_article_url(self.response.url, any_host=True)
         if url:
             return url
-        for href in sel.css(CANONICAL).getall():
-            link = join_url(self.response.url, href.strip())
+        for el in _find(root, CANONICAL) if root is not None else []:
+            href = el.get("href") if el.tag == "link" else el.get("content")
+            link = join_url(self.response.url, href.strip()) if href else None
             url = canonical_article_url(link, any_host=True) if link else None
             if url:
                 return url
@@ -302,15 +333,20 @@ class ArticlePage:
         return None
 
     @staticmethod
-    def _raw_time(sel: Selector | SelectorList[Selector]) -> str | None:
-        for text in _texts(sel, TIME):
+    def _raw_time(el: etree._Element) -> str | None:
+        for text in _texts(el, TIME):
             if text.strip():
                 return normalize_space(text)
-        m = SCRIPT_PUB_DATE.search(" ".join(sel.css("script::text").getall()))
+        m = SCRIPT_PUB_DATE.search(" ".join(el.xpath(".//script/text()")))
         if m:
             return m.group(1).strip()
-        meta = sel.css('meta[property="article:published_time"]::attr(content)').get()
-        return meta.strip() if meta else None
+        meta = _texts(el, PUBLISHED_META)
+        return meta[0].strip() if meta and meta[0].strip() else None
+
+
+def _root_of(sel: Selector) -> etree._Element | None:
+    root = sel.root
+    return root if isinstance(root, etree._Element) else None
 
 
 def _classes(el: etree._Element) -> list[str]:
@@ -318,14 +354,13 @@ def _classes(el: etree._Element) -> list[str]:
     return value.split() if isinstance(value, str) else []
 
 
-def _find_body(sel: Selector) -> etree._Element | None:
+def _find_body(root: etree._Element | None) -> etree._Element | None:
     """The first ``div.g-articl-text`` (or ``div.g-article-text``) of the page.
 
     One pass in Python over the page's divs: an XPath class test with ``normalize-space()`` and
     ``concat()`` builds strings for every div of a page that is mostly navigation.
     """
-    root = sel.root
-    if not hasattr(root, "iter"):
+    if root is None:
         return None
     for el in root.iter("div"):
         classes = _classes(el)
@@ -334,45 +369,48 @@ def _find_body(sel: Selector) -> etree._Element | None:
     return None
 
 
-def _article_of(body: etree._Element, sel: Selector) -> Selector:
+def _article_of(body: etree._Element, root: etree._Element) -> etree._Element:
     """The ``div.g-article`` around the body; the whole page when a template has none."""
     for el in body.iterancestors("div"):
         if ARTICLE_CLASS in _classes(el):
-            return Selector(root=el, type="html")
-    return sel
+            return el
+    return root
 
 
-def _first_text(sel: Selector | SelectorList[Selector], css_list: tuple[str, ...]) -> str | None:
+def _first_text(el: etree._Element, css_list: tuple[str, ...]) -> str | None:
     for css in css_list:
-        for text in _texts(sel, css):
+        for text in _texts(el, css):
             if text.strip():
                 return text
     return None
 
 
-def _texts(sel: Selector | SelectorList[Selector], css: str) -> list[str]:
-    """Text of each match: the attribute for ``::attr()``, else all text inside the element
-    (comments excluded, which keeps the h1's leftover commented-out link out of the title)."""
-    found = sel.css(css)
-    return found.getall() if "::" in css else found.xpath("string()").getall()
+def _texts(el: etree._Element, css: str) -> list[str]:
+    """Text of each match: all text inside the element, or a meta tag's content."""
+    return [_text(found) for found in _find(el, css)]
 
 
-def _tags(sel: Selector | SelectorList[Selector]) -> Iterator[Tag]:
-    for a in sel.css(TAGS):
-        name = normalize_space("".join(a.xpath("text()").getall()))
+def _attr(el: etree._Element, name: str) -> str:
+    value = el.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _tags(el: etree._Element) -> Iterator[Tag]:
+    for a in _find(el, TAGS):
+        name = normalize_space("".join(a.xpath("text()")))
         if not name:
             continue
         try:
-            query = parse_qs(urlsplit(attribute(a, "href")).query)
+            query = parse_qs(urlsplit(_attr(a, "href")).query)
         except ValueError:  # not a URL: the tag keeps its name, its type from the colour
             query = {}
         kind = (query.get("tag_type") or [""])[0]
         if not kind:
-            colors = attribute(a, "class").split()
+            colors = _attr(a, "class").split()
             kind = next((TAG_TYPE_BY_COLOR[c] for c in colors if c in TAG_TYPE_BY_COLOR), "")
         code = None
         if kind == "stock":
-            code = attribute(a, "data-stock-code") or next(iter(query.get("tag_value", [])), None)
+            code = _attr(a, "data-stock-code") or next(iter(query.get("tag_value", [])), None)
         yield Tag(name=name, type=kind or "concept", code=code)
 
 
@@ -517,7 +555,8 @@ def _emit(
     text = "".join(parts)
     classes = el.get("class") or ""
     style = el.get("style") or ""
-    lines = [normalize_space(line) for line in text.split(LINE_BREAK)]
+    # One pass over the block, then split: LINE_BREAK is no space, so it survives.
+    lines = [line.strip() for line in normalize_space(text).split(LINE_BREAK)]
     lines = [line for line in lines if line]
     walk.groups += 1
     if not lines:
