@@ -173,7 +173,7 @@ LINE_BREAK = "\ue000"
 _LATIN_FALLBACKS = frozenset({"cp1252", "latin-1", "latin1", "iso-8859-1", "ascii", "us-ascii"})
 
 
-@dataclass
+@dataclass(slots=True)
 class _Block:
     """A line of body text and where it came from."""
 
@@ -292,11 +292,13 @@ class ArticlePage:
     def _root(self) -> etree._Element | None:
         """The page's root element, decoded right even when the declared charset lies."""
         response = self.response
+        # Valid UTF-8 is read as UTF-8 whatever the page declares: the site's pages are UTF-8
+        # (some GBK), and GBK text is never valid UTF-8; this also skips Scrapy's search for a
+        # declared charset in the body.
+        root = utf8_root(response.body)
+        if root is not None:
+            return root
         declared = (response.encoding or "").lower()
-        if declared in ("utf-8", "utf8"):
-            root = utf8_root(response.body)
-            if root is not None:
-                return root
         text = response.text
         if "\ufffd" not in text and declared not in _LATIN_FALLBACKS:
             return _root_of(html_selector(response))
@@ -358,7 +360,8 @@ def _find_body(root: etree._Element | None) -> etree._Element | None:
     """The first ``div.g-articl-text`` (or ``div.g-article-text``) of the page.
 
     One pass in Python over the page's divs: an XPath class test with ``normalize-space()`` and
-    ``concat()`` builds strings for every div of a page that is mostly navigation.
+    ``concat()`` builds strings for every div of a page that is mostly navigation (and even a
+    plain ``contains(@class, …)`` XPath is four times slower than this loop).
     """
     if root is None:
         return None
