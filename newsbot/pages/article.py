@@ -556,6 +556,8 @@ def _emit(
     walk: _Walk, parts: list[str], el: etree._Element, *, images: int, link_text: str | None
 ) -> None:
     text = "".join(parts)
+    if not images and (not text or text.isspace()):
+        return  # the white space between blocks, most runs of a container
     classes = el.get("class") or ""
     style = el.get("style") or ""
     # One pass over the block, then split: LINE_BREAK is no space, so it survives.
