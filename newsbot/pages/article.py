@@ -238,18 +238,24 @@ class ArticlePage:
             raise NotArticle(
                 "no_url", f"no article URL in {self.response.url} or its canonical link"
             )
-        abstract = _texts(article, ABSTRACT_POINTS)
+        # The top and the abstract come before the body: read them there, not by scanning the
+        # whole article (the body is most of it) once per field.
+        top, abstract_div = _head_of(article, body)
+        scope = top if top is not None else article
+        abstract = _texts(abstract_div if abstract_div is not None else article, ABSTRACT_POINTS)
         if not read.lines and not walk.videos:
             raise NotArticle("empty_body", "article markup with no text")
 
         loader = ArticleLoader(fetched_at=self.fetched_at)
         loader.add_value("url", url)
         loader.add_value("article_id", article_id(url))
-        loader.add_value("title", _first_text(article, (ARTICLE_TITLE,)))
+        loader.add_value("title", _first_text(scope, (ARTICLE_TITLE,)))
+        if top is not None and not loader.get_output_value("title"):
+            loader.add_value("title", _first_text(article, (ARTICLE_TITLE,)))
         if not loader.get_output_value("title"):
             loader.add_value("title", _first_text(root, PAGE_TITLES))
-        loader.add_value("source", _texts(article, SOURCE)[:1])
-        raw_time = self._raw_time(article) or self._raw_time(root)
+        loader.add_value("source", (_texts(scope, SOURCE) or _texts(article, SOURCE))[:1])
+        raw_time = self._raw_time(scope) or self._raw_time(article) or self._raw_time(root)
         loader.add_value("published_at_raw", raw_time)
         loader.add_value("published_at", raw_time)
         loader.add_value("reporters", read.credits.reporters)
@@ -261,7 +267,7 @@ class ArticlePage:
         images = read.images(walk)
         loader.add_value("images", images)
         loader.add_value("image_credit", read.image_credit)
-        loader.add_value("tags", list(_tags(article)))
+        loader.add_value("tags", list(_tags(scope)) or list(_tags(article)))
         fetched_at = self.fetched_at.astimezone(timezone.utc).replace(microsecond=0)
         loader.add_value("fetched_at", fetched_at.isoformat())
         loader.add_value("extractor_version", EXTRACTOR_VERSION)
@@ -339,9 +345,10 @@ class ArticlePage:
         for text in _texts(el, TIME):
             if text.strip():
                 return normalize_space(text)
-        m = SCRIPT_PUB_DATE.search(" ".join(el.xpath(".//script/text()")))
-        if m:
-            return m.group(1).strip()
+        for script in el.iter("script"):
+            m = SCRIPT_PUB_DATE.search(script.text or "")
+            if m:
+                return m.group(1).strip()
         meta = _texts(el, PUBLISHED_META)
         return meta[0].strip() if meta and meta[0].strip() else None
 
@@ -378,6 +385,23 @@ def _article_of(body: etree._Element, root: etree._Element) -> etree._Element:
         if ARTICLE_CLASS in _classes(el):
             return el
     return root
+
+
+def _head_of(
+    article: etree._Element, body: etree._Element
+) -> tuple[etree._Element | None, etree._Element | None]:
+    """``div.g-article-top`` and ``div.g-article-abstract`` of the article, looked for only
+    among the divs before its body."""
+    top = abstract = None
+    for el in article.iter("div"):
+        if el is body:
+            break
+        classes = _classes(el)
+        if top is None and "g-article-top" in classes:
+            top = el
+        elif abstract is None and "g-article-abstract" in classes:
+            abstract = el
+    return top, abstract
 
 
 def _first_text(el: etree._Element, css_list: tuple[str, ...]) -> str | None:
