@@ -41,7 +41,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,8 @@ from w3lib.encoding import html_to_unicode
 from newsbot.items import EXTRACTED_FIELDS
 from newsbot.pages import NotArticle
 from newsbot.pages.article import ArticlePage
+from newsbot.processors import BEIJING
 
-BEIJING = timezone(timedelta(hours=8))
 NOW = datetime.now(timezone.utc)
 SPACES = re.compile(r"\s+")  # str patterns match NBSP, U+3000 and the other Unicode spaces
 NAME_SEPARATORS = re.compile(r"[\s,，、;；/|｜:：()（）]+")

@@ -29,6 +29,7 @@ from scrapy.utils.serialize import ScrapyJSONEncoder
 from newsbot.feeds import FeedTracker, StagingDir, tracker_of
 from newsbot.items import RECORD_FIELDS, ArticleItem
 from newsbot.state.records import delivery_of
+from newsbot.state.service import delivery_service
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -59,7 +60,7 @@ class DeliveryTracking:
                 tracker.untracked += 1
             else:
                 tracker.add(delivery)
-        ledger = getattr(self.crawler, "newsbot_state", None)
+        ledger = delivery_service(self.crawler) if self.crawler is not None else None
         if ledger is not None and delivery is not None:
             ledger.note_written(delivery, tracked=tracker is not None)
 
@@ -335,6 +336,6 @@ class HexoExporter(DeliveryTracking, BaseItemExporter):
         delivery = delivery_of(record)
         self.staging.add(str(relative), post.encode("utf-8"), delivery)
         # StagingDir.add noted the delivery on the feed; the state still needs telling.
-        ledger = getattr(self.crawler, "newsbot_state", None)
+        ledger = delivery_service(self.crawler) if self.crawler is not None else None
         if ledger is not None and delivery is not None:
             ledger.note_written(delivery, tracked=True)

@@ -30,22 +30,24 @@ import secrets
 import shutil
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
-from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.misc import load_object
 from w3lib.url import file_uri_to_path
 
 from newsbot.idset import DeliveryLog
-from newsbot.outcome import fail_run
-from newsbot.state.store import Delivery, PublishEntry, fsync_dir
+from newsbot.outcome import fail_and_stop, fail_run, running_engine
+from newsbot.state.files import fsync_dir
+from newsbot.state.model import Delivery, PublishEntry
+from newsbot.state.service import delivery_service
 
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
+
+    from newsbot.state.service import DeliveryService
 
 logger = logging.getLogger(__name__)
 
@@ -56,20 +58,6 @@ COMPLETE_REASONS = ("finished",)
 
 class FeedTargetError(OSError):
     """The feed target cannot be written safely (symlink, not a regular file, torn file)."""
-
-
-class PublishLedger(Protocol):
-    """What the storage tells the state store; implemented by the state extension."""
-
-    def register_temp(self, path: str) -> None: ...
-
-    def publishing(self, entries: list[PublishEntry]) -> int | None: ...
-
-    def published(self, token: int | None, entries: list[PublishEntry]) -> None: ...
-
-    def publish_failed(
-        self, token: int | None, entries: list[PublishEntry], error: BaseException
-    ) -> None: ...
 
 
 class FeedTracker:
@@ -239,16 +227,6 @@ def safe_uri_params(params: dict[str, Any], spider: Spider) -> dict[str, Any]:
 _TRUSTED_PARAMS = frozenset({"time", "batch_time"})
 
 
-def _engine(crawler: Crawler | None) -> Any:
-    """The crawler's engine, or None before the crawl has started."""
-    if crawler is None:
-        return None
-    try:
-        return crawler.engine
-    except RuntimeError:
-        return None
-
-
 def _exporter_writes_directory(crawler: Crawler | None, fmt: str | None) -> bool:
     if crawler is None or not fmt:
         return False
@@ -279,7 +257,6 @@ class AtomicFileFeedStorage:
         if self.directory_mode and "postprocessing" in self.feed_options:
             raise FeedTargetError(f"the {self.format} format does not support postprocessing")
         self.close_reason: str | None = None
-        self._pending: list[Any] = []
         if crawler is not None:
             crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
         self._check_target()
@@ -294,7 +271,7 @@ class AtomicFileFeedStorage:
             # Refuse before the first record: a run whose output cannot be written must not
             # fetch anything (its articles would be owed to a file that can never exist).
             fail_run(crawler, "feed_refused", str(exc))
-            if _engine(crawler) is None:
+            if running_engine(crawler) is None:
                 raise  # the crawl is being set up: it fails to start, with this message
             raise CloseSpider("feed_refused") from exc
 
@@ -307,27 +284,16 @@ class AtomicFileFeedStorage:
         crawler = self.crawler
         if crawler is None:
             return
-        fail_run(
+        fail_and_stop(
             crawler,
             "storage_failed",
             f"writing {self.path} failed ({exc}); the previous file is untouched, and this "
             "run's records stay pending",
         )
-        engine = _engine(crawler)
-        if engine is not None and engine.spider is not None:
-            # Not from inside the item handler that hit the error: on the next loop turn.
-            call_later(0, self._stop_crawl)
-
-    def _stop_crawl(self) -> None:
-        engine = _engine(self.crawler)
-        if engine is not None and engine.spider is not None:
-            self._pending.append(
-                deferred_from_coro(engine.close_spider_async(reason="storage_failed"))
-            )
 
     @property
-    def ledger(self) -> PublishLedger | None:
-        return cast("PublishLedger | None", getattr(self.crawler, "newsbot_state", None))
+    def ledger(self) -> DeliveryService | None:
+        return delivery_service(self.crawler) if self.crawler is not None else None
 
     def _check_target(self) -> None:
         target = Path(self.path)
@@ -432,7 +398,7 @@ class AtomicFileFeedStorage:
 
     def _complete(self) -> bool:
         if self.close_reason is None:
-            engine = _engine(self.crawler)
+            engine = running_engine(self.crawler)
             return bool(engine is None or engine.running)
         return self.close_reason in COMPLETE_REASONS or self.close_reason.startswith("closespider_")
 
@@ -441,9 +407,7 @@ class AtomicFileFeedStorage:
             os.unlink(temp)
         ledger = self.ledger
         if ledger is not None:
-            forget = getattr(ledger, "forget_temp", None)
-            if forget is not None:
-                forget(temp)
+            ledger.forget_temp(temp)
 
     def _append(self, file: AtomicFile, target: Path, tracker: FeedTracker) -> None:
         """Publish old content + new records as one new file, under a lock on the target."""
@@ -553,6 +517,5 @@ class AtomicFileFeedStorage:
         finally:
             shutil.rmtree(staging.path, ignore_errors=True)
             ledger = self.ledger
-            forget: Callable[[str], None] | None = getattr(ledger, "forget_temp", None)
-            if forget is not None:
-                forget(staging.path)
+            if ledger is not None:
+                ledger.forget_temp(staging.path)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Iterator
 
-from newsbot.state.store import Delivery
+from newsbot.state.model import Delivery
 
 #: Bits per page of an :class:`IdSet` (a page is 4 KiB).
 PAGE_BITS = 1 << 15
@@ -145,7 +145,7 @@ _NONE_TIME = -(1 << 63)
 
 
 class DeliveryLog:
-    """The :class:`~newsbot.state.store.Delivery` of each record written to a feed file, until the
+    """The :class:`~newsbot.state.model.Delivery` of each record written to a feed file, until the
     file is published, packed in one buffer. Iterating gives the deliveries back, one object at a
     time; a delivery that does not fit the packing (an id that is not a number) is kept as is.
 

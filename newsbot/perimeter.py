@@ -293,6 +293,10 @@ class RobotsTxtMiddleware(_ScrapyRobotsTxtMiddleware):
         #: netloc -> why its robots.txt could not be read
         self.unreachable: dict[str, str] = {}
 
+    # Scrapy ceiling (pyproject.toml): this class overrides and reads private parts of Scrapy's
+    # RobotsTxtMiddleware (_parsers, _parse_robots, _robots_error, _parserimpl, _stats): the
+    # only way to make it fail closed and to fix its concurrent waiters (see robot_parser).
+
     async def robot_parser(self, request: Request) -> RobotParser | None:
         pending = self._parsers.get(urlparse_cached(request).netloc)
         if isinstance(pending, Deferred):

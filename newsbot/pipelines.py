@@ -19,15 +19,16 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
 from newsbot.idset import IdSet
+from newsbot.processors import BEIJING
 from newsbot.state.fingerprints import content_hash, text_fingerprint
 from newsbot.state.records import url_date
+from newsbot.state.service import delivery_service
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from newsbot.state.extension import StateExtension
+    from newsbot.state.service import DeliveryService
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 REQUIRED_FIELDS = ("url", "article_id", "title", "published_at", "body")
 
@@ -172,14 +173,14 @@ class ValidationPipeline:
 class DeliveryPipeline:
     """Revision, unchanged and duplicate decisions against the state store."""
 
-    def __init__(self, crawler: Crawler, state: StateExtension) -> None:
+    def __init__(self, crawler: Crawler, state: DeliveryService) -> None:
         self.crawler = crawler
         self.state = state
         self.min_chars = crawler.settings.getint("NEWSBOT_DUPLICATE_MIN_CHARS", 50)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DeliveryPipeline:
-        state = getattr(crawler, "newsbot_state", None)
+        state = delivery_service(crawler)
         if state is None:
             raise NotConfigured("no state store (NEWSBOT_STATE_ENABLED is off)")
         return cls(crawler, state)

@@ -148,7 +148,10 @@ class PoliteRetryMiddleware(RetryMiddleware):
         :meth:`process_request` before the pause, and the slot would send them at its own pace
         (up to ``CONCURRENT_REQUESTS`` of them). Scrapy has no public call for this; a slot's
         ``latercall`` is how Scrapy itself holds a queue for a download delay, so we set one that
-        fires when the pause ends."""
+        fires when the pause ends.
+
+        Scrapy ceiling (pyproject.toml): ``Downloader._latercall`` and ``Slot.latercall`` are
+        private."""
         engine = self.crawler.engine
         downloader = getattr(engine, "downloader", None)
         slot = downloader.slots.get(host) if downloader is not None else None
@@ -276,6 +279,8 @@ class BlockedGuard:
             self.limit,
         )
         host = (urlsplit(response.url).hostname or "").rstrip(".")
+        # Scrapy ceiling (pyproject.toml): the downloader's slots and their concurrency and delay
+        # are undocumented; they are the only way to slow one host down mid-crawl.
         slot = engine.downloader.slots.get(host)
         if slot is not None:
             slot.concurrency = 1

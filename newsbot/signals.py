@@ -31,5 +31,5 @@ list_page_failed = object()
 
 #: The state store has recorded everything the run did and is about to close (delivery: the
 #: state extension sends it after the feeds published). Arguments: ``store``
-#: (:class:`newsbot.state.store.StateStore`, open), ``reason`` (the close reason).
+#: (a :class:`newsbot.state.service.StateBackend`, open), ``reason`` (the close reason).
 state_closing = object()

@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from sitecopy import Article, Hit, Reply, SiteCopy, render_article  # noqa: E402
 
+from newsbot.processors import BEIJING  # noqa: E402
 from tests.crawlkit import TEST_SETTINGS  # noqa: E402
 
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 COLUMN = "9000"
 FIXTURE_COLUMN = "1161"
 

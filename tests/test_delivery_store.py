@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sqlite3
@@ -13,20 +12,13 @@ from typing import Any
 
 import pytest
 
+from newsbot.state.errors import StateCorrupt, StateError, StateLocked, StateMissing
+from newsbot.state.files import LOCK_NAME
 from newsbot.state.fingerprints import text_fingerprint
+from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.rebuild import rebuild
 from newsbot.state.records import delivery_of
-from newsbot.state.store import (
-    DB_NAME,
-    LOCK_NAME,
-    Delivery,
-    PublishEntry,
-    StateCorrupt,
-    StateError,
-    StateLocked,
-    StateMissing,
-    StateStore,
-)
+from newsbot.state.store import DB_NAME, StateStore
 from tests.delivery_site import ROOT, env
 
 
@@ -34,87 +26,8 @@ def delivery(ident: str, revision: int = 1, published: int = 1_618_069_791) -> D
     return Delivery(ident, bytes(16), revision, published, 20210410, "3")
 
 
-def publish(store: StateStore, tmp: Path, name: str, deliveries: list[Delivery]) -> Path:
-    """Publish a file the way the feed storage does: intent, rename, done."""
-    temp = tmp / f".{name}.tmp"
-    temp.write_text("".join(f'{{"article_id": "{d.article_id}"}}\n' for d in deliveries))
-    target = tmp / name
-    st = temp.stat()
-    entry = PublishEntry(str(temp), str(target), st.st_dev, st.st_ino, st.st_size, deliveries)
-    token = store.begin_publish([entry])
-    os.replace(temp, target)
-    store.finish_publish(token, [entry])
-    return target
-
-
-def test_lifecycle_of_an_article(tmp_path: Path) -> None:
-    with StateStore(tmp_path / "s") as store:
-        assert store.state_of("1") is None
-        assert store.discovered("1", url_date="2021-04-10", column="3") is True
-        assert store.discovered("1", url_date="2021-04-10", column="3") is False
-        assert store.state_of("1") == "pending"
-        assert not store.is_settled("1")
-        assert store.failed("1", "timeout") == "failed"
-        assert store.failed("1", "http_503") == "failed"
-        row = store.get("1")
-        assert row is not None
-        assert (row.state, row.reason, row.attempts) == ("failed", "http_503", 2)
-        assert list(store.open_articles(max_attempts=3)) == [("1", "2021-04-10", "3")]
-        assert list(store.open_articles(max_attempts=2)) == []
-        publish(store, tmp_path, "a.jsonl", [delivery("1")])
-        row = store.get("1")
-        assert row is not None
-        assert (row.state, row.reason, row.revision, row.output_file) == (
-            "exported",
-            None,
-            1,
-            str(tmp_path / "a.jsonl"),
-        )
-        assert store.is_settled("1")
-        # A failed or dropped recheck never undoes a delivery.
-        assert store.failed("1", "timeout") == "exported"
-        assert store.dropped("1", "no_body") == "exported"
-        assert store.delivered("1") == (1, bytes(16))
-        assert store.dropped("2", "date_mismatch") == "dropped"
-        assert store.is_settled("2")
-        assert store.reasons("dropped") == {"date_mismatch": 1}
-        assert store.counts() == {"pending": 0, "exported": 1, "dropped": 1, "failed": 0}
-
-
-def test_new_revision_replaces_the_delivered_one(tmp_path: Path) -> None:
-    with StateStore(tmp_path / "s") as store:
-        publish(store, tmp_path, "a.jsonl", [delivery("7")])
-        changed = Delivery("7", b"\x01" * 16, 2, 1_618_069_791, 20210410, "3")
-        publish(store, tmp_path, "b.jsonl", [changed])
-        assert store.delivered("7") == (2, b"\x01" * 16)
-        row = store.get("7")
-        assert row is not None and row.output_file == str(tmp_path / "b.jsonl")
-
-
-def test_recent_exports_and_marks(tmp_path: Path) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
-    old = int((now - dt.timedelta(days=10)).timestamp())
-    new = int((now - dt.timedelta(hours=2)).timestamp())
-    with StateStore(tmp_path / "s") as store:
-        publish(
-            store, tmp_path, "a.jsonl", [delivery("1", published=old), delivery("2", published=new)]
-        )
-        recent = list(store.exported_since(now - dt.timedelta(days=1)))
-        assert [r[0] for r in recent] == ["2"]
-        store.set_high_water_mark("3", new)
-        store.set_high_water_mark("3", old)  # a mark never goes back
-        mark = store.high_water_mark("3")
-        assert mark is not None and int(mark.timestamp()) == new
-        assert store.high_water_mark("332") is None
-
-
-def test_text_fingerprints_name_the_lowest_id(tmp_path: Path) -> None:
-    with StateStore(tmp_path / "s") as store:
-        assert store.first_with_text(42, "200") is None  # first seen
-        assert store.first_with_text(42, "100") is None  # lower id: it is the original
-        assert store.first_with_text(42, "200") == "100"
-        assert store.first_with_text(42, "300") == "100"
-        assert store.first_with_text(42, "100") is None  # never a duplicate of itself
+# The lifecycle, revisions, marks and fingerprints moved to test_state_contract.py, which runs
+# them against both backends.
 
 
 def test_second_open_is_refused_while_the_first_holds_the_lock(tmp_path: Path) -> None:
@@ -176,7 +89,7 @@ def test_corrupt_store_is_not_recreated(tmp_path: Path, damage: Any) -> None:
         for i in range(200):
             store.discovered(str(i))
         store.commit()
-        store.vacuum_size()
+        store.checkpoint()
     db = directory / DB_NAME
     damage(db)
     before = db.read_bytes()

@@ -18,8 +18,9 @@ from scrapy.utils.project import get_project_settings
 from newsbot.distributed import DistributedAddon, serializer
 from newsbot.distributed.scheduler import LEASE, LeasedQueue
 from newsbot.state.backends import open_store
+from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.redis_store import LeaseLost, RedisStateStore
-from newsbot.state.store import Delivery, PublishEntry, StateStore
+from newsbot.state.store import StateStore
 from tests.distkit import Crawl
 
 ARTICLE = "1712345"

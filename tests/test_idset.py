@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from newsbot.idset import DeliveryLog, IdSet
-from newsbot.state.store import Delivery, PublishEntry
+from newsbot.state.model import Delivery, PublishEntry
 
 # Ids as the site has them, and the odd ones the bitmap must leave to its ordinary set.
 ids = st.one_of(

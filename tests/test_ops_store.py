@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from newsbot.state.store import Delivery, StateMissing, StateStore
+from newsbot.state.errors import StateMissing
+from newsbot.state.model import Delivery
+from newsbot.state.store import StateStore
 
 
 def test_failed_articles_are_the_dead_letter_list(tmp_path: Path):

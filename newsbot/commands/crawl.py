@@ -13,7 +13,7 @@ At the end, a run that failed (:func:`newsbot.outcome.failure`) exits 1 with ``R
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
@@ -52,8 +52,7 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
             log.error("Run failed: %s", reason)
         elif not self.exitcode:
-            ops = getattr(crawler, "newsbot_ops", None)
-            report = getattr(ops, "report", None)
+            report = _report(crawler)
             if report:
                 done = report["accounting"]
                 log.info(
@@ -70,6 +69,21 @@ class Command(ScrapyCrawlCommand):
     _newsbot_crawler: Crawler | None = None
 
     def _create_crawler(self, spidercls: type[Spider] | str) -> Crawler:
+        # Scrapy ceiling (pyproject.toml): CrawlerProcess-based commands have no public hook that
+        # hands over the crawler they create; this private one does.
         crawler = super()._create_crawler(spidercls)
         self._newsbot_crawler = crawler
         return crawler
+
+
+def _report(crawler: Crawler | None) -> dict[str, Any] | None:
+    """The run report the run reporter wrote, if the crawl got that far."""
+    from newsbot.ops.extension import RunReporter
+
+    if crawler is None:
+        return None
+    try:
+        reporter = crawler.get_extension(RunReporter)
+    except RuntimeError:  # the crawl never built its extensions
+        return None
+    return reporter.report if reporter is not None else None

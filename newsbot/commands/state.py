@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from newsbot.state.errors import StateError
 from newsbot.state.rebuild import rebuild
-from newsbot.state.store import StateError, StateStore
+from newsbot.state.store import StateStore
 
 
 class Command(ScrapyCommand):

@@ -26,10 +26,13 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
 from newsbot.distributed import serializer
+from newsbot.distributed.worker import join_crawl
 from newsbot.outcome import fail_run
-from newsbot.state.extension import spider_flag
+from newsbot.requestmeta import LEASE, article_id_of, article_meta
+from newsbot.spiders.arguments import run_arguments
+from newsbot.state.errors import StateError
 from newsbot.state.redis_store import RedisStateStore
-from newsbot.state.store import StateError
+from newsbot.state.service import delivery_service
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -37,20 +40,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: ``request.meta`` key of a popped request's lease: a lease id, or ``own`` for an article.
-LEASE = "newsbot_lease"
-
 #: Request classes a queued request may name (``_class``): nothing else is ever built from it.
 REQUEST_CLASSES = {
     f"{cls.__module__}.{cls.__name__}": cls for cls in (Request, FormRequest, JsonRequest)
 }
-
-
-def article_id_of(request: Request) -> str:
-    meta = request.meta.get("newsbot")
-    if isinstance(meta, dict) and meta.get("article_id"):
-        return str(meta["article_id"])
-    return ""
 
 
 class JobDupeFilter(RFPDupeFilter):
@@ -73,8 +66,9 @@ class LeasedQueue(PriorityQueue):
         data = request.to_dict(spider=self.spider)
         data["meta"] = {k: v for k, v in data["meta"].items() if k != LEASE}
         ident = article_id_of(request)
-        meta = request.meta.get("newsbot") or {}
-        force = bool(ident) and (bool(meta.get("recheck")) or spider_flag(self.spider, "full"))
+        meta = article_meta(request)
+        recheck = meta is not None and bool(meta.get("recheck"))
+        force = bool(ident) and (recheck or run_arguments(self.spider).full)
         member = f"{ident}|{'1' if force else '0'}|{self.serializer.dumps(data)}"
         # List and search pages go before articles of the same priority: they feed the queue,
         # and a worker waiting for the next list page has nothing to do.
@@ -129,7 +123,8 @@ class RedisScheduler(Scheduler):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RedisScheduler:
-        store = getattr(getattr(crawler, "newsbot_state", None), "store", None)
+        service = delivery_service(crawler)
+        store = service.store if service is not None else None
         if not isinstance(store, RedisStateStore):
             raise RuntimeError(
                 "distributed crawling (NEWSBOT_REDIS_URL) keeps its state in Redis; the state "
@@ -145,8 +140,6 @@ class RedisScheduler(Scheduler):
         self.spider = spider
         self.queue = LeasedQueue(self.store, spider)
         try:
-            from newsbot.distributed.worker import join_crawl
-
             job = join_crawl(self.crawler, self.store, spider, seed_only=self.seed_only)
         except StateError as exc:
             fail_run(self.crawler, "distributed_refused", str(exc))

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
+from newsbot.state.errors import StateError
 from newsbot.state.rebuild import rebuild_redis
 from newsbot.state.redis_store import RedisStateStore
-from newsbot.state.store import StateError
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings

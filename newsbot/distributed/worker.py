@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 from itemadapter import ItemAdapter
 from scrapy import Request, signals
 from scrapy.exceptions import CloseSpider, DontCloseSpider, NotConfigured
-from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.task import LoopingCall
 
-from newsbot.distributed.scheduler import LEASE, article_id_of
-from newsbot.outcome import fail_run
+from newsbot.outcome import fail_and_stop, fail_run, running_engine
 from newsbot.pipelines import RecordDropped
+from newsbot.requestmeta import LEASE, ArticleSource, article_id_of, request_article
+from newsbot.state.errors import StateError
 from newsbot.state.redis_store import LeaseLost, RedisStateStore
-from newsbot.state.store import StateError
+from newsbot.state.service import delivery_service
 from newsbot.urls import article_url
 
 if TYPE_CHECKING:
@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 
 
 def redis_store(crawler: Crawler) -> RedisStateStore:
-    store = getattr(getattr(crawler, "newsbot_state", None), "store", None)
+    """The run's Redis store, from the delivery service (after the extensions are built)."""
+    service = delivery_service(crawler)
+    store = service.store if service is not None else None
     if not isinstance(store, RedisStateStore):
         raise NotConfigured("not a distributed run (NEWSBOT_REDIS_URL is not set)")
     return store
@@ -109,10 +111,11 @@ def join_crawl(crawler: Crawler, store: RedisStateStore, spider: Spider, *, seed
 def _wake_engine(crawler: Crawler) -> None:
     """Ask the engine for the next requests now, not at its own next heartbeat (5 s). Scrapy has
     no public call for this; without it the engine still polls every 5 s."""
-    engine = getattr(crawler, "engine", None)
-    nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
-    if nextcall is not None:
-        nextcall.schedule()
+    engine = running_engine(crawler)
+    # Scrapy ceiling (pyproject.toml): ExecutionEngine._slot is private.
+    slot = engine._slot if engine is not None else None
+    if slot is not None:
+        slot.nextcall.schedule()
 
 
 class LeaseSpiderMiddleware:
@@ -235,19 +238,18 @@ def lease_lost(crawler: Crawler, message: str) -> None:
     stats = crawler.stats
     if stats is not None and stats.get_value("newsbot/failures/lease_lost"):
         return
-    fail_run(crawler, "lease_lost", message)
-    engine = getattr(crawler, "engine", None)
-    if engine is not None and engine.spider is not None:
-        deferred_from_coro(engine.close_spider_async(reason="lease_lost"))
+    fail_and_stop(crawler, "lease_lost", message, later=False)
 
 
 class WorkerExtension:
     """Heartbeat, reaping, orphans, and when to stop (see module docs)."""
 
-    def __init__(self, crawler: Crawler, store: RedisStateStore) -> None:
+    def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.store = store
-        self.interval = max(0.1, store.lease / 5)
+        # The store comes from the delivery service once the extensions are built (this one's
+        # from_crawler is too early for crawler.get_extension).
+        self._store: RedisStateStore | None = None
+        self.interval = max(0.1, crawler.settings.getfloat("NEWSBOT_REDIS_LEASE", 30.0) / 5)
         # How soon an idle worker sees requests others queued (a few cheap Redis calls).
         self.poll = min(0.1, self.interval)
         self._beat: LoopingCall | None = None
@@ -256,12 +258,18 @@ class WorkerExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WorkerExtension:
-        ext = cls(crawler, redis_store(crawler))
+        ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
         return ext
+
+    @property
+    def store(self) -> RedisStateStore:
+        if self._store is None:
+            self._store = redis_store(self.crawler)
+        return self._store
 
     def _inc(self, key: str, n: int = 1) -> None:
         assert self.crawler.stats is not None
@@ -318,18 +326,19 @@ class WorkerExtension:
 
     def _ask_orphans(self) -> int:
         """Requests for articles handed back without one; how many were queued."""
-        spider = self.crawler.spider
-        engine = self.crawler.engine
-        maker = getattr(spider, "article_request", None)
-        if maker is None or engine is None or engine.spider is None:
+        engine = running_engine(self.crawler)
+        if not isinstance(self.crawler.spider, ArticleSource) or engine is None:
+            return 0
+        if engine.spider is None:
             return 0
         n = 0
         for ident, date, column in self.store.orphans():
             if date is None:  # no URL can be made for it (it was never given one): nothing to do
                 continue
-            request = maker(article_url(date, ident), column=column, again=True)
+            request = request_article(
+                self.crawler, article_url(date, ident), column=column, again=True, mark="owed"
+            )
             if request is not None:
-                request.meta["newsbot"]["owed"] = True
                 engine.crawl(request)
                 n += 1
         self._inc("newsbot/redis/orphans_requested", n)

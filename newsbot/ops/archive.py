@@ -37,6 +37,7 @@ from warcio.warcwriter import WARCWriter
 from newsbot import EXTRACTOR_VERSION, __version__
 from newsbot.ops.run import run_context
 from newsbot.outcome import fail_run
+from newsbot.requestmeta import ArticleMeta, article_meta
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -93,6 +94,7 @@ class WarcArchive:
         self._writer: WARCWriter | None = None
         self._broken = False
         self.records = 0
+        self.info: dict[str, Any] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcArchive:
@@ -118,15 +120,14 @@ class WarcArchive:
             "site-root": self.crawler.settings.get("NEWSBOT_SITE_ROOT"),
         }
         self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, info))
-        self.crawler.newsbot_archive_info = {  # type: ignore[attr-defined]
-            "path": str(self.path),
-            "records": 0,
-        }
+        #: For the run report: the archive file and how many pages it holds (None until the
+        #: archive is open).
+        self.info = {"path": str(self.path), "records": 0}
         return self._writer
 
     def response_received(self, response: Response, request: Request) -> None:
-        meta = request.meta.get("newsbot")
-        if self._broken or not isinstance(meta, dict) or not meta.get("article_id"):
+        meta = article_meta(request)
+        if self._broken or meta is None:
             return
         try:
             self._write(response, request, meta)
@@ -139,7 +140,7 @@ class WarcArchive:
                 "the crawl goes on without it",
             )
 
-    def _write(self, response: Response, request: Request, meta: dict[str, Any]) -> None:
+    def _write(self, response: Response, request: Request, meta: ArticleMeta) -> None:
         writer = self._open()
         when = warc_date(dt.datetime.now(dt.timezone.utc))
         headers = [
@@ -189,7 +190,8 @@ class WarcArchive:
         assert self._fh is not None
         self._fh.flush()
         self.records += 1
-        self.crawler.newsbot_archive_info["records"] = self.records  # type: ignore[attr-defined]
+        if self.info is not None:
+            self.info["records"] = self.records
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("newsbot/archive/pages")
 

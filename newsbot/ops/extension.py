@@ -42,8 +42,11 @@ from newsbot.ops.monitors import RunFacts, RunSuite, Thresholds
 from newsbot.ops.report import REPORT_VERSION, render, to_json
 from newsbot.ops.run import RunContext, run_context, write_atomically
 from newsbot.ops.tails import TailWatcher
-from newsbot.outcome import fail_run, failure
-from newsbot.state.store import StateError, url_date_str
+from newsbot.outcome import fail_run, failed_feeds, failure
+from newsbot.requestmeta import article_meta, list_meta
+from newsbot.state.errors import StateError
+from newsbot.state.model import url_date_str
+from newsbot.state.service import delivery_service
 from newsbot.urls import article_url
 
 if TYPE_CHECKING:
@@ -51,7 +54,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Request, Response
 
-    from newsbot.state.store import StateStore
+    from newsbot.state.service import StateBackend
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +111,6 @@ class RunReporter:
         if crawler.spidercls is DefaultSpider:
             raise NotConfigured("not a crawl")
         ext = cls(crawler)
-        crawler.newsbot_ops = ext  # type: ignore[attr-defined]
         connect = crawler.signals.connect
         connect(ext.spider_opened, signal=signals.spider_opened)
         connect(ext.spider_closed, signal=signals.spider_closed)
@@ -159,8 +161,9 @@ class RunReporter:
         self.ledger.list_page_failed(column, page, url, reason)
 
     def page_blocked(self, response: Response, kind: str) -> None:
-        meta = response.meta.get("newsbot") or response.meta.get("newsbot_list")
-        column = (meta or {}).get("column")
+        request = response.request
+        meta = (article_meta(request) or list_meta(request)) if request is not None else None
+        column = meta["column"] if meta is not None else None
         self.ledger.blocked(str(column) if column else self._mode_label)
 
     def response_received(self, response: Response, request: Request) -> None:
@@ -207,13 +210,13 @@ class RunReporter:
 
     # -- the end --------------------------------------------------------------------------
 
-    def state_closing(self, store: StateStore, reason: str) -> None:
+    def state_closing(self, store: StateBackend, reason: str) -> None:
         self._close_reason = reason
         self._finish(store)
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:
         self._close_reason = self._close_reason or reason
-        if getattr(self.crawler, "newsbot_state", None) is not None:
+        if delivery_service(self.crawler) is not None:
             return  # the state store's state_closing finishes the run
         if self._feeds_closed is not None and not self._feeds_closed.called:
             await maybe_deferred_to_future(self._feeds_closed)
@@ -224,7 +227,7 @@ class RunReporter:
         if not self._done and self.context is not None:
             self._finish(None)
 
-    def _finish(self, store: StateStore | None) -> None:
+    def _finish(self, store: StateBackend | None) -> None:
         if self._done:
             return
         self._done = True
@@ -232,8 +235,8 @@ class RunReporter:
         assert stats is not None
         reason = self._close_reason or str(stats.get_value("finish_reason") or "finished")
         lookup = None
-        get = getattr(store, "get", None)  # a store of another kind may not tell
-        if get is not None:
+        if store is not None:
+            get = store.get
 
             def lookup(ident: str) -> tuple[str, str | None, int, int] | None:
                 row = get(ident)
@@ -241,9 +244,7 @@ class RunReporter:
                     return None
                 return (row.state, row.reason, row.revision, row.attempts)
 
-        feeds_ok = not any(
-            k.startswith("feedexport/failed_count/") and v for k, v in stats.get_stats().items()
-        )
+        feeds_ok = not failed_feeds(stats.get_stats())
         try:
             totals = self.ledger.close(lookup, feeds_ok=feeds_ok)
         except (sqlite3.Error, StateError) as exc:  # the store broke: judge without it
@@ -287,7 +288,7 @@ class RunReporter:
 
     # -- the report -----------------------------------------------------------------------
 
-    def _report(self, facts: RunFacts, store: StateStore | None) -> dict[str, Any]:
+    def _report(self, facts: RunFacts, store: StateBackend | None) -> dict[str, Any]:
         context = self.context or run_context(self.crawler)
         stats = self.crawler.stats
         assert stats is not None
@@ -330,18 +331,24 @@ class RunReporter:
                 for i, (r, u) in sorted(ledger.failures_this_run.items())
             ],
             "dead_letter": self._dead_letter(store, context),
-            "archive": getattr(self.crawler, "newsbot_archive_info", None),
+            "archive": self._archive_info(),
             "boilerplate_candidates": self._boilerplate_candidates(),
             "report_path": str(context.report_path),
         }
         report["stats"] = dict(stats.get_stats())
         return report
 
+    def _archive_info(self) -> dict[str, Any] | None:
+        from newsbot.ops.archive import WarcArchive  # optional: warcio
+
+        archive = self.crawler.get_extension(WarcArchive)
+        return archive.info if archive is not None else None
+
     def _boilerplate_candidates(self) -> list[dict[str, Any]]:
         watcher = self.crawler.get_extension(TailWatcher)
         return watcher.candidates() if watcher is not None else []
 
-    def _outputs(self, store: StateStore | None, context: RunContext) -> list[dict[str, Any]]:
+    def _outputs(self, store: StateBackend | None, context: RunContext) -> list[dict[str, Any]]:
         """Files this run published, with their new records: from the store when there is one
         (what was really renamed into place), grouped by feed; else what the feeds wrote."""
         feeds = []
@@ -356,10 +363,7 @@ class RunReporter:
                 for where, _, feed in feeds
                 if feed["records"]
             ]
-        since = getattr(store, "files_published_since", None)
-        if since is None:
-            return []
-        published = since(int(context.started_at.timestamp()))
+        published = store.files_published_since(int(context.started_at.timestamp()))
         out: dict[str, dict[str, Any]] = {}
         for path, records in published:
             owner = next(
@@ -384,13 +388,14 @@ class RunReporter:
                               "records": feed["records"], "files": 1}  # fmt: skip
         return list(out.values())
 
-    def _dead_letter(self, store: StateStore | None, context: RunContext) -> dict[str, Any] | None:
+    def _dead_letter(
+        self, store: StateBackend | None, context: RunContext
+    ) -> dict[str, Any] | None:
         """Rewrite ``dead-letter.jsonl``: every article the store holds as failed."""
-        failed = getattr(store, "failed_articles", None)
-        if failed is None:
+        if store is None:
             return None
         lines = []
-        for row in failed():
+        for row in store.failed_articles():
             date = url_date_str(row.url_date)
             lines.append(
                 json.dumps(

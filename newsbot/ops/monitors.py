@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from spidermon import Action, Monitor, MonitorSuite, monitors
 
-from newsbot.outcome import FAILURE_KEY, fail_run
+from newsbot.outcome import FAILURE_KEY, fail_run, failed_feeds
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -191,13 +191,9 @@ class StorageMonitor(RunMonitor):
             if stats.get(f"newsbot/failures/{code}"):
                 message = first.split(": ", 1)[1] if first.startswith(code + ":") else code
                 self.fail_run(code, message, recorded=True)
-        failed_feeds = sum(
-            int(v) for k, v in stats.items() if k.startswith("feedexport/failed_count/")
-        )
-        if failed_feeds:
-            self.fail_run(
-                "storage_failed", f"{failed_feeds} feeds could not be stored (see the log)"
-            )
+        failed = failed_feeds(stats)
+        if failed:
+            self.fail_run("storage_failed", f"{failed} feeds could not be stored (see the log)")
         self.passed()
 
 

@@ -24,6 +24,7 @@ from twisted.internet.task import LoopingCall
 
 from newsbot import signals as nb_signals
 from newsbot.idset import IdSet
+from newsbot.requestmeta import list_meta
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -129,7 +130,7 @@ class ProgressLog:
     @staticmethod
     def _page_key(request: Request) -> tuple[str, Any] | None:
         """A list or search page request's key (retries of one page share it)."""
-        listing = request.meta.get("newsbot_list")
+        listing = list_meta(request)
         if listing:
             return (str(listing["column"]), listing["page"])
         if getattr(request.callback, "__name__", "") == "parse_search":

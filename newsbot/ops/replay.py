@@ -19,7 +19,10 @@ from scrapy.exceptions import NotConfigured
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from newsbot.outcome import fail_run
-from newsbot.state.store import url_date_str
+from newsbot.requestmeta import ArticleSource, request_article
+from newsbot.spiders.arguments import run_arguments
+from newsbot.state.model import url_date_str
+from newsbot.state.service import delivery_service
 from newsbot.urls import article_url
 
 if TYPE_CHECKING:
@@ -29,8 +32,7 @@ logger = logging.getLogger(__name__)
 
 
 def wants_replay(spider: Any) -> bool:
-    args = getattr(spider, "args", None)
-    return bool(getattr(args, "retry_failed", False))
+    return run_arguments(spider).retry_failed
 
 
 class RetryFailedMiddleware(BaseSpiderMiddleware):
@@ -48,7 +50,7 @@ class RetryFailedMiddleware(BaseSpiderMiddleware):
             async for o in start:
                 yield o
             return
-        state = getattr(self.crawler, "newsbot_state", None)
+        state = delivery_service(self.crawler)
         if state is None:
             fail_run(
                 self.crawler,
@@ -57,19 +59,9 @@ class RetryFailedMiddleware(BaseSpiderMiddleware):
                 "off (NEWSBOT_STATE_ENABLED)",
             )
             return
-        make = getattr(spider, "article_request", None)
-        if make is None:
+        if not isinstance(spider, ArticleSource):
             raise NotConfigured(f"spider {getattr(spider, 'name', '?')} has no article_request")
-        listing = getattr(state.store, "failed_articles", None)
-        if listing is None:
-            fail_run(
-                self.crawler,
-                "retry_failed_unsupported",
-                f"retry_failed=1: the state store in use ({type(state.store).__name__}) cannot "
-                "list failed articles",
-            )
-            return
-        failed = list(listing())
+        failed = list(state.store.failed_articles())
         logger.info(
             "retry_failed=1: fetching the %d articles of the dead-letter list, and nothing else",
             len(failed),
@@ -79,10 +71,13 @@ class RetryFailedMiddleware(BaseSpiderMiddleware):
             if date is None:
                 logger.warning("Cannot replay article %s: its URL is not known", row.article_id)
                 continue
-            request = make(article_url(date, row.article_id), column=row.column)
-            if request is None:
-                continue
             # The delivery middleware lets "owed" requests through like its own resumed ones.
-            request.meta["newsbot"]["owed"] = True
-            request.meta["newsbot"]["replay"] = True
-            yield request
+            request = request_article(
+                self.crawler,
+                article_url(date, row.article_id),
+                column=row.column,
+                mark="owed",
+                replay=True,
+            )
+            if request is not None:
+                yield request

@@ -62,12 +62,15 @@ DEAD_LETTER_NAME = "dead-letter.jsonl"
 
 
 def run_context(crawler: Crawler) -> RunContext:
-    """The crawl's run context, made on first use (per crawler, not global). The job id is
-    scrapyd's (``SCRAPY_JOB`` in the environment, or the ``_job`` spider argument)."""
-    existing = getattr(crawler, "newsbot_run", None)
-    if isinstance(existing, RunContext):
-        return existing
-    spider = getattr(crawler, "spider", None)
+    """The crawl's run context, made on first use and kept by the run reporter (per crawler,
+    not global; without a reporter each call makes one). The job id is scrapyd's
+    (``SCRAPY_JOB`` in the environment, or the ``_job`` spider argument)."""
+    from newsbot.ops.extension import RunReporter  # it imports this module
+
+    reporter = crawler.get_extension(RunReporter)
+    if reporter is not None and reporter.context is not None:
+        return reporter.context
+    spider = crawler.spider
     job = os.environ.get("SCRAPY_JOB") or (getattr(spider, "raw_args", None) or {}).get("_job")
     started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     context = RunContext(
@@ -76,7 +79,8 @@ def run_context(crawler: Crawler) -> RunContext:
         state_dir=Path(crawler.settings.get("NEWSBOT_STATE_DIR") or "state"),
         job=job,
     )
-    crawler.newsbot_run = context  # type: ignore[attr-defined]
+    if reporter is not None:
+        reporter.context = context
     return context
 
 

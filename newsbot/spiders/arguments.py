@@ -150,6 +150,32 @@ def parse_flag(value: str, name: str) -> bool:
     raise ArgumentError(f"{name}: {value!r} is not a yes/no value (expected 1 or 0)")
 
 
+def run_arguments(spider: object) -> CrawlArguments:
+    """The run's arguments, read one way by every component (the state extension, the delivery
+    middleware, the replay middleware, the distributed scheduler): the ``nbd`` spider's checked
+    :class:`CrawlArguments`; for any other spider (a test's own, ``scrapy shell``) its ``full``,
+    ``recheck_days`` and ``retry_failed`` attributes (``-a``), checked by the same parsers.
+
+    >>> run_arguments(object()).full
+    False
+    """
+    args = getattr(spider, "args", None)
+    if isinstance(args, CrawlArguments):
+        return args
+    given = {
+        name: str(value)
+        for name in ("full", "recheck_days", "retry_failed")
+        if (value := getattr(spider, name, None)) is not None
+    }
+    recheck = given.get("recheck_days", "")
+    return CrawlArguments(
+        mode="columns",
+        full=parse_flag(given.get("full", ""), "full"),
+        recheck_days=parse_count(recheck, "recheck_days") if recheck.strip() else None,
+        retry_failed=parse_flag(given.get("retry_failed", ""), "retry_failed"),
+    )
+
+
 def article_urls(values: list[str], where: Callable[[int], str]) -> list[str]:
     """Canonical URLs of the given article URLs; ``where(i)`` names the i-th for errors.
 

@@ -9,7 +9,8 @@ Modes (see :mod:`newsbot.spiders.arguments` and docs/crawling.md):
 
 Pages are read by the page objects (:mod:`newsbot.pages`); every request goes to
 ``NEWSBOT_SITE_ROOT`` whatever form the link had, while records keep canonical URLs. Every
-article request carries ``meta["newsbot"]`` (article_id, url, column, listed_at, list_title);
+article request carries an :class:`~newsbot.requestmeta.ArticleMeta` (article_id, url, column,
+listed_at, list_title), made by :meth:`NbdSpider.article_request` only;
 each article found is announced once with :data:`~newsbot.signals.article_discovered`, and one
 that cannot become a record with :data:`~newsbot.signals.article_failed` and a reason.
 """
@@ -20,7 +21,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ from newsbot.pages.listing import ListPage, ListRow, NotListPage
 from newsbot.pages.search import SEARCH_PATH, SearchAnswerError, parse_answer, search_body
 from newsbot.perimeter import Refused, SitePerimeter
 from newsbot.processors import BEIJING
+from newsbot.requestmeta import ARTICLE, LIST, ArticleMeta, ListMeta, list_meta
 from newsbot.signals import (
     article_discovered,
     article_failed,
@@ -52,6 +54,7 @@ from newsbot.spiders.arguments import (
     parse_arguments,
     parse_columns,
 )
+from newsbot.state.incremental import incremental_of
 from newsbot.urls import CANONICAL_ROOT, article_path_parts, canonical_article_url, join_url
 
 if TYPE_CHECKING:
@@ -85,7 +88,6 @@ class CrawlConfig:
     max_pages: int
     """List (or search) pages per column (or query); 0 for no limit."""
     search_size: int
-    overlap: timedelta
     guess_pages: bool
     blocked_retries: int
 
@@ -110,7 +112,6 @@ class CrawlConfig:
             columns=columns,
             max_pages=args.max_pages or default_pages,
             search_size=search_size,
-            overlap=timedelta(hours=settings.getfloat("NEWSBOT_INCREMENTAL_OVERLAP_HOURS", 6)),
             guess_pages=settings.getbool("NEWSBOT_GUESS_NEXT_PAGE", True),
             blocked_retries=settings.getint("NEWSBOT_BLOCKED_RETRIES", 1),
         )
@@ -220,7 +221,7 @@ class NbdSpider(Spider):
         if self._limit_reached():
             return None
         self._seen.add(article_id)
-        meta = {
+        meta: ArticleMeta = {
             "article_id": article_id,
             "url": found.url,
             "column": column,
@@ -237,7 +238,7 @@ class NbdSpider(Spider):
             self.perimeter.root + urlsplit(found.url).path,
             callback=self.parse_article,
             errback=self.article_error,
-            meta={"newsbot": meta},
+            meta={ARTICLE: meta},
             dont_filter=True,
         )
 
@@ -252,7 +253,7 @@ class NbdSpider(Spider):
         return True
 
     def parse_article(self, response: Response) -> Iterator[Any]:
-        meta = response.meta["newsbot"]
+        meta: ArticleMeta = response.meta[ARTICLE]
         if not isinstance(response, TextResponse):
             self._fail(meta, "not_text")
             return
@@ -269,7 +270,7 @@ class NbdSpider(Spider):
             self._inc(f"newsbot/removed/{removed.kind}")
         yield from self._deliver(item, meta)
 
-    def _deliver(self, item: ArticleItem, meta: dict[str, Any]) -> Iterator[Any]:
+    def _deliver(self, item: ArticleItem, meta: ArticleMeta) -> Iterator[Any]:
         if item.article_id != meta["article_id"]:
             # The site answered with another article (a redirect): account for both.
             logger.warning("%s gave article %s instead", meta["url"], item.url)
@@ -277,7 +278,7 @@ class NbdSpider(Spider):
             if item.article_id in self._seen or item.url is None:
                 return
             self._seen.add(item.article_id)  # type: ignore[arg-type]
-            meta = {**meta, "article_id": item.article_id, "url": item.url}
+            meta = {**meta, "article_id": item.article_id, "url": item.url}  # type: ignore[typeddict-item]
             self._inc("newsbot/discovered")
             self.crawler.signals.send_catch_log(
                 article_discovered,
@@ -291,9 +292,9 @@ class NbdSpider(Spider):
 
     def article_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        self._fail(request.meta["newsbot"], failure_reason(failure), detail=str(failure.value))
+        self._fail(request.meta[ARTICLE], failure_reason(failure), detail=str(failure.value))
 
-    def _fail(self, meta: dict[str, Any], reason: str, *, detail: str = "") -> None:
+    def _fail(self, meta: ArticleMeta, reason: str, *, detail: str = "") -> None:
         self._inc(f"newsbot/failed/{reason}")
         logger.warning("Article %s failed (%s) %s", meta["url"], reason, detail)
         self.crawler.signals.send_catch_log(
@@ -304,7 +305,7 @@ class NbdSpider(Spider):
             spider=self,
         )
 
-    def _blocked(self, response: Response, kind: str, meta: dict[str, Any] | None) -> Iterator[Any]:
+    def _blocked(self, response: Response, kind: str, meta: ArticleMeta | None) -> Iterator[Any]:
         """A challenge page: tell the guard (which slows down or stops), then retry or fail."""
         self.crawler.signals.send_catch_log(page_blocked, response=response, kind=kind, spider=self)
         tries = response.meta.get("newsbot_blocked", 0)
@@ -319,7 +320,8 @@ class NbdSpider(Spider):
             self._fail(meta, "blocked")
         else:
             logger.error("Challenge page instead of a %s at %s", kind, response.url)
-            listed = response.meta.get("newsbot_list")
+            assert response.request is not None
+            listed = list_meta(response.request)
             if listed:
                 self._list_failed(listed["column"], listed["page"], response.url, "blocked")
 
@@ -327,7 +329,8 @@ class NbdSpider(Spider):
 
     def _list_request(self, column: str, page: int, path: str, *, guessed: bool) -> Request:
         self._pages[column] = self._pages.get(column, 0) + 1
-        meta: dict[str, Any] = {"newsbot_list": {"column": column, "page": page}}
+        listed: ListMeta = {"column": column, "page": page}
+        meta: dict[str, Any] = {LIST: listed}
         if guessed:
             # A column without pagination answers 404 to a guessed page: the normal end.
             meta["handle_httpstatus_list"] = [404]
@@ -443,34 +446,21 @@ class NbdSpider(Spider):
         )
 
     def _caught_up(self, column: str, found: list[Found]) -> bool:
-        """Incremental stop: every article on this page was delivered by an earlier run and is
-        older than that run's high-water mark for the column (less the overlap)."""
-        state = getattr(self.crawler, "newsbot_state", None)
-        if state is None or self.args.full:
+        """The incremental stop (the rule lives in newsbot.state.incremental)."""
+        incremental = incremental_of(self.crawler)
+        if incremental is None:
             return False
-        mark = state.high_water_mark(column)
-        if mark is None:
-            return False
-        if mark.tzinfo is None:
-            mark = mark.replace(tzinfo=timezone.utc)
-        limit = mark - self.config.overlap
-        return all(
-            f.listed_at is not None
-            and f.listed_at < limit
-            and state.is_delivered(article_path_parts(f.url)[1])  # type: ignore[index]
-            for f in found
-        )
+        listed = [(article_path_parts(f.url)[1], f.listed_at) for f in found]  # type: ignore[index]
+        return incremental.caught_up(column, listed)
 
     def _delivered_before(self, url: str) -> bool:
-        """Column mode does not fetch what an earlier run delivered (unless ``full=1``)."""
-        state = getattr(self.crawler, "newsbot_state", None)
-        if state is None or self.args.full:
-            return False
+        """Column mode does not even announce what an earlier run delivered (the rule, and its
+        count, live in newsbot.state.incremental)."""
+        incremental = incremental_of(self.crawler)
         parts = article_path_parts(url)
-        if parts and state.is_delivered(parts[1]):
-            self._inc("newsbot/skipped/delivered")
-            return True
-        return False
+        return (
+            incremental is not None and parts is not None and incremental.skip_delivered(parts[1])
+        )
 
     def _in_window(self, found: Found) -> bool:
         since, until = self.args.since, self.args.until
@@ -499,7 +489,7 @@ class NbdSpider(Spider):
         reason = failure_reason(failure)
         self._inc(f"newsbot/list/failed/{reason}")
         logger.error("List page %s failed (%s): %s", request.url, reason, failure.value)
-        listed = request.meta.get("newsbot_list") or {}
+        listed = list_meta(request)
         if listed:
             self._list_failed(listed["column"], listed["page"], request.url, reason)
 

@@ -1,6 +1,13 @@
 """Delivery state: what became of every article, across runs and crashes.
 
-:mod:`~newsbot.state.store` is the SQLite store itself, :mod:`~newsbot.state.extension` wires it
-to a crawl, :mod:`~newsbot.state.middleware` uses it to decide what to fetch. See
+Follow a record from response to published file by reading calls:
+:mod:`~newsbot.state.service` says what components may ask (``StateBackend``, the stores;
+``DeliveryService``, the crawl's view) and how they find it (``delivery_service(crawler)``);
+:mod:`~newsbot.state.extension` implements the service over one backend --
+:mod:`~newsbot.state.store` (SQLite) or :mod:`~newsbot.state.redis_store` (Redis), chosen by
+:mod:`~newsbot.state.backends` -- with the data model in :mod:`~newsbot.state.model`, the
+errors in :mod:`~newsbot.state.errors` and the filesystem helpers in
+:mod:`~newsbot.state.files`. :mod:`~newsbot.state.incremental` is the incremental rule and
+:mod:`~newsbot.state.middleware` applies it and adds owed and recheck requests. See
 docs/delivery.md.
 """

@@ -3,20 +3,17 @@ Redis when ``NEWSBOT_REDIS_URL`` is set (the workers of a distributed crawl shar
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 from newsbot.state.store import StateStore
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
-    from newsbot.state.redis_store import RedisStateStore
-
-#: Either store: they answer the same questions (the state extension uses them alike).
-AnyStore: TypeAlias = "StateStore | RedisStateStore"
+    from newsbot.state.service import StateBackend
 
 
-def open_store(settings: BaseSettings) -> AnyStore:
+def open_store(settings: BaseSettings) -> StateBackend:
     """The run's state store, opened (and locked, for SQLite); raises ``StateError``."""
     url = settings.get("NEWSBOT_REDIS_URL")
     if url:

@@ -1,9 +1,11 @@
 """The state extension: wires the crawl's signals and the feed storage to the state store.
 
-It is what the spider finds as ``crawler.newsbot_state`` (``is_delivered``,
-``high_water_mark``), what feed storages and exporters report to (``register_temp``,
-``note_written``, ``publishing``/``published``), and what the delivery pipeline asks
-(``delivered``, ``first_with_text``).
+It implements the :class:`~newsbot.state.service.DeliveryService` that components find with
+:func:`~newsbot.state.service.delivery_service` (``crawler.get_extension(StateExtension)``):
+what the delivery middleware asks (``is_delivered``, ``high_water_mark``), what feed storages
+and exporters report to (``register_temp``, ``forget_temp``, ``note_written``,
+``publishing``/``published``), and what the delivery pipeline asks (``delivered``,
+``first_with_text``).
 """
 
 from __future__ import annotations
@@ -15,49 +17,33 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
-from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.spider import DefaultSpider
 from twisted.internet.defer import Deferred
 
 from newsbot import signals as nb_signals
 from newsbot.idset import IdSet
-from newsbot.outcome import fail_run
+from newsbot.outcome import fail_and_stop, fail_run, failed_feeds
+from newsbot.spiders.arguments import run_arguments
 from newsbot.state.backends import open_store
+from newsbot.state.errors import StateError
+from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.records import as_dict, url_date
-from newsbot.state.store import (
-    Delivery,
-    PublishEntry,
-    StateError,
-    StateStore,
-)
+from newsbot.state.store import StateStore
 
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
-    from newsbot.state.backends import AnyStore
+    from newsbot.state.service import StateBackend
 
 logger = logging.getLogger(__name__)
-
-_TRUE = {"1", "true", "yes", "on"}
-
-
-def spider_flag(spider: Spider, name: str) -> bool:
-    """A yes/no spider argument, read from the spider's checked arguments or attributes."""
-    args = getattr(spider, "args", None)
-    value = getattr(args, name, None) if args is not None else None
-    if value is None:
-        value = getattr(spider, name, None)
-    if isinstance(value, str):
-        return value.strip().lower() in _TRUE
-    return bool(value)
 
 
 class StateExtension:
     """Keeps the state store in step with the crawl (see docs/delivery.md)."""
 
-    def __init__(self, crawler: Crawler, store: AnyStore) -> None:
+    def __init__(self, crawler: Crawler, store: StateBackend) -> None:
         self.crawler = crawler
         self.store = store
         self.full = False
@@ -100,7 +86,6 @@ class StateExtension:
         ext = cls(crawler, store)
         if isinstance(store, StateStore):
             store.on_write_error = ext._store_failed
-        crawler.newsbot_state = ext  # type: ignore[attr-defined]
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
@@ -120,7 +105,8 @@ class StateExtension:
 
     def high_water_mark(self, column: str) -> dt.datetime | None:
         """Publication time of the newest article a complete earlier run exported from this
-        column (the spider subtracts its overlap); None in a ``full=1`` run or before any."""
+        column (the incremental rule subtracts its overlap); None in a ``full=1`` run or before
+        any."""
         if self.full:
             return None
         return self.store.high_water_mark(column)
@@ -184,16 +170,10 @@ class StateExtension:
         """The store's filesystem refused a write (a full disk): nothing fetched from now on
         could be delivered or even recorded, so the run fails and stops at once (like a crash,
         what it did not record is fetched again by the next run)."""
-        fail_run(self.crawler, "state_failed", str(error))
-        engine = getattr(self.crawler, "engine", None)
-        if engine is not None and engine.spider is not None and not self._closed:
-            # Not from inside the handler that hit the error: on the next loop turn.
-            call_later(0, self._stop_crawl)
-
-    def _stop_crawl(self) -> None:
-        engine = getattr(self.crawler, "engine", None)
-        if engine is not None and engine.spider is not None and engine.running:
-            deferred_from_coro(engine.close_spider_async(reason="state_failed"))
+        if self._closed:
+            fail_run(self.crawler, "state_failed", str(error))
+        else:
+            fail_and_stop(self.crawler, "state_failed", str(error))
 
     def _note_mark(self, d: Delivery) -> None:
         if d.column and d.published_at:
@@ -202,7 +182,7 @@ class StateExtension:
     # -- signals --------------------------------------------------------------------------
 
     def spider_opened(self, spider: Spider) -> None:
-        self.full = spider_flag(spider, "full")
+        self.full = run_arguments(spider).full
         stats = self.crawler.stats
         assert stats is not None
         stats.set_value("newsbot/exported", 0)
@@ -250,9 +230,7 @@ class StateExtension:
     def feed_exporter_closed(self) -> None:
         stats = self.crawler.stats
         assert stats is not None
-        feed_failed = any(
-            k.startswith("feedexport/failed_count/") and v for k, v in stats.get_stats().items()
-        )
+        feed_failed = bool(failed_feeds(stats.get_stats()))
         untracked = [d for i, d in self._untracked.items() if i not in self._unpublished]
         if untracked and not feed_failed:
             # Records that went only to feeds newsbot cannot watch being published (stdout, S3…):
@@ -286,9 +264,7 @@ class StateExtension:
                     self.store.set_high_water_mark(column, mark)
             self.store.commit()
             # A distributed worker's articles may be in another worker's file, being published.
-            wait = getattr(self.store, "wait_for_others", None)
-            if wait is not None:
-                wait(self._discovered)
+            self.store.wait_for_others(self._discovered)
             pending = sum(1 for i in self._discovered if self.store.state_of(i) == "pending")
             stats.set_value("newsbot/delivery/pending", pending)
             counts = self.store.counts()

@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from newsbot.state.errors import StateError
+from newsbot.state.files import lock_directory
 from newsbot.state.fingerprints import text_fingerprint
+from newsbot.state.model import Delivery
 from newsbot.state.records import delivery_of
-from newsbot.state.store import DB_NAME, Delivery, StateError, StateStore, lock_directory
+from newsbot.state.store import DB_NAME, StateStore
 
 if TYPE_CHECKING:
-    from newsbot.state.backends import AnyStore
     from newsbot.state.redis_store import RedisStateStore
+    from newsbot.state.service import StateBackend
 
 
 @dataclass
@@ -114,7 +117,7 @@ def best_records(files: list[Path], min_chars: int, report: RebuildReport) -> Be
     return best
 
 
-def load(store: AnyStore, best: Best) -> None:
+def load(store: StateBackend, best: Best) -> None:
     """Record the articles as exported, their texts, and each column's mark (either store)."""
     store.bulk_exported((d, str(path.absolute())) for d, path, _ in best.values())
     marks: dict[str, int] = {}

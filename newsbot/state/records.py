@@ -8,7 +8,7 @@ from typing import Any
 from itemadapter import ItemAdapter
 
 from newsbot.state.fingerprints import content_hash
-from newsbot.state.store import Delivery, epoch, url_date_key
+from newsbot.state.model import Delivery, epoch, url_date_key
 from newsbot.urls import article_path_parts
 
 

@@ -38,21 +38,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from newsbot.state.redis_lua import SCRIPTS
-from newsbot.state.store import (
-    BEIJING,
+from newsbot.processors import BEIJING
+from newsbot.state.errors import StateError, StateMissing
+from newsbot.state.files import remove_temp
+from newsbot.state.model import (
     ArticleState,
     Delivery,
     PublishEntry,
     Recovery,
-    StateError,
-    StateMissing,
-    _remove_temp,
     epoch,
     key,
     url_date_key,
     url_date_str,
 )
+from newsbot.state.redis_lua import SCRIPTS
 
 STATE_CODES = {"pending": 0, "exported": 1, "dropped": 2, "failed": 3}
 STATE_NAMES = {v: k for k, v in STATE_CODES.items()}
@@ -581,7 +580,7 @@ class RedisStateStore:
             owner = json.loads(raw)
             if owner.get("host") != self.host or self._alive(owner["w"]):
                 continue
-            if _remove_temp(path):
+            if remove_temp(path):
                 report.temps_removed.append(path)
             self.redis.hdel(self.k("temps"), path)
         return report

@@ -19,33 +19,46 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
-import io
 import json
 import logging
 import os
-import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from newsbot.processors import BEIJING
+from newsbot.state.errors import StateCorrupt, StateError, StateMissing, StateUnavailable
+from newsbot.state.files import (
+    LOCK_NAME,
+    environment_error,
+    fsync_dir,
+    lock_directory,
+    remove_temp,
+)
+from newsbot.state.model import (
+    DROPPED,
+    EXPORTED,
+    STATE_NAMES,
+    ArticleState,
+    Delivery,
+    PublishEntry,
+    Recovery,
+    epoch,
+    key,
+    url_date_key,
+    url_date_str,
+)
 
 logger = logging.getLogger(__name__)
 
 DB_NAME = "state.sqlite3"
-LOCK_NAME = "newsbot.lock"
 #: What a scheduler's wrapper (the cron recipe, tools/cron-run.sh) makes in the state directory
 #: before the first crawl: its lock file and log directory. They say nothing about whether a
 #: store existed (this lock file, and the run reports in runs/, do).
 WRAPPER_NAMES = ("cron.lock", "logs")
 SCHEMA_VERSION = 1
-
-PENDING, EXPORTED, DROPPED, FAILED = 0, 1, 2, 3
-STATE_NAMES = {PENDING: "pending", EXPORTED: "exported", DROPPED: "dropped", FAILED: "failed"}
-
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 REBUILD_HINT = (
     "newsbot never recreates a state store on its own, because a new store would deliver every "
@@ -86,276 +99,6 @@ CREATE TABLE intents (
     intent_id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, body TEXT NOT NULL
 );
 """
-
-
-class StateError(Exception):
-    """The state store cannot be used; the message says why and what to do."""
-
-
-class StateLocked(StateError):
-    """Another run holds the state directory."""
-
-
-class StateMissing(StateError):
-    """The state directory has been used before but its store is gone."""
-
-
-class StateCorrupt(StateError):
-    """The store exists but is not a readable newsbot state store."""
-
-
-class StateUnavailable(StateError):
-    """The store cannot be read or written because of where it lives (a full disk, a
-    read-only or failing filesystem), not because of what it holds: it must not be rebuilt."""
-
-
-#: SQLite errors that come from the filesystem under the store, not from its contents.
-_ENVIRONMENT_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
-
-
-def _errorname(message: str) -> str:
-    """The SQLite error name behind a message, for Pythons before 3.11 (no sqlite_errorname).
-
-    >>> _errorname("database or disk is full"), _errorname("no such table: x")
-    ('SQLITE_FULL', '')
-    """
-    for words, name in (
-        ("disk is full", "SQLITE_FULL"),
-        ("disk I/O error", "SQLITE_IOERR"),
-        ("readonly database", "SQLITE_READONLY"),
-        ("unable to open", "SQLITE_CANTOPEN"),
-    ):
-        if words in message:
-            return name
-    return ""
-
-
-def environment_error(exc: BaseException, directory: Path) -> StateUnavailable | None:
-    """A :class:`StateUnavailable` explaining ``exc``, when it is a filesystem problem."""
-    if isinstance(exc, sqlite3.Error):
-        name = getattr(exc, "sqlite_errorname", "") or _errorname(str(exc))
-        if not name.startswith(_ENVIRONMENT_ERRORS):
-            return None
-        what = f"{exc} ({name})"
-    elif isinstance(exc, OSError):
-        what = exc.strerror or str(exc)
-    else:
-        return None
-    try:
-        st = os.statvfs(_existing(directory))
-        room = f"{st.f_bavail * st.f_frsize} bytes free"
-        if st.f_flag & os.ST_RDONLY:
-            room += ", read-only"
-    except OSError:
-        room = "free space unknown"
-    return StateUnavailable(
-        f"state store in {directory} cannot be used: {what}; its filesystem has {room}. This "
-        "is not a damaged store: free space (or make it writable) and run again; do not "
-        "rebuild or replace it."
-    )
-
-
-@dataclass
-class Delivery:
-    """What a published record says about its article; kept in publish intents."""
-
-    article_id: str
-    content_hash: bytes
-    revision: int
-    published_at: int | None = None
-    url_date: int | None = None
-    column: str | None = None
-
-    def to_json(self) -> list[Any]:
-        return [
-            self.article_id,
-            self.content_hash.hex(),
-            self.revision,
-            self.published_at,
-            self.url_date,
-            self.column,
-        ]
-
-    @classmethod
-    def from_json(cls, row: Sequence[Any]) -> Delivery:
-        ident, digest, revision, published, url_date, column = row
-        return cls(str(ident), bytes.fromhex(digest), int(revision), published, url_date, column)
-
-
-@dataclass
-class PublishEntry:
-    """One file of a publish: the temporary file, where it goes, and the records in it."""
-
-    temp: str
-    target: str
-    dev: int
-    ino: int
-    size: int
-    deliveries: Collection[Delivery] = field(default_factory=list)
-    """A list, or the feed's packed :class:`~newsbot.idset.DeliveryLog` (never copied)."""
-
-    def json_text(self) -> str:
-        """:meth:`to_json` as JSON text, one record at a time: a feed file of 50,000 records
-        would otherwise need them all as Python lists at once."""
-        out = io.StringIO()
-        out.write(json.dumps(self.to_json(records=False), ensure_ascii=False)[:-1])
-        out.write(', "records": [')
-        for i, d in enumerate(self.deliveries):
-            out.write(", " if i else "")
-            out.write(json.dumps(d.to_json(), ensure_ascii=False))
-        out.write("]}")
-        return out.getvalue()
-
-    def to_json(self, *, records: bool = True) -> dict[str, Any]:
-        return {
-            "temp": self.temp,
-            "target": self.target,
-            "dev": self.dev,
-            "ino": self.ino,
-            "size": self.size,
-            **({"records": [d.to_json() for d in self.deliveries]} if records else {}),
-        }
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> PublishEntry:
-        return cls(
-            obj["temp"],
-            obj["target"],
-            obj["dev"],
-            obj["ino"],
-            obj["size"],
-            [Delivery.from_json(r) for r in obj["records"]],
-        )
-
-    def is_published(self) -> bool:
-        """True when the target is the very file this entry staged (renamed into place)."""
-        try:
-            st = os.stat(self.target, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        return (st.st_dev, st.st_ino, st.st_size) == (self.dev, self.ino, self.size)
-
-
-@dataclass
-class ArticleState:
-    """One row of the store, in friendly types."""
-
-    article_id: str
-    state: str
-    reason: str | None
-    attempts: int
-    discovered_at: int
-    updated_at: int
-    url_date: int | None
-    published_at: int | None
-    column: str | None
-    revision: int
-    content_hash: bytes | None
-    output_file: str | None
-
-
-@dataclass
-class Recovery:
-    """What :meth:`StateStore.recover` found left over from a run that did not end cleanly."""
-
-    published: int = 0
-    """Records in files that had been renamed into place before the crash: now exported."""
-    discarded: int = 0
-    """Records in temporary files that never got published: they stay pending."""
-    temps_removed: list[str] = field(default_factory=list)
-
-
-def key(article_id: str | int) -> int:
-    """The integer key of an article id; ids are decimal strings.
-
-    >>> key("01712345"), key(42)
-    (1712345, 42)
-    >>> key("12a")
-    Traceback (most recent call last):
-    ...
-    ValueError: not an article id: '12a'
-    """
-    if isinstance(article_id, int):
-        return article_id
-    if not (isinstance(article_id, str) and article_id.isascii() and article_id.isdigit()):
-        raise ValueError(f"not an article id: {article_id!r}")
-    return int(article_id)
-
-
-def url_date_key(date: str | None) -> int | None:
-    """``"2021-04-10"`` → ``20210410`` (compact and sortable).
-
-    >>> url_date_key("2021-04-10"), url_date_key(None)
-    (20210410, None)
-    """
-    return int(date.replace("-", "")) if date else None
-
-
-def url_date_str(value: int | None) -> str | None:
-    """Inverse of :func:`url_date_key`.
-
-    >>> url_date_str(20210410)
-    '2021-04-10'
-    """
-    if value is None:
-        return None
-    s = f"{value:08d}"
-    return f"{s[:4]}-{s[4:6]}-{s[6:]}"
-
-
-def epoch(value: dt.datetime | str | None) -> int | None:
-    """Seconds since the epoch for an aware datetime or an ISO 8601 string with offset.
-
-    >>> epoch("2021-04-10T23:49:51+08:00")
-    1618069791
-    >>> epoch(None) is None
-    True
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: newsbot times carry an offset")
-    return int(value.timestamp())
-
-
-def lock_directory(directory: Path) -> int:
-    """Take the state directory's run lock (held until the descriptor is closed or the process
-    ends, however it ends); raise :class:`StateLocked` if another process holds it."""
-    fd = os.open(
-        directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644
-    )
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-        os.close(fd)
-        raise StateLocked(
-            f"state directory {directory} is in use by {holder}; two runs on one state "
-            "directory would deliver articles twice, so this run stops. Wait for the other run "
-            "to end, or give this one its own NEWSBOT_STATE_DIR."
-        ) from None
-    os.ftruncate(fd, 0)
-    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    os.pwrite(fd, f"pid {os.getpid()} since {stamp}\n".encode(), 0)
-    return fd
-
-
-def _existing(path: Path) -> Path:
-    """``path``, or the nearest folder above it that exists."""
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
-def fsync_dir(path: str | os.PathLike[str]) -> None:
-    """Make a rename or a new file in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class StateStore:
@@ -553,6 +296,12 @@ class StateStore:
             notify, self.on_write_error = self.on_write_error, None
             notify(unavailable)
         raise unavailable from exc
+
+    def wait_for_others(self, ids: Iterable[str], timeout: float | None = None) -> int:
+        """Nothing to wait for: one machine, one run (the directory lock), so no other process
+        is publishing these articles. Part of :class:`~newsbot.state.service.StateBackend` for
+        the distributed store's sake."""
+        return 0
 
     def maybe_commit(self) -> None:
         """Commit when the batch is big or old enough."""
@@ -857,13 +606,13 @@ class StateStore:
             self._write("DELETE FROM intents WHERE intent_id = ?", (intent_id,))
         temps = [row[0] for row in self._db.execute("SELECT path FROM temps").fetchall()]
         for temp in temps:
-            if _remove_temp(temp):
+            if remove_temp(temp):
                 report.temps_removed.append(temp)
             self._write("DELETE FROM temps WHERE path = ?", (temp,))
         self.commit()
         return report
 
-    # -- bulk (rebuild, benchmark) --------------------------------------------------------
+    # -- bulk (rebuild) -------------------------------------------------------------------
 
     def bulk_exported(self, deliveries: Iterable[tuple[Delivery, str]]) -> int:
         """Insert exported articles in bulk: ``(delivery, output_file)`` pairs."""
@@ -875,61 +624,8 @@ class StateStore:
         self.commit()
         return n
 
-    def insert_many(
-        self, rows: Iterable[tuple[int, int, int | None, str | None, bytes | None, int | None]]
-    ) -> None:
-        """Bulk load for benchmarks: ``(article_id, state, published_at, column, content_hash,
-        text_hash)`` rows, as a crawl would have left them (exported ones with a file)."""
-        now = int(time.time())
-        file_id = self._file_id("benchmark.jsonl", 0)
-        texts: list[tuple[int, int]] = []
-
-        def articles() -> Iterator[tuple[Any, ...]]:
-            for ident, state, published, column, digest, text in rows:
-                if text is not None:
-                    texts.append((text, ident))
-                day = dt.datetime.fromtimestamp(published or now, BEIJING)
-                yield (
-                    ident,
-                    state,
-                    now,
-                    now,
-                    day.year * 10000 + day.month * 100 + day.day,
-                    published,
-                    column,
-                    1 if state == EXPORTED else 0,
-                    digest,
-                    file_id if state == EXPORTED else None,
-                )
-
-        self._db.executemany(
-            "INSERT INTO articles (article_id, state, discovered_at, updated_at, url_date,"
-            " published_at, column_id, revision, content_hash, file_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            articles(),
-        )
-        self._db.executemany("INSERT OR IGNORE INTO texts VALUES (?, ?)", texts)
-        self.commit()
-
-    def vacuum_size(self) -> int:
-        """Bytes the store takes on disk, WAL included, after a checkpoint."""
+    def checkpoint(self) -> None:
+        """Commit, and fold the write-ahead log into the database file (which then holds
+        everything: what a backup or the benchmark's size measure wants)."""
         self.commit()
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        return sum(
-            p.stat().st_size
-            for p in self.directory.iterdir()
-            if p.name.startswith(DB_NAME) and p.is_file()
-        )
-
-
-def _remove_temp(path: str) -> bool:
-    """Remove a leftover temporary file or staging directory of ours."""
-    p = Path(path)
-    with contextlib.suppress(FileNotFoundError):
-        if p.is_symlink() or p.is_file():
-            p.unlink()
-            return True
-        if p.is_dir():
-            shutil.rmtree(p)
-            return True
-    return False

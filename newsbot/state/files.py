@@ -1,0 +1,115 @@
+"""Filesystem helpers of the state directory: the run lock, durable renames, telling a
+filesystem problem from a damaged store, and removing the temporary files a crashed run left
+(ours only: they were registered before being written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+from newsbot.state.errors import StateLocked, StateUnavailable
+
+LOCK_NAME = "newsbot.lock"
+
+
+def lock_directory(directory: Path) -> int:
+    """Take the state directory's run lock (held until the descriptor is closed or the process
+    ends, however it ends); raise :class:`StateLocked` if another process holds it."""
+    fd = os.open(
+        directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644
+    )
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise StateLocked(
+            f"state directory {directory} is in use by {holder}; two runs on one state "
+            "directory would deliver articles twice, so this run stops. Wait for the other run "
+            "to end, or give this one its own NEWSBOT_STATE_DIR."
+        ) from None
+    os.ftruncate(fd, 0)
+    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    os.pwrite(fd, f"pid {os.getpid()} since {stamp}\n".encode(), 0)
+    return fd
+
+
+def existing(path: Path) -> Path:
+    """``path``, or the nearest folder above it that exists."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a rename or a new file in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_temp(path: str) -> bool:
+    """Remove a leftover temporary file or staging directory of ours."""
+    p = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        if p.is_symlink() or p.is_file():
+            p.unlink()
+            return True
+        if p.is_dir():
+            shutil.rmtree(p)
+            return True
+    return False
+
+
+#: SQLite errors that come from the filesystem under the store, not from its contents.
+_ENVIRONMENT_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
+
+
+def _errorname(message: str) -> str:
+    """The SQLite error name behind a message, for Pythons before 3.11 (no sqlite_errorname).
+
+    >>> _errorname("database or disk is full"), _errorname("no such table: x")
+    ('SQLITE_FULL', '')
+    """
+    for words, name in (
+        ("disk is full", "SQLITE_FULL"),
+        ("disk I/O error", "SQLITE_IOERR"),
+        ("readonly database", "SQLITE_READONLY"),
+        ("unable to open", "SQLITE_CANTOPEN"),
+    ):
+        if words in message:
+            return name
+    return ""
+
+
+def environment_error(exc: BaseException, directory: Path) -> StateUnavailable | None:
+    """A :class:`StateUnavailable` explaining ``exc``, when it is a filesystem problem."""
+    if isinstance(exc, sqlite3.Error):
+        name = getattr(exc, "sqlite_errorname", "") or _errorname(str(exc))
+        if not name.startswith(_ENVIRONMENT_ERRORS):
+            return None
+        what = f"{exc} ({name})"
+    elif isinstance(exc, OSError):
+        what = exc.strerror or str(exc)
+    else:
+        return None
+    try:
+        st = os.statvfs(existing(directory))
+        room = f"{st.f_bavail * st.f_frsize} bytes free"
+        if st.f_flag & os.ST_RDONLY:
+            room += ", read-only"
+    except OSError:
+        room = "free space unknown"
+    return StateUnavailable(
+        f"state store in {directory} cannot be used: {what}; its filesystem has {room}. This "
+        "is not a damaged store: free space (or make it writable) and run again; do not "
+        "rebuild or replace it."
+    )

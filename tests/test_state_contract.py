@@ -1,0 +1,206 @@
+"""One contract, both state backends: SQLite on real files and Redis through a real server.
+
+Every test here runs against each implementation of
+:class:`~newsbot.state.service.StateBackend` (the ``backend`` fixture is parametrised), so the
+two stores -- SQL on one side, Lua on the other -- cannot drift apart in what they answer.
+Backend-specific behaviour (the SQLite lock and recovery; Redis leases and workers) stays in
+test_delivery_store.py and test_distributed_store.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsbot.state.model import Delivery, PublishEntry
+from newsbot.state.redis_store import RedisStateStore
+from newsbot.state.service import StateBackend
+from newsbot.state.store import StateStore
+from tests import distkit
+from tests.redis_server import RedisServer
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateBackend]:
+    """A fresh store of each kind: SQLite in a new directory; a Redis worker of a crawl of its
+    own on the session's real server (registered and joined, as a crawl's worker is)."""
+    store: StateBackend
+    if request.param == "sqlite":
+        store = StateStore(tmp_path / "s")
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        crawl = distkit.new_crawl(server)
+        redis = RedisStateStore(crawl.url, prefix=crawl.prefix, worker_id="a", lease=5.0)
+        redis.register()
+        redis.join({})
+        store = redis
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def delivery(ident: str, revision: int = 1, published: int = 1_618_069_791) -> Delivery:
+    return Delivery(ident, bytes(16), revision, published, 20210410, "3")
+
+
+def claim(store: StateBackend, deliveries: list[Delivery]) -> None:
+    """What a distributed worker's ClaimPipeline does before an item goes to a feed (Redis only:
+    on one machine the directory lock is the claim)."""
+    if isinstance(store, RedisStateStore):
+        for d in deliveries:
+            assert store.claim(d.article_id, d.revision) == "ok"
+
+
+def publish(store: StateBackend, tmp: Path, name: str, deliveries: list[Delivery]) -> Path:
+    """Publish a file the way the feed storage does: (claim,) intent, rename, done."""
+    claim(store, deliveries)
+    temp = tmp / f".{name}.tmp"
+    temp.write_text("".join(f'{{"article_id": "{d.article_id}"}}\n' for d in deliveries))
+    target = tmp / name
+    st = temp.stat()
+    entry = PublishEntry(str(temp), str(target), st.st_dev, st.st_ino, st.st_size, deliveries)
+    token = store.begin_publish([entry])
+    os.replace(temp, target)
+    store.finish_publish(token, [entry])
+    return target
+
+
+def test_lifecycle_of_an_article(backend: StateBackend, tmp_path: Path) -> None:
+    store = backend
+    assert store.state_of("1") is None
+    assert store.discovered("1", url_date="2021-04-10", column="3") is True
+    assert store.discovered("1", url_date="2021-04-10", column="3") is False
+    assert store.state_of("1") == "pending"
+    assert not store.is_settled("1")
+    assert store.failed("1", "timeout") == "failed"
+    assert store.failed("1", "http_503") == "failed"
+    row = store.get("1")
+    assert row is not None
+    assert (row.state, row.reason, row.attempts) == ("failed", "http_503", 2)
+    assert list(store.open_articles(max_attempts=3)) == [("1", "2021-04-10", "3")]
+    assert list(store.open_articles(max_attempts=2)) == []
+    assert [r.article_id for r in store.failed_articles()] == ["1"]
+    publish(store, tmp_path, "a.jsonl", [delivery("1")])
+    row = store.get("1")
+    assert row is not None
+    assert (row.state, row.reason, row.revision, row.output_file) == (
+        "exported",
+        None,
+        1,
+        str(tmp_path / "a.jsonl"),
+    )
+    assert store.is_settled("1")
+    assert list(store.failed_articles()) == []
+    # A failed or dropped recheck never undoes a delivery.
+    assert store.failed("1", "timeout") == "exported"
+    assert store.dropped("1", "no_body") == "exported"
+    assert store.delivered("1") == (1, bytes(16))
+    assert store.dropped("2", "date_mismatch") == "dropped"
+    assert store.is_settled("2")
+    assert store.reasons("dropped") == {"date_mismatch": 1}
+    assert store.counts() == {"pending": 0, "exported": 1, "dropped": 1, "failed": 0}
+
+
+def test_new_revision_replaces_the_delivered_one(backend: StateBackend, tmp_path: Path) -> None:
+    store = backend
+    publish(store, tmp_path, "a.jsonl", [delivery("7")])
+    changed = Delivery("7", b"\x01" * 16, 2, 1_618_069_791, 20210410, "3")
+    publish(store, tmp_path, "b.jsonl", [changed])
+    assert store.delivered("7") == (2, b"\x01" * 16)
+    row = store.get("7")
+    assert row is not None and row.output_file == str(tmp_path / "b.jsonl")
+
+
+def test_recent_exports_and_marks(backend: StateBackend, tmp_path: Path) -> None:
+    store = backend
+    now = dt.datetime.now(dt.timezone.utc)
+    old = int((now - dt.timedelta(days=10)).timestamp())
+    new = int((now - dt.timedelta(hours=2)).timestamp())
+    publish(
+        store, tmp_path, "a.jsonl", [delivery("1", published=old), delivery("2", published=new)]
+    )
+    recent = list(store.exported_since(now - dt.timedelta(days=1)))
+    assert [r[0] for r in recent] == ["2"]
+    store.set_high_water_mark("3", new)
+    store.set_high_water_mark("3", old)  # a mark never goes back
+    mark = store.high_water_mark("3")
+    assert mark is not None and int(mark.timestamp()) == new
+    assert store.high_water_mark("332") is None
+    assert store.columns_with_marks() == ["3"]
+
+
+def test_text_fingerprints_name_the_lowest_id(backend: StateBackend) -> None:
+    store = backend
+    assert store.first_with_text(42, "200") is None  # first seen
+    assert store.first_with_text(42, "100") is None  # lower id: it is the original
+    assert store.first_with_text(42, "200") == "100"
+    assert store.first_with_text(42, "300") == "100"
+    assert store.first_with_text(42, "100") is None  # never a duplicate of itself
+
+
+def test_published_files_are_listed_with_their_new_records(
+    backend: StateBackend, tmp_path: Path
+) -> None:
+    store = backend
+    since = int(time.time())
+    publish(store, tmp_path, "a.jsonl", [delivery("1"), delivery("2")])
+    publish(store, tmp_path, "b.jsonl", [delivery("3")])
+    assert sorted(store.files_published_since(since)) == [
+        (str(tmp_path / "a.jsonl"), 2),
+        (str(tmp_path / "b.jsonl"), 1),
+    ]
+    assert store.files_published_since(since + 3600) == []
+
+
+def test_an_abandoned_publish_leaves_its_articles_pending(
+    backend: StateBackend, tmp_path: Path
+) -> None:
+    store = backend
+    store.discovered("5", url_date="2021-04-10", column="3")
+    assert list(store.open_articles(max_attempts=3)) == [("5", "2021-04-10", "3")]
+    temp = tmp_path / ".a.tmp"
+    temp.write_text('{"article_id": "5"}\n')
+    store.register_temp(str(temp))
+    st = temp.stat()
+    entry = PublishEntry(
+        str(temp), str(tmp_path / "a.jsonl"), st.st_dev, st.st_ino, st.st_size, [delivery("5")]
+    )
+    claim(store, entry.deliveries)
+    token = store.begin_publish([entry])
+    store.abandon_publish(token, [str(temp)])
+    assert store.state_of("5") == "pending"
+    assert store.delivered("5") is None
+
+
+def test_a_forgotten_temp_is_not_removed_by_recovery(backend: StateBackend, tmp_path: Path) -> None:
+    store = backend
+    kept = tmp_path / ".kept.tmp"
+    kept.write_text("a file someone else now owns\n")
+    store.register_temp(str(kept))
+    store.forget_temp(str(kept))
+    assert store.recover().temps_removed == []
+    assert kept.exists()
+
+
+def test_feeds_newsbot_cannot_watch_are_exported_in_bulk(backend: StateBackend) -> None:
+    store = backend
+    store.discovered("8")
+    assert store.bulk_exported([(delivery("8"), "-"), (delivery("9"), "-")]) == 2
+    assert store.state_of("8") == "exported"
+    assert store.delivered("9") == (1, bytes(16))
+    store.commit()
+    store.maybe_commit()
+    assert store.counts()["exported"] == 2
+
+
+def test_alone_nothing_is_held_elsewhere(backend: StateBackend) -> None:
+    store = backend
+    store.discovered("1")
+    assert store.wait_for_others(["1", "2"], timeout=0) == 0
+    assert str(store.directory)
