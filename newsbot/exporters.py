@@ -76,7 +76,8 @@ class JsonLinesExporter(DeliveryTracking, BaseItemExporter):
     >>> line = out.getvalue().decode("utf-8")
     >>> line.startswith('{"url": "u", "article_id": "1", "title": "标题", "source": null')
     True
-    >>> line.endswith('"duplicate_of": null}\\n')
+    >>> line.endswith('"duplicate_of": null, "kind": null, "sourced_from": null, "figures": [], '
+    ...               '"videos": []}\\n')
     True
     """
 
