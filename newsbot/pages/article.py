@@ -601,19 +601,25 @@ def _emit(
 # --- from blocks to fields ------------------------------------------------------------------
 
 
-def _image_above(walk: _Walk, index: int) -> int | None:
-    """The image block ``index`` stands right under (no text between), or None."""
-    positions = walk.image_positions
-    found = None
-    for k in range(len(positions) - 1, -1, -1):
-        if positions[k] <= index:
-            found = k
-            break
-    if found is None:
-        return None
-    if any(b.text for b in walk.blocks[positions[found] : index]):
-        return None
-    return found
+class _ImagesAbove:
+    """Which image each block stands right under (no text between), blocks taken in order:
+    one pass over the images for the whole body, not one per block."""
+
+    def __init__(self, walk: _Walk) -> None:
+        self.positions = walk.image_positions
+        self.next = 0  # the first image not yet above the blocks seen
+        self.last_text = -1  # the last block seen that had text
+
+    def above(self, index: int, block: _Block) -> int | None:
+        """The image block ``index`` stands under, or None; call once per block, in order."""
+        positions = self.positions
+        while self.next < len(positions) and positions[self.next] <= index:
+            self.next += 1
+        image = self.next - 1
+        under = image >= 0 and self.last_text < positions[image]
+        if block.text:
+            self.last_text = index
+        return image if under else None
 
 
 @dataclass
@@ -660,10 +666,12 @@ def _read_blocks(walk: _Walk) -> _Reading:
         (i for i, b in enumerate(walk.blocks) if b.text and not is_caption(b.text)), None
     )
 
+    images = _ImagesAbove(walk)
     for i, block in enumerate(walk.blocks):
         text = block.text
         if block.classes:
             out.classes.update(block.classes.split())
+        image = images.above(i, block)
         if not text:
             continue
         if i == first_text and (BYLINE_STYLE in block.style or is_byline(text)):
@@ -688,7 +696,6 @@ def _read_blocks(walk: _Walk) -> _Reading:
             cover = found
             removed.append(Removed("cover_credit", text, i))
             continue
-        image = _image_above(walk, i)
         if image is not None:
             at_image = block.images > 0 and walk.image_positions[image] == i
             caption = caption_of(text, in_image_block=at_image, centered="center" in block.style)
