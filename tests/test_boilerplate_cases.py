@@ -243,3 +243,19 @@ def test_the_same_page_always_gives_the_same_record() -> None:
     first, second = (ItemAdapter(item(body)).asdict() for _ in range(2))
     first.pop("fetched_at"), second.pop("fetched_at")
     assert first == second
+
+
+def test_a_hexo_post_shows_the_video_and_the_sourcing_line() -> None:
+    from newsbot.exporters import hexo_post
+
+    record = ItemAdapter(
+        item(
+            BYLINE + "<video src='https://v.example/a.mp4' poster='https://v.example/a.jpg'>"
+            "</video><p>一句描述。</p><p>来源：某某日报</p>"
+        )
+    ).asdict()
+    post = hexo_post(record)
+    assert '<video controls src="https://v.example/a.mp4" poster="https://v.example/a.jpg">' in post
+    assert (
+        post.index("<video") < post.index("<p>一句描述。</p>") < post.index("<p>来源：某某日报</p>")
+    )
