@@ -373,9 +373,11 @@ def _find_body(root: etree._Element | None) -> etree._Element | None:
     if root is None:
         return None
     for el in root.iter("div"):
-        classes = _classes(el)
-        if BODY_CLASS in classes or BODY_CLASS_ALT in classes:
-            return el
+        value = el.get("class")
+        if value and "g-arti" in value:  # a substring test before splitting: most divs fail it
+            classes = value.split()
+            if BODY_CLASS in classes or BODY_CLASS_ALT in classes:
+                return el
     return None
 
 
@@ -558,9 +560,11 @@ def _inline_text(el: etree._Element, parts: list[str], walk: _Walk, base_url: st
     if tag == "br":
         parts.append(LINE_BREAK)
         return 0
-    images = 0
     if el.text:
         parts.append(el.text)
+    if not len(el):  # a leaf (most spans): nothing more inside
+        return 0
+    images = 0
     for child in el:
         images += _inline_text(child, parts, walk, base_url)
         if child.tail:
