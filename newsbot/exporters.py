@@ -77,7 +77,7 @@ class JsonLinesExporter(DeliveryTracking, BaseItemExporter):
     >>> line.startswith('{"url": "u", "article_id": "1", "title": "标题", "source": null')
     True
     >>> line.endswith('"duplicate_of": null, "kind": null, "sourced_from": null, "figures": [], '
-    ...               '"videos": []}\\n')
+    ...               '"videos": [], "published_at_source": null}\\n')
     True
     """
 

@@ -122,6 +122,11 @@ class ArticleItem:
     videos: list[Video] = field(default_factory=list)
     """The page's videos in page order, each with its poster."""
 
+    published_at_source: str | None = None
+    """Where ``published_at`` was read: ``span.time`` (the visible time), ``script.pubDate``,
+    ``json-ld`` (``datePublished``) or ``meta`` (``article:published_time``), the first one
+    readable in that order; null without a time."""
+
 
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ArticleItem))
 

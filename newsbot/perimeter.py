@@ -1,8 +1,9 @@
 """Where newsbot's requests may go, enforced below the spider.
 
 :class:`SitePerimeter` is the pure rule: http(s) only, to the configured site root
-(``NEWSBOT_SITE_ROOT``) and, when that root is the real site, to the nbd.com.cn article hosts;
-never to the spam upload hosts. :class:`PerimeterMiddleware` applies it to *every* request that
+(``NEWSBOT_SITE_ROOT``) and, when that root is the real site, to the site's other hosts
+(nbd.com.cn's subdomains, the second article host www.mrjjxw.com); never to the spam upload
+hosts. :class:`PerimeterMiddleware` applies it to *every* request that
 reaches the downloader: start requests with ``dont_filter``, redirects, robots.txt fetches and
 requests other components make. Scrapy's own offsite check lets ``dont_filter`` requests through;
 this one has no such exception.
@@ -11,12 +12,17 @@ this one has no such exception.
 robots.txt still being fetched is checked against it, and a robots.txt that cannot be fetched
 (5xx, timeout, refused connection) means "disallow everything" (RFC 9309, 2.3.1.4).
 
+A redirect to another host of the site is followed on the configured root when that root is a
+mirror (the same path there, counted as ``newsbot/redirect/onto_root``): the mirror holds the
+site's whole URL tree, and the real host must not be reached from it.
+
 Every refusal raises :class:`Refused` and is counted as ``newsbot/refused/<why>``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
@@ -34,7 +40,8 @@ from newsbot.urls import (
     CANONICAL_ROOT,
     SPAM_HOSTS,
     canonical_article_url,
-    is_nbd_host,
+    column_ref,
+    is_site_host,
     join_url,
 )
 
@@ -49,18 +56,22 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# An article page: redirects onto a mirror root follow these and column lists, nothing else.
+_ARTICLE_PATH = re.compile(r"^/articles/\d{4}-\d{2}-\d{2}/\d{1,12}\.html?(?:\?.*)?$", re.ASCII)
 _DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
 
 class Refused(IgnoreRequest):
     """A request newsbot will not send. ``why`` is the stats key suffix and failure reason:
     ``scheme``, ``bad_url``, ``spam_host``, ``offsite``, ``offsite_redirect``,
-    ``robots_forbidden``, ``robots_unreachable``."""
+    ``robots_forbidden``, ``robots_unreachable``. ``redirect``: the refused URL is where a
+    response redirected to (the run report counts those per column)."""
 
-    def __init__(self, why: str, url: str) -> None:
+    def __init__(self, why: str, url: str, *, redirect: bool = False) -> None:
         super().__init__(f"refused ({why}): {url}")
         self.why = why
         self.url = url
+        self.redirect = redirect
 
 
 class SitePerimeter:
@@ -83,8 +94,11 @@ class SitePerimeter:
     [None, None, 'offsite', 'offsite']
     >>> real = SitePerimeter("https://www.nbd.com.cn")
     >>> [real.why_refused(u) for u in ("http://m.nbd.com.cn/a", "https://stocks.nbd.com.cn/",
-    ...     "https://nbd.com.cn.evil.test/", "https://www.nbd.com.cn:8443/")]
-    [None, None, 'offsite', 'offsite']
+    ...     "https://nbd.com.cn.evil.test/", "https://www.nbd.com.cn:8443/",
+    ...     "https://www.mrjjxw.com/articles/2026-07-21/4490136.html")]
+    [None, None, 'offsite', 'offsite', None]
+    >>> p.why_refused("https://www.mrjjxw.com/articles/2026-07-21/4490136.html")
+    'offsite'
     """
 
     def __init__(self, root: str, extra_hosts: Iterable[str] = ()) -> None:
@@ -113,8 +127,8 @@ class SitePerimeter:
         #: The configured root, without a trailing slash: ``http://127.0.0.1:8765``.
         self.root = f"{self.scheme}://{netloc}{self.prefix}"
         # A mirror or a test server must not leak requests to the real site through a redirect
-        # or a link: the nbd hosts are part of the perimeter only when the root is one of them.
-        self.nbd_hosts = is_nbd_host(self.host)
+        # or a link: the site's hosts are part of the perimeter only when the root is one of them.
+        self.nbd_hosts = is_site_host(self.host)
         self.extra_hosts = {_host_port(h) for h in extra_hosts if h.strip()}
 
     @classmethod
@@ -161,7 +175,8 @@ class SitePerimeter:
             return None
         if (host, port) in self.extra_hosts or (host, None) in self.extra_hosts:
             return None
-        if self.nbd_hosts and is_nbd_host(host) and port in (80, 443):
+        # The root's own port too: the real site's names served elsewhere (a test on loopback).
+        if self.nbd_hosts and is_site_host(host) and (port in (80, 443) or port == self.port):
             return None
         return "offsite"
 
@@ -182,7 +197,7 @@ class SitePerimeter:
         _, host, port = split
         if host in SPAM_HOSTS:
             return "spam_host"
-        if is_nbd_host(host) or self._is_root(host, port):
+        if is_site_host(host) or self._is_root(host, port):
             return None
         return "offsite"
 
@@ -209,6 +224,52 @@ class SitePerimeter:
         """Where to fetch an on-site link from: the same path under the configured root."""
         path = self.site_path(url)
         return None if path is None else self.root + path
+
+    def fetch_url(self, url: str) -> str | None:
+        """Where to fetch an on-site page (a column list) from: on the link's own host when the
+        root is the real site and the link is on one of its hosts (a channel host's list is its
+        own), the way the root is reached (scheme, port); else the same path under the
+        configured root; None for an off-site link.
+
+        >>> SitePerimeter("https://www.nbd.com.cn").fetch_url("//money.nbd.com.cn/columns/432.html/")
+        'https://money.nbd.com.cn/columns/432.html/'
+        >>> SitePerimeter("http://www.nbd.com.cn:8080").fetch_url("https://m.nbd.com.cn/columns/3/")
+        'http://m.nbd.com.cn:8080/columns/3/'
+        >>> SitePerimeter("http://127.0.0.1:8765").fetch_url("https://money.nbd.com.cn/columns/4/")
+        'http://127.0.0.1:8765/columns/4/'
+        """
+        path = self.site_path(url)
+        if path is None:
+            return None
+        if self.nbd_hosts:
+            absolute = f"{self.scheme}:{url.strip()}" if url.strip().startswith("//") else url
+            split = self._split(absolute)
+            if not isinstance(split, str) and is_site_host(split[1]):
+                port = "" if self.port == _DEFAULT_PORTS[self.scheme] else f":{self.port}"
+                return f"{self.scheme}://{split[1].lower()}{port}{self.prefix}{path}"
+        return self.root + path
+
+    def redirect_onto_root(self, url: str) -> str | None:
+        """Where to follow a redirect to ``url`` that :meth:`why_refused` refuses as off-site:
+        the same path under a mirror root when ``url`` is an article page or a column list on
+        another host of the site (exactly the site's layouts: ``/articles/YYYY-MM-DD/ID.html``,
+        the list forms of :func:`~newsbot.urls.column_ref`); else None (refused).
+
+        >>> mirror = SitePerimeter("http://127.0.0.1:8765")
+        >>> mirror.redirect_onto_root("https://www.mrjjxw.com/articles/2026-07-21/4490136.html")
+        'http://127.0.0.1:8765/articles/2026-07-21/4490136.html'
+        >>> mirror.redirect_onto_root("http://localhost:8765/articles/2026-07-21/1.html")
+        >>> mirror.redirect_onto_root("http://m.nbd.com.cn/@evil.test/articles/2026-07-21/1.html")
+        >>> mirror.redirect_onto_root("https://money.nbd.com.cn/columns/432.html/")
+        'http://127.0.0.1:8765/columns/432.html/'
+        """
+        split = self._split(url)
+        if isinstance(split, str) or not is_site_host(split[1]) or self.nbd_hosts:
+            return None
+        path = self.site_path(url)
+        if path is None or not (_ARTICLE_PATH.match(path) or column_ref(url)):
+            return None
+        return self.root + path
 
     def article_url(self, url: str) -> str | None:
         """The canonical URL of the article an on-site link names, or None.
@@ -249,13 +310,21 @@ class PerimeterMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def process_request(self, request: Request) -> None:
+    def process_request(self, request: Request) -> Request | None:
         why = self.perimeter.why_refused(request.url)
         if why is None:
-            return
-        if why == "offsite" and request.meta.get("redirect_urls"):
+            return None
+        redirected = bool(request.meta.get("redirect_urls"))
+        if why == "offsite" and redirected:
+            onto = self.perimeter.redirect_onto_root(request.url)
+            if onto is not None and onto != request.url:
+                # The site moved the page to another of its hosts: a mirror serves that path too.
+                assert self.stats is not None
+                self.stats.inc_value("newsbot/redirect/onto_root")
+                logger.debug("Redirect to %s followed on the root: %s", request.url, onto)
+                return request.replace(url=onto, dont_filter=True)
             why = "offsite_redirect"
-        self._refuse(why, request.url, urlparse_cached(request).netloc)
+        self._refuse(why, request.url, urlparse_cached(request).netloc, redirect=redirected)
 
     def process_response(self, request: Request, response: Response) -> Response:
         """A redirect Scrapy does not follow (a ``Location`` of another scheme: ``ftp:``,
@@ -270,16 +339,16 @@ class PerimeterMiddleware:
             return response
         parts = urlsplit(target)
         why = "offsite_redirect" if why == "offsite" else why
-        self._refuse(why, target, parts.netloc or parts.scheme)
+        self._refuse(why, target, parts.netloc or parts.scheme, redirect=True)
 
-    def _refuse(self, why: str, url: str, where: str) -> NoReturn:
+    def _refuse(self, why: str, url: str, where: str, *, redirect: bool = False) -> NoReturn:
         assert self.stats is not None
         self.stats.inc_value(f"newsbot/refused/{why}")
         key = (why, where)
         level = logging.DEBUG if key in self._logged else logging.WARNING
         self._logged.add(key)
         logger.log(level, "Refused (%s) %s", why, url)
-        raise Refused(why, url)
+        raise Refused(why, url, redirect=redirect)
 
 
 class RobotsTxtMiddleware(_ScrapyRobotsTxtMiddleware):

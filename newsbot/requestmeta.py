@@ -59,6 +59,9 @@ class ListMeta(TypedDict):
 
     column: str
     page: int
+    guessed: NotRequired[bool]
+    """The page number was guessed (no next link): a 404 or a page that is no list ends the
+    column quietly."""
 
 
 def article_meta(request: Request) -> ArticleMeta | None:

@@ -207,7 +207,18 @@ NEWSBOT_TAIL_DEPTH = 1
 NEWSBOT_TAIL_IGNORE: list[str] = []
 
 EXTENSIONS["newsbot.ops.extension.RunReporter"] = 20
-EXTENSIONS["newsbot.ops.tails.TailWatcher"] = 25
+EXTENSIONS["newsbot.ops.tails.TailWatcher"] = 21
+#: Prometheus metrics of each run (README: Metrics and alerts): a node_exporter textfile written
+#: atomically, and/or a Pushgateway to push to (grouped by NEWSBOT_WORKER_ID, else the host name).
+NEWSBOT_PROMETHEUS_TEXTFILE = ""
+NEWSBOT_PROMETHEUS_PUSHGATEWAY = ""
+NEWSBOT_PROMETHEUS_JOB = "newsbot"
+NEWSBOT_PROMETHEUS_TIMEOUT = 10.0
+#: Alerts for a failed run: spidermon action classes (configured by spidermon's own SPIDERMON_*
+#: settings), run when a rule of the run fails (README: Metrics and alerts).
+NEWSBOT_ALERT_ACTIONS: list[str] = []
+# After the run reporter (20): its report is what the metrics say.
+EXTENSIONS["newsbot.ops.prometheus.PrometheusMetrics"] = 25
 EXTENSIONS["newsbot.ops.progress.ProgressLog"] = 30
 EXTENSIONS["newsbot.ops.archive.WarcArchive"] = 40
 # Before the delivery middleware's start (800): `-a retry_failed=1` replaces the whole start.

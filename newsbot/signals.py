@@ -29,6 +29,18 @@ list_page_read = object()
 #: ``spider``.
 list_page_failed = object()
 
+#: An article link of a column led to a redirect the perimeter refused (off the site, a spam
+#: host…): the article fails with that reason, and the run report counts these per column so
+#: that a column that suddenly redirects everything shows. Arguments: ``column: str | None``,
+#: ``url: str`` (the article's canonical URL), ``target: str`` (where it redirected),
+#: ``why: str``, ``spider``.
+redirect_refused = object()
+
+#: An article page's time sources disagree by more than a minute (the record keeps the visible
+#: time). Arguments: ``article_id: str``, ``url: str``, ``visible: str`` and ``other: str`` (ISO
+#: 8601), ``other_source: str`` (``script.pubDate``, ``json-ld`` or ``meta``), ``spider``.
+time_disagreement = object()
+
 #: The state store has recorded everything the run did and is about to close (delivery: the
 #: state extension sends it after the feeds published). Arguments: ``store``
 #: (a :class:`newsbot.state.service.StateBackend`, open), ``reason`` (the close reason).

@@ -18,7 +18,7 @@ GOOD_URL = "https://www.nbd.com.cn/articles/2021-04-05/1700501.html"
 
 BAD_ARGUMENTS = [
     (["colums=3"], "unknown argument 'colums'"),
-    (["columns=yaowen"], "columns: 'yaowen' is not a column id"),
+    (["columns=yaowen"], "columns: 'yaowen' is not a column"),
     (["columns=3,,332"], "columns: an empty item"),
     (["since=2021-13-01"], "since: '2021-13-01' is not a date"),
     (["until=yesterday"], "until: 'yesterday' is not a date"),
@@ -81,7 +81,7 @@ def test_bad_lines_of_a_urls_file_are_named(site: SiteCopy, tmp_path):
     ("settings", "message"),
     [
         ({"NEWSBOT_SITE_ROOT": "ftp://127.0.0.1/"}, "NEWSBOT_SITE_ROOT must look like"),
-        ({"NEWSBOT_COLUMNS": "3,news"}, "NEWSBOT_COLUMNS setting: 'news' is not a column id"),
+        ({"NEWSBOT_COLUMNS": "3,news"}, "NEWSBOT_COLUMNS setting: 'news' is not a column"),
         ({"NEWSBOT_SEARCH_PAGE_SIZE": "0"}, "NEWSBOT_SEARCH_PAGE_SIZE: 0 is not between"),
     ],
 )

@@ -105,9 +105,10 @@ def test_since_stops_paging_early(site: SiteCopy, tmp_path):
     result = run_crawl(site.root, "columns=3,332", "since=2021-04-05", tmp_path=tmp_path)
     assert result.returncode == 0, result.explain()
     assert sorted(result.ids()) == sorted(COLUMN_3["2021-04-05"])
-    # Column 3 page 2 holds only older rows: page 3 is never asked for; the 2018 column's first
-    # page is older than `since` already.
-    assert sorted(list_pages(site)) == ["/columns/3/", "/columns/3/page/2", "/columns/332/"]
+    # Column 3's first page reaches 2021-04-04, a day before `since`: its page 2 (older still)
+    # is never asked for; the 2018 column's first page is older than `since` already.
+    assert sorted(list_pages(site)) == ["/columns/3/", "/columns/332/"]
+    assert result.stat("newsbot/list/since_reached") == 2
 
 
 def test_page_limit(site: SiteCopy, tmp_path):

@@ -31,7 +31,9 @@ def test_every_format_holds_every_record(site: SiteCopy, tmp_path: Path) -> None
         rows = list(csv.DictReader(f))
     assert sorted(r["article_id"] for r in rows) == ids
     assert list(rows[0])[:3] == ["url", "article_id", "title"]
-    assert list(rows[0])[-4:] == ["kind", "sourced_from", "figures", "videos"]
+    columns = list(rows[0])
+    i = columns.index("kind")
+    assert columns[i : i + 4] == ["kind", "sourced_from", "figures", "videos"]
     assert {r["kind"] for r in rows} <= set(KINDS) and all(r["kind"] for r in rows)
 
     as_json = json.loads((tmp_path / "out.json").read_text("utf-8"))

@@ -150,3 +150,45 @@ def test_search_answer_reads():
 def test_search_answer_of_another_shape_is_an_error(text, message):
     with pytest.raises(SearchAnswerError, match=message):
         parse_answer(text)
+
+
+def test_channel_host_markup():
+    """money.nbd.com.cn/columns/432.html/: a.f-title + p.f-source rows outside the 2018 list,
+    and a hidden copy of the first rows; relative links are the channel host's."""
+    listing = ListPage(
+        HtmlResponse(
+            "http://127.0.0.1:8765/columns/432.html/",
+            body=(SITE / "columns/432/index.html").read_bytes(),
+            encoding="utf-8",
+        ),
+        base_url="https://money.nbd.com.cn/columns/432.html/",
+    )
+    assert listing.layout == "channel"
+    rows = listing.rows
+    assert len(rows) == 10  # eight rows and the hidden copy of two
+    assert rows[0].url == "https://www.mrjjxw.com/articles/2026-07-21/4490136.html"
+    assert rows[0].listed_at_iso == "2026-07-21T10:20:00+08:00"
+    assert rows[1].url == "https://money.nbd.com.cn/articles/2026-07-21/4490137.html"
+    assert rows[1].title == "城市更新项目集中开工 专项资金陆续到位"
+    assert [r.listed_at_iso for r in rows[-2:]] == [
+        "2026-07-21T10:20:00+08:00", "2026-07-21T09:40:00+08:00",
+    ]  # fmt: skip
+    assert listing.next_page_url is None
+
+
+def test_mobile_web_app_markup():
+    listing = page(SITE / "web_app/column/317.html", "http://127.0.0.1:8765/web_app/column/317/")
+    assert listing.layout == "app"
+    assert [(r.title, r.listed_at_iso) for r in listing.rows] == [
+        ("暑期档票房破百亿 国产动画表现亮眼", "2026-07-18T21:00:00+08:00"),
+        ("新型储能装机规模翻番 电站利用率仍待提升", "2026-07-18T15:30:00+08:00"),
+        ("二手车出口量同比大增 中东市场需求旺盛", None),
+    ]
+    assert listing.rows[2].url == "https://www.nbd.com.cn/articles/2026-07-18/4490153.html"
+
+
+def test_mobile_paged_markup_links_to_its_next_page():
+    listing = page(SITE / "columns/318/index.html", "http://127.0.0.1:8765/columns/318/")
+    assert listing.layout == "mobile"
+    assert len(listing.rows) == 2
+    assert listing.next_page_url == "https://m.nbd.com.cn/columns/318/page/2/"

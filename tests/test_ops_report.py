@@ -46,6 +46,9 @@ def test_report_of_a_run_with_failures(site: SiteCopy, tmp_path: Path):
         "spam_host": 1,
     }  # fmt: skip
     assert trouble["blocked"] == 2  # the challenged article was asked for twice
+    # Redirects off the site (127.0.0.2, localhost) and to a spam host, per column.
+    assert trouble["redirects_refused"] == 3 and columns["3"]["redirects_refused"] == 0
+    assert report["time_disagreements"] == []
     assert report["accounting"] == {
         "discovered": 21, "exported": 14, "new": 14, "updated": 0, "unchanged": 0,
         "dropped": 0, "failed": 7, "pending": 0, "balanced": True,
@@ -120,7 +123,8 @@ def test_new_updated_and_unchanged(tmp_path: Path):
 def _zero() -> dict:
     return {
         "listed": 0, "list_pages": 0, "discovered": 0, "new": 0, "updated": 0, "unchanged": 0,
-        "dropped": {}, "failed": {}, "pending": 0, "blocked": 0, "list_failures": [],
+        "dropped": {}, "failed": {}, "pending": 0, "blocked": 0, "redirects_refused": 0,
+        "list_failures": [],
     }  # fmt: skip
 
 

@@ -7,9 +7,16 @@
 What it serves (hand-written parts under ``fixtures/site/``, see its README.md):
 
 - ``/robots.txt``;
-- column list pages ``/columns/<id>/`` (also without the slash) and ``/columns/<id>/page/<n>``
-  in both list markups, with next-page links in several forms, duplicate links, spam, off-site
-  and ``javascript:`` links; column 1161 lists every page of ``fixtures/articles/``;
+- column list pages ``/columns/<id>/`` (also without the slash, and as ``/columns/<id>.html/``)
+  and ``/columns/<id>/page/<n>`` in every list markup, with next-page links in several forms,
+  duplicate links, spam, off-site and ``javascript:`` links; column 1161 lists every page of
+  ``fixtures/articles/``; the 2025–2026 forms: a channel host's list (432), the mobile web app's
+  ``/web_app/column/<id>/`` (317), a mobile list paged ``/page/<n>/`` (318), and a whole-column
+  page of 80 rows without a next link (``/columns/2093.html/``, generated);
+- the site under its real names: a request whose ``Host`` is one of the site's names
+  (``www.nbd.com.cn``, ``money.nbd.com.cn``, ``www.mrjjxw.com`` …, a test resolving them to
+  127.0.0.1) gets the same tree, and the ``second-host`` article redirects from www to
+  ``www.mrjjxw.com``;
 - articles at ``/articles/YYYY-MM-DD/ID.html``: the pages of ``fixtures/articles/*.html`` at
   their canonical path, plus synthetic ones rendered from a template (``fixtures/site/articles.tsv``
   and, with ``volume=N``, N more listed in a generated column); any other article is a 404;
@@ -43,9 +50,16 @@ ARTICLES_DIR = PROJECT / "fixtures" / "articles"
 CANONICAL_ROOT = "https://www.nbd.com.cn"
 SEARCH_PATH = "/news-search/queryByMatch"
 FIXTURE_COLUMN = "1161"
+#: The whole-column page (``/columns/2093.html/``): this many generated rows, no next link.
+WHOLE_COLUMN = "2093"
+WHOLE_COLUMN_ROWS = 80
+SECOND_HOST = "www.mrjjxw.com"
+#: Names of the site a request may come under (a test resolving them to loopback).
+SITE_NAMES = re.compile(r"^(?:[a-z0-9-]+\.)*nbd\.com\.cn$|^(?:www\.)?mrjjxw\.com$")
 
 _ARTICLE_PATH = re.compile(r"^/articles/(\d{4}-\d{2}-\d{2})/(\d+)\.html$")
-_COLUMN_PATH = re.compile(r"^/columns/(\d+)(?:/|/page/(\d+)/?)?$")
+_COLUMN_PATH = re.compile(r"^/columns/(\d+)(?:\.html)?(?:/|/page/(\d+)/?)?$")
+_APP_COLUMN_PATH = re.compile(r"^/web_app/column/(\d+)/?$")
 _CANONICAL = re.compile(rb"<link[^>]+rel=[\"']canonical[\"'][^>]*href=[\"']([^\"']+)[\"']", re.I)
 _H1 = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S | re.I)
 _TIME = re.compile(r"<span class=\"time\">\s*(\d{4}-\d{2}-\d{2})\s+(\d{2}:\d{2}:\d{2})", re.S)
@@ -107,7 +121,8 @@ class Article:
     time: str
     title: str
     special: str = ""
-    """``redirect <location>``, ``challenge``, or empty."""
+    """``redirect <location>``, ``challenge``, ``second-host``, ``moved-from <date>``,
+    ``time <script|jsonld|meta|unreadable|disagree>`` (fixtures/site/articles.tsv), or empty."""
     file: Path | None = None
     """The fixture page served as is, or None for a synthetic page."""
 
@@ -212,12 +227,14 @@ class SiteCopy:
         self._routes: list[tuple[re.Pattern[str], Handler]] = []
         self.articles: dict[str, Article] = {}
         self.fixture_ids: list[str] = []
+        self.whole_column_ids: list[str] = []
         self.volume_ids: list[str] = []
         if serve_site:
             self.articles.update(read_articles_tsv(site_dir / "articles.tsv"))
             fixtures = read_fixture_articles(articles_dir)
             self.fixture_ids = sorted(fixtures, key=lambda i: _newest_first(fixtures[i]))
             self.articles.update(fixtures)
+            self.whole_column_ids = self._add_whole_column()
             self.volume_ids = self._add_volume(volume)
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
         self._server.daemon_threads = True
@@ -228,6 +245,12 @@ class SiteCopy:
     @property
     def host(self) -> str:
         return str(self._server.server_address[0])
+
+    @staticmethod
+    def site_name(hit: Hit) -> str | None:
+        """The site's name the request came under (its ``Host``), or None for an address."""
+        name = urlsplit("//" + hit.headers.get("host", "")).hostname or ""
+        return name if SITE_NAMES.match(name) else None
 
     @property
     def port(self) -> int:
@@ -284,6 +307,8 @@ class SiteCopy:
             return [self.articles[i] for i in self.fixture_ids]
         if column == self.volume_column:
             return [self.articles[i] for i in self.volume_ids]
+        if column == WHOLE_COLUMN:
+            return [self.articles[i] for i in self.whole_column_ids]
         raise ValueError(f"column {column} is hand-written: read fixtures/site/columns/{column}/")
 
     def search(self, keyword: str) -> list[Article]:
@@ -360,10 +385,14 @@ class SiteCopy:
             return self._search(hit)
         m = _ARTICLE_PATH.match(path)
         if m:
-            return self._article(m[1], m[2])
+            return self._article(m[1], m[2], hit)
         m = _COLUMN_PATH.match(path)
         if m and hit.method in ("GET", "HEAD"):
             return self._column(m[1], int(m[2] or 1))
+        m = _APP_COLUMN_PATH.match(path)
+        if m and hit.method in ("GET", "HEAD"):
+            page = self.site_dir / "web_app" / "column" / f"{m[1]}.html"
+            return Reply(200, page.read_bytes()) if page.is_file() else self._not_found()
         return self._not_found()
 
     def _fill(self, text: str) -> str:
@@ -380,12 +409,26 @@ class SiteCopy:
     def _challenge(self) -> Reply:
         return Reply(200, (self.site_dir / "challenge.html").read_bytes())
 
-    def _article(self, day: str, ident: str) -> Reply:
+    def _second_host(self, hit: Hit | None) -> str:
+        """The second article host's root as the client can reach it: under the site's names
+        (a test resolving them to loopback) on this port, else the real one (a mirror maps it
+        back onto itself)."""
+        if hit is not None and self.site_name(hit):
+            return f"http://{SECOND_HOST}:{self.port}"
+        return f"https://{SECOND_HOST}"
+
+    def _article(self, day: str, ident: str, hit: Hit | None = None) -> Reply:
         article = self.articles.get(str(int(ident)))
+        if article is not None and article.special == f"moved-from {day}":
+            # The list's link has the wrong date: the site moved it to the second host.
+            return Reply(301, b"", {"Location": self._second_host(hit) + article.path})
         if article is None or article.date != day:
             return self._not_found()
         if self.challenge_articles or article.special == "challenge":
             return self._challenge()
+        name = self.site_name(hit) if hit is not None else None
+        if article.special == "second-host" and name and name != SECOND_HOST:
+            return Reply(301, b"", {"Location": self._second_host(hit) + article.path})
         if article.special.startswith("redirect "):
             location = self._fill(article.special.split(" ", 1)[1])
             return Reply(302, b"", {"Location": location})
@@ -400,6 +443,8 @@ class SiteCopy:
         return Reply(200, render_article(article).encode("utf-8"))
 
     def _column(self, column: str, page: int) -> Reply:
+        if column == WHOLE_COLUMN:
+            return self._whole_column() if page == 1 else self._not_found()
         if column == self.volume_column and self.volume_ids:
             if (page - 1) * self.volume_page_size >= len(self.volume_ids):
                 return self._not_found()
@@ -445,11 +490,46 @@ class SiteCopy:
                 "publishTime": "2021-04-08",
                 "author": "", "editor": "", "digest": "广告",
             })  # fmt: skip
+        if self.search_shape == "second-host":  # 2025-2026 links: the second host, http
+            for result in results:
+                result["url"] = result["url"].replace(CANONICAL_ROOT, f"http://{SECOND_HOST}")
         if self.search_shape == "changed":
             answer: dict[str, Any] = {"code": 0, "result": {"total": len(found), "list": results}}
         else:
             answer = {"code": 200, "data": {"totalHits": len(found), "searchResults": results}}
         return Reply(200, json.dumps(answer, ensure_ascii=False).encode("utf-8"), json_type)
+
+    # -- the whole-column page -------------------------------------------------------------
+
+    def _add_whole_column(self) -> list[str]:
+        ids = []
+        start = datetime(2026, 7, 15, 23, 0, 0)
+        for n in range(WHOLE_COLUMN_ROWS):
+            when = start - timedelta(minutes=47 * n)  # about 30 a day, three days
+            ident = str(4_490_080 - n)
+            title = f"医药频道稿件第{WHOLE_COLUMN_ROWS - n}号：{_TOPICS[n % len(_TOPICS)]}"
+            self.articles[ident] = Article(
+                ident, when.date().isoformat(), when.time().isoformat(), title
+            )
+            ids.append(ident)
+        return ids
+
+    def _whole_column(self) -> Reply:
+        """``/columns/2093.html/``: 80 rows, every fourth linked on the second host, no next
+        link (the 2026 form: a column's whole list on one page)."""
+        rows = [self.articles[i] for i in self.whole_column_ids]
+        groups = list_groups(rows)
+        for article in rows[::4]:
+            groups = groups.replace(f'"{article.url}"', f'"https://{SECOND_HOST}{article.path}"')
+        return Reply(
+            200,
+            (
+                '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+                "<title>医药 | 每经网</title></head><body>"
+                '<div class="g-list-text"><div class="u-channelname"><h2>医药</h2></div>'
+                f"{groups}</div></body></html>"
+            ).encode(),
+        )
 
     # -- volume ------------------------------------------------------------------------------
 
@@ -545,6 +625,7 @@ def render_article(article: Article) -> str:
     paragraphs = "\n".join(f"    <p>{html.escape(line)}</p>" for line in lines)
     title = html.escape(article.title)
     stamp = f"{article.date} {article.time}"
+    visible, script, head = _time_sources(article, stamp)
     return f"""<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
@@ -552,7 +633,7 @@ def render_article(article: Article) -> str:
 <title>{title} | 每经网</title>
 <link rel="canonical" href="{article.url}">
 <link rel="alternate" media="only screen and (max-width: 640px)" href="https://m.nbd.com.cn{article.path}">
-</head>
+{head}</head>
 <body>
 <div class="g-nav">
   <ul class="u-nav">
@@ -574,10 +655,7 @@ def render_article(article: Article) -> str:
       <span class="source">
         每日经济新闻
       </span>
-      <span class="time">
-        {stamp}
-      </span>
-    </p>
+{visible}    </p>
     <div class="typeTags"></div>
   </div>
   <!--文章主体-->
@@ -595,11 +673,35 @@ def render_article(article: Article) -> str:
   <ul><li><a href="https://www.nbd.com.cn/articles/2021-04-05/1799901.html">新能源汽车下乡活动启动</a></li></ul>
 </div>
 </div>
-<script>var pageInfo = {{"pubDate": "{stamp}"}};</script>
+{script}
 <div class="g-footer"><p>每日经济新闻 版权所有 · newsbot 测试用的本地副本，文字为虚构</p></div>
 </body>
 </html>
 """
+
+
+def _time_sources(article: Article, stamp: str) -> tuple[str, str, str]:
+    """The visible ``span.time``, the script with ``pubDate`` and what goes into ``<head>``
+    (JSON-LD, a meta tag) for the article's ``time <form>`` special (articles.tsv)."""
+    form = article.special.removeprefix("time ") if article.special.startswith("time ") else ""
+    visible = f'      <span class="time">\n        {stamp}\n      </span>\n'
+    script = f'<script>var pageInfo = {{"pubDate": "{stamp}"}};</script>'
+    when = datetime.fromisoformat(f"{article.date}T{article.time}")
+    if form == "script":
+        visible = ""
+    elif form == "jsonld":
+        utc = (when - timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ld = {"@context": "https://schema.org", "@type": "NewsArticle", "datePublished": utc}
+        return "", "", f'<script type="application/ld+json">{json.dumps(ld)}</script>\n'
+    elif form == "meta":
+        head = f'<meta property="article:published_time" content="{when.isoformat()}+08:00">\n'
+        return "", "", head
+    elif form == "unreadable":
+        visible = '      <span class="time">\n        Invalid Date\n      </span>\n'
+    elif form == "disagree":
+        later = (when + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S")
+        script = f'<script>var pageInfo = {{"pubDate": "{later}"}};</script>'
+    return visible, script, ""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -126,6 +126,8 @@ class RunReporter:
         connect(ext.page_blocked, signal=nb_signals.page_blocked)
         connect(ext.list_page_read, signal=nb_signals.list_page_read)
         connect(ext.list_page_failed, signal=nb_signals.list_page_failed)
+        connect(ext.redirect_refused, signal=nb_signals.redirect_refused)
+        connect(ext.time_disagreement, signal=nb_signals.time_disagreement)
         connect(ext.state_closing, signal=nb_signals.state_closing)
         return ext
 
@@ -159,6 +161,14 @@ class RunReporter:
 
     def list_page_failed(self, column: str, page: int, url: str, reason: str) -> None:
         self.ledger.list_page_failed(column, page, url, reason)
+
+    def redirect_refused(self, column: str | None, url: str, target: str, why: str) -> None:
+        self.ledger.redirect_refused(str(column) if column else self._mode_label)
+
+    def time_disagreement(
+        self, article_id: str, url: str, visible: str, other: str, other_source: str
+    ) -> None:
+        self.ledger.time_disagreement(article_id, url, visible, other, other_source)
 
     def page_blocked(self, response: Response, kind: str) -> None:
         request = response.request
@@ -279,6 +289,9 @@ class RunReporter:
             crawler=self.crawler,
             spider=spider,
             job=None,
+            # spidermon's own extension passes the name too (its Slack, Telegram, Sentry
+            # actions read it); newsbot's alerts are those actions.
+            sc_spider_name=getattr(spider, "name", None),
             newsbot=facts,
         )
         crashed = [r for r in result.monitor_results if r.error and not r.reason]
@@ -326,6 +339,7 @@ class RunReporter:
                 "latest": ledger.latest.isoformat() if ledger.latest else None,
             },
             "outputs": self._outputs(store, context),
+            "time_disagreements": list(ledger.time_disagreements),
             "failed_articles": [
                 {"article_id": i, "reason": r, "url": u}
                 for i, (r, u) in sorted(ledger.failures_this_run.items())

@@ -70,6 +70,8 @@ class ColumnBook:
     """URL of its first list page when that listed no article link."""
     blocked: int = 0
     """Challenge pages met while crawling it."""
+    redirects_refused: int = 0
+    """Its article links that redirected where newsbot does not go (off the site, spam)."""
     discovered: int = 0
     new: int = 0
     updated: int = 0
@@ -90,6 +92,7 @@ class ColumnBook:
             "failed": dict(sorted(self.failed.items())),
             "pending": self.pending,
             "blocked": self.blocked,
+            "redirects_refused": self.redirects_refused,
             "list_failures": [{"page": p, "url": u, "reason": r} for p, u, r in self.list_failures],
         }
 
@@ -175,6 +178,9 @@ class RunLedger:
         self.totals: Totals | None = None
         self.fresh_failures: Counter[str] = Counter()
         """Failures of articles tried for the first time (not earlier failures tried again)."""
+        self.time_disagreements: list[dict[str, str]] = []
+        """``{article_id, url, visible, other, other_source}`` of the pages whose time sources
+        disagree."""
 
     def book(self, column: str) -> ColumnBook:
         return self.columns.setdefault(column, ColumnBook())
@@ -190,6 +196,17 @@ class RunLedger:
 
     def list_page_failed(self, column: str, page: int, url: str, reason: str) -> None:
         self.book(column).list_failures.append((page, url, reason))
+
+    def redirect_refused(self, column: str) -> None:
+        self.book(column).redirects_refused += 1
+
+    def time_disagreement(
+        self, article_id: str, url: str, visible: str, other: str, source: str
+    ) -> None:
+        entry = {"article_id": article_id, "url": url, "visible": visible, "other": other,
+                 "other_source": source}  # fmt: skip
+        if entry not in self.time_disagreements:  # an article fetched again in the run
+            self.time_disagreements.append(entry)
 
     def discovered(self, article_id: str, column: str) -> None:
         if article_id not in self._discovered:

@@ -342,3 +342,10 @@ class RunSuite(MonitorSuite):
         PendingMonitor,
     ]
     monitors_failed_actions = [FailRunAction]  # noqa: RUF012
+
+    def __init__(self, *args: Any, crawler: Crawler | None = None, **kwargs: Any) -> None:
+        # The user's alerts (NEWSBOT_ALERT_ACTIONS, spidermon actions), after FailRunAction.
+        from newsbot.ops.alerts import alert_actions
+
+        extra = [*(kwargs.pop("monitors_failed_actions", None) or ()), *alert_actions(crawler)]
+        super().__init__(*args, monitors_failed_actions=extra, crawler=crawler, **kwargs)

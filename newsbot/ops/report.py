@@ -13,7 +13,10 @@ summary logged at the end of every run; the dict itself is written to
   ``dropped``, ``failed``, ``pending`` and ``balanced``;
 - ``columns``: per column id (``(urls)``, ``(search)`` for the other modes) ``listed``,
   ``list_pages``, ``discovered``, ``new``, ``updated``, ``unchanged``, ``dropped`` and ``failed``
-  by reason, ``pending``, ``blocked``, ``list_failures``;
+  by reason, ``pending``, ``blocked``, ``redirects_refused`` (article links that redirected off
+  the site), ``list_failures``;
+- ``time_disagreements``: ``[{article_id, url, visible, other, other_source}]``, the articles
+  whose time sources disagree by more than a minute (the record keeps the visible time);
 - ``field_coverage`` (share of the run's records with each field filled), ``full_records``,
   ``published`` (``earliest``/``latest`` publication time exported), ``outputs`` (path and
   records), ``dead_letter`` (path and count), ``failed_articles`` (this run's), ``archive``,
@@ -82,6 +85,16 @@ def render(report: dict[str, Any]) -> str:
         text = _reasons(columns, key)
         if text:
             lines.append(f"  {key.capitalize()} by reason: {text}")
+    refused = {n: b["redirects_refused"] for n, b in columns.items() if b.get("redirects_refused")}
+    if refused:
+        lines.append(
+            "  Redirects refused: " + ", ".join(f"column {n} {k}" for n, k in refused.items())
+        )
+    disagreements = report.get("time_disagreements") or []
+    if disagreements:
+        shown = ", ".join(d["article_id"] for d in disagreements[:10])
+        more = f" and {len(disagreements) - 10} more" if len(disagreements) > 10 else ""
+        lines.append(f"  Time sources disagree: {shown}{more}")
     accounting = report["accounting"]
     lines.append(
         "  Accounting: "

@@ -30,6 +30,7 @@ from newsbot.pages.boilerplate import Line, Removed, cover_credit, head_promotio
 from newsbot.pages.challenge import looks_blocked
 from newsbot.pages.figures import caption_of
 from newsbot.pages.kinds import Signals, article_kind
+from newsbot.pages.published import Published, read_published
 from newsbot.processors import (
     Credits,
     credit_line,
@@ -53,12 +54,9 @@ ARTICLE_CLASS = "g-article"
 ARTICLE_TITLE = ".g-article-top h1, h1"
 PAGE_TITLES = ('meta[property="og:title"]', "head title", "h1")
 SOURCE = ".u-time .source, span.source"
-TIME = ".u-time .time, span.time"
 TAGS = "div.typeTags a.typeTag"
 ABSTRACT_POINTS = "div.g-article-abstract p"
 CANONICAL = 'link[rel="canonical"], meta[property="og:url"]'
-PUBLISHED_META = 'meta[property="article:published_time"]'
-SCRIPT_PUB_DATE = re.compile(r'"pubDate"\s*:\s*"([^"]{8,40})"')
 BYLINE_STYLE = "6d6d6d"  # the grey of the byline paragraph
 TAG_TYPE_BY_COLOR = {"tagColor1": "stock", "tagColor2": "province", "tagColor3": "industry",
                      "tagColor4": "concept"}  # fmt: skip
@@ -214,6 +212,8 @@ class ArticlePage:
         self.removed: list[Removed] = []
         #: The body's lines as :meth:`to_item` kept them (also for a page that names no URL).
         self.body_lines: list[str] = []
+        #: Every time source of the page and their agreement, once :meth:`to_item` has run.
+        self.published = Published()
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -255,9 +255,13 @@ class ArticlePage:
         if not loader.get_output_value("title"):
             loader.add_value("title", _first_text(root, PAGE_TITLES))
         loader.add_value("source", (_texts(scope, SOURCE) or _texts(article, SOURCE))[:1])
-        raw_time = self._raw_time(scope) or self._raw_time(article) or self._raw_time(root)
-        loader.add_value("published_at_raw", raw_time)
-        loader.add_value("published_at", raw_time)
+        self.published = read_published(
+            Selector(root=article, type="html"),
+            Selector(root=root, type="html"),
+            now=self.fetched_at,
+        )
+        loader.add_value("published_at_raw", self.published.raw)
+        loader.add_value("published_at", self.published.text)
         loader.add_value("reporters", read.credits.reporters)
         loader.add_value("editors", read.credits.editors)
         loader.add_value("byline", read.byline)
@@ -274,6 +278,7 @@ class ArticlePage:
         loader.add_value("sourced_from", read.sourced_from)
         loader.add_value("figures", read.figures(walk))
         loader.add_value("videos", walk.videos)
+        loader.add_value("published_at_source", self.published.source)
         item = loader.load_article()
         if item.body is None:  # a video with no words at all
             item.body = ""
@@ -339,18 +344,6 @@ class ArticlePage:
         if self.url_hint and (url := canonical_article_url(self.url_hint, any_host=True)):
             return url
         return None
-
-    @staticmethod
-    def _raw_time(el: etree._Element) -> str | None:
-        for text in _texts(el, TIME):
-            if text.strip():
-                return normalize_space(text)
-        for script in el.iter("script"):
-            m = SCRIPT_PUB_DATE.search(script.text or "")
-            if m:
-                return m.group(1).strip()
-        meta = _texts(el, PUBLISHED_META)
-        return meta[0].strip() if meta and meta[0].strip() else None
 
 
 def _root_of(sel: Selector) -> etree._Element | None:

@@ -1,13 +1,18 @@
 """Column list pages of 每经网: every selector for them, and nothing else.
 
 :class:`ListPage` reads one list page into typed rows (link, title, listed time) and the link to
-the next page. Three markups are known (NBD.md), newest first:
+the next page. These markups are known (NBD.md), newest first:
 
 - 2019–2026: ``div.g-list-text > div.m-list`` groups, each a ``p.u-channeltime`` date and
   ``ul.u-news-list > li.u-news-title`` rows (``a[href]`` and a ``<span>22:14:12</span>``).
 - 2018–2019: ``ul.m-columnnews-list > li`` with ``a.f-title`` and ``p.f-source > span`` × 3
   (source, ``YYYY-MM-DD HH:MM:SS``, ``N阅读``).
-- mobile: ``div.articleList a`` (full titles, no times).
+- channel hosts (``money.``, ``finance.``, ``stocks.`` … 2026): the same ``a.f-title`` (with an
+  ``article-id`` attribute) and ``p.f-source`` rows in other containers; a hidden
+  ``div[style*="height:0"]`` copy of the list was reported (unconfirmed: read if there, not
+  needed).
+- mobile: ``div.articleList a`` (``m.nbd.com.cn/columns/<id>/page/<n>/``: full titles, no times)
+  and the web app's ``#newList > li`` (``m.nbd.com.cn/web_app/column/<id>/``).
 
 Links are resolved against the page's *canonical* URL (``https://www.nbd.com.cn`` plus the path),
 not the address it was fetched from, so relative links on a mirror still name the real site.
@@ -40,8 +45,12 @@ V2018_LIST = "ul.m-columnnews-list"
 V2018_ROWS = "ul.m-columnnews-list > li"
 V2018_ROW_LINK = "a.f-title[href], a[href]"
 V2018_ROW_SPANS = "p.f-source span"
+CHANNEL_ROW_LINKS = "a.f-title"
+CHANNEL_ROW_SOURCE = "p.f-source"
 MOBILE_LIST = "div.articleList"
 MOBILE_ROWS = "div.articleList a[href]"
+APP_LIST = "#newList"
+APP_ROWS = "#newList > li"
 CHANNEL_NAME = ".u-channelname"
 # Pagination is unconfirmed (NBD.md): a rel=next link, a "next" class, or a link saying 下一页.
 NEXT_PAGE = (
@@ -53,7 +62,7 @@ NEXT_PAGE = (
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 _TIME = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?::(\d{2}))?(?!\d)")
 
-LAYOUTS = ("modern", "v2018", "mobile")
+LAYOUTS = ("modern", "v2018", "channel", "mobile", "app")
 
 
 class NotListPage(Exception):
@@ -160,14 +169,18 @@ class ListPage:
 
     @cached_property
     def layout(self) -> str:
-        """``modern``, ``v2018`` or ``mobile``; raises :class:`NotListPage` for none of them."""
+        """One of :data:`LAYOUTS`; raises :class:`NotListPage` for none of them."""
         sel = self._sel
         if sel.css(MODERN_LIST) or sel.css(MODERN_ROWS):
             return "modern"
         if sel.css(V2018_LIST):
             return "v2018"
+        if sel.css(CHANNEL_ROW_LINKS) and sel.css(CHANNEL_ROW_SOURCE):
+            return "channel"
         if sel.css(MOBILE_LIST):
             return "mobile"
+        if sel.css(APP_LIST):
+            return "app"
         text = " ".join(sel.xpath("//title//text() | //body//text()").getall())
         if looks_blocked(text):
             raise NotListPage("blocked", "challenge page instead of a list")
@@ -176,9 +189,12 @@ class ListPage:
     @cached_property
     def rows(self) -> list[ListRow]:
         """The rows in page order, duplicates kept; empty when the list itself is empty."""
-        reader = {"modern": self._modern_rows, "v2018": self._v2018_rows}.get(
-            self.layout, self._mobile_rows
-        )
+        reader = {
+            "modern": self._modern_rows,
+            "v2018": self._v2018_rows,
+            "channel": self._channel_rows,
+            "app": self._app_rows,
+        }.get(self.layout, self._mobile_rows)
         return list(reader())
 
     @cached_property
@@ -246,3 +262,34 @@ class ListPage:
     def _mobile_rows(self) -> list[ListRow]:
         rows = (self._row(a, a.xpath("string()").get(""), None) for a in self._sel.css(MOBILE_ROWS))
         return [row for row in rows if row]
+
+    def _channel_rows(self) -> list[ListRow]:
+        """Channel hosts: each ``a.f-title`` with the first ``p.f-source`` after it (the rows'
+        containers are not known for sure; the source line follows the title in every one)."""
+        rows: list[ListRow] = []
+        for link in self._sel.css(CHANNEL_ROW_LINKS):
+            spans = link.xpath("following::p[contains(@class, 'f-source')][1]/span")
+            stamp = next((t for t in spans.xpath("string()").getall() if _DATE.search(t)), None)
+            found = self._row(link, link.xpath("string()").get(""), parse_list_time(stamp))
+            if found:
+                rows.append(found)
+        return rows
+
+    def _app_rows(self) -> list[ListRow]:
+        """The mobile web app: ``#newList > li``, the row's first link, its heading (else the
+        link's text) as title, and a date if the row shows one."""
+        rows: list[ListRow] = []
+        for li in self._sel.css(APP_ROWS):
+            link = li.css("a[href]")
+            if not link:
+                continue
+            title = li.css("h1, h2, h3, h4, .title").xpath("string()").get() or link[0].xpath(
+                "string()"
+            ).get("")
+            text = " ".join(li.xpath(".//text()").getall())
+            date = _DATE.search(text)
+            listed_at = parse_list_time(text[date.start() :]) if date else None
+            row = self._row(link[0], title, listed_at)
+            if row:
+                rows.append(row)
+        return rows

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from newsbot.urls import canonical_article_url
+from newsbot.urls import canonical_article_url, column_ref
 
 MODES = ("columns", "urls", "query")
 
@@ -32,7 +32,8 @@ class CrawlArguments:
     mode: str
     """``columns`` (the default), ``urls`` (url / urls_file) or ``query``."""
     columns: tuple[str, ...] | None = None
-    """Column ids to read; None means the ``NEWSBOT_COLUMNS`` setting."""
+    """Columns to read, each a column id or a list URL of the site (see
+    :func:`newsbot.urls.column_ref`); None means the ``NEWSBOT_COLUMNS`` setting."""
     since: date | None = None
     """First publication date wanted (Beijing date, inclusive)."""
     until: date | None = None
@@ -55,36 +56,43 @@ class CrawlArguments:
     """Arguments used only as feed path parameters (``%(category)s``), as given."""
 
 
-_COLUMN = re.compile(r"^\d{1,9}$")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+_COLUMN_FORMS = (
+    "ids such as 3,332 or list URLs such as https://www.nbd.com.cn/columns/3/, "
+    "https://money.nbd.com.cn/columns/432.html/, https://m.nbd.com.cn/web_app/column/317/"
+)
+
+
 def parse_columns(value: str, *, name: str = "columns") -> tuple[str, ...]:
-    """Comma separated numeric column ids, without repeats.
+    """Comma separated columns, each a numeric id or a column list URL of the site, without
+    repeats: ids as numbers, URLs in the canonical form of their list.
 
     >>> parse_columns(" 3, 332,3 ")
     ('3', '332')
+    >>> parse_columns("3,//money.nbd.com.cn/columns/432.html/,https://www.nbd.com.cn/columns/3/")
+    ('3', 'https://money.nbd.com.cn/columns/432.html/')
     >>> parse_columns("3,yaowen")
     Traceback (most recent call last):
     ...
-    newsbot.spiders.arguments.ArgumentError: columns: 'yaowen' is not a column id (expected ...)
+    newsbot.spiders.arguments.ArgumentError: columns: 'yaowen' is not a column (expected ids ...)
     """
-    ids: list[str] = []
+    found: dict[str, str] = {}  # label -> how it is written
     for part in value.split(","):
         part = part.strip()
-        if not _COLUMN.match(part):
-            shown = part or "an empty item"
+        ref = column_ref(part) if part else None
+        if ref is None:
             raise ArgumentError(
-                f"{name}: {shown!r} is not a column id (expected numbers such as 3,332)"
+                f"{name}: {part!r} is not a column (expected {_COLUMN_FORMS})"
                 if part
-                else f"{name}: {shown} in {value!r} (expected numbers such as 3,332)"
+                else f"{name}: an empty item in {value!r} (expected {_COLUMN_FORMS})"
             )
-        part = str(int(part))
-        if part not in ids:
-            ids.append(part)
-    return tuple(ids)
+        plain = column_ref(ref.id)
+        found.setdefault(ref.label, ref.id if plain and plain.url == ref.url else ref.url)
+    return tuple(found.values())
 
 
 def parse_date(value: str, name: str) -> date:
@@ -194,9 +202,8 @@ def article_urls(values: list[str], where: Callable[[int], str]) -> list[str]:
         more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
         raise ArgumentError(
             "not an article URL of www.nbd.com.cn (expected "
-            "https://www.nbd.com.cn/articles/YYYY-MM-DD/ID.html, or its m./http form): "
-            + "; ".join(bad[:3])
-            + more
+            "https://www.nbd.com.cn/articles/YYYY-MM-DD/ID.html, or its m./http/www.mrjjxw.com "
+            "form): " + "; ".join(bad[:3]) + more
         )
     return found
 
@@ -228,10 +235,10 @@ def read_urls_file(path: str) -> list[str]:
 
 #: Every argument the spider takes, and what it is for (the README's table comes from here).
 ARGUMENTS: Mapping[str, str] = {
-    "columns": "comma separated column ids to read (default: the NEWSBOT_COLUMNS setting)",
+    "columns": "comma separated column ids or list URLs to read (default: NEWSBOT_COLUMNS)",
     "since": "first publication date wanted, YYYY-MM-DD (Beijing), inclusive",
     "until": "last publication date wanted, YYYY-MM-DD (Beijing), inclusive",
-    "url": "comma separated article URLs to fetch (desktop, mobile, http or https)",
+    "url": "comma separated article URLs to fetch (desktop, mobile, www.mrjjxw.com, http(s))",
     "urls_file": "file of article URLs to fetch, one per line (# comments allowed)",
     "query": "keyword: find articles with the site's search API",
     "max_articles": "fetch at most this many articles",

@@ -2,8 +2,9 @@
 
 Modes (see :mod:`newsbot.spiders.arguments` and docs/crawling.md):
 
-- columns (default): read column list pages (``/columns/<id>/`` and their further pages) and
-  fetch the articles they list, never wandering through other links;
+- columns (default): read column list pages (``/columns/<id>/`` or any other list form of
+  :func:`newsbot.urls.column_ref`, and their further pages) and fetch the articles they list,
+  never wandering through other links;
 - urls: fetch the article URLs given with ``-a url=`` / ``-a urls_file=``;
 - query: find articles with the site's search API.
 
@@ -18,7 +19,6 @@ that cannot become a record with :data:`~newsbot.signals.article_failed` and a r
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -46,6 +46,8 @@ from newsbot.signals import (
     list_page_failed,
     list_page_read,
     page_blocked,
+    redirect_refused,
+    time_disagreement,
 )
 from newsbot.spiders.arguments import (
     ArgumentError,
@@ -55,7 +57,14 @@ from newsbot.spiders.arguments import (
     parse_columns,
 )
 from newsbot.state.incremental import incremental_of
-from newsbot.urls import CANONICAL_ROOT, article_path_parts, canonical_article_url, join_url
+from newsbot.urls import (
+    CANONICAL_ROOT,
+    ColumnRef,
+    article_path_parts,
+    canonical_article_url,
+    column_ref,
+    join_url,
+)
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -84,7 +93,8 @@ class CrawlConfig:
     """The settings a run uses, checked, with the arguments' defaults filled in."""
 
     perimeter: SitePerimeter
-    columns: tuple[str, ...]
+    column_refs: tuple[ColumnRef, ...]
+    """The columns to read, in the order asked for."""
     max_pages: int
     """List (or search) pages per column (or query); 0 for no limit."""
     search_size: int
@@ -107,14 +117,20 @@ class CrawlConfig:
         search_size = settings.getint("NEWSBOT_SEARCH_PAGE_SIZE", 16)
         if not 1 <= search_size <= 100:
             raise ArgumentError(f"NEWSBOT_SEARCH_PAGE_SIZE: {search_size} is not between 1 and 100")
+        refs = tuple(ref for ref in map(column_ref, columns) if ref is not None)
         return cls(
             perimeter=perimeter,
-            columns=columns,
+            column_refs=refs,
             max_pages=args.max_pages or default_pages,
             search_size=search_size,
             guess_pages=settings.getbool("NEWSBOT_GUESS_NEXT_PAGE", True),
             blocked_retries=settings.getint("NEWSBOT_BLOCKED_RETRIES", 1),
         )
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns' labels (what records, stats and the run report call them)."""
+        return tuple(ref.label for ref in self.column_refs)
 
     def describe(self, args: CrawlArguments) -> str:
         what = {
@@ -144,6 +160,7 @@ class NbdSpider(Spider):
         self._seen = IdSet()
         self._pages: dict[str, int] = {}  # column (or "query") -> pages requested
         self._listed: dict[str, IdSet] = {}  # column -> article ids its pages listed
+        self._refs: dict[str, ColumnRef] = {}  # column label -> its list
         self._limit_logged = False
 
     @classmethod
@@ -191,8 +208,11 @@ class NbdSpider(Spider):
         elif self.args.mode == "query":
             yield self._search_request(0)
         else:
-            for column in self.config.columns:
-                yield self._list_request(column, 1, f"/columns/{column}/", guessed=False)
+            for ref in self.config.column_refs:
+                self._refs[ref.label] = ref
+                first = self.perimeter.fetch_url(ref.url)
+                assert first is not None  # column_ref takes the site's hosts only
+                yield self._list_request(ref.label, 1, first, guessed=False)
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -268,7 +288,33 @@ class NbdSpider(Spider):
             return
         for removed in page.removed:  # nothing leaves a body uncounted
             self._inc(f"newsbot/removed/{removed.kind}")
+        self._check_time(item, page)
         yield from self._deliver(item, meta)
+
+    def _check_time(self, item: ArticleItem, page: ArticlePage) -> None:
+        """Count and report a page whose time sources disagree (the record keeps the visible
+        time; the URL date check of the validation pipeline still applies)."""
+        other = page.published.disagreement
+        visible = page.published.chosen
+        if other is None or visible is None or other.value is None or visible.value is None:
+            return
+        self._inc("newsbot/time/disagreement")
+        logger.warning(
+            "Article %s: %s says %s, the page shows %s: keeping the visible time",
+            item.url,
+            other.source,
+            other.raw,
+            visible.raw,
+        )
+        self.crawler.signals.send_catch_log(
+            time_disagreement,
+            article_id=item.article_id,
+            url=item.url,
+            visible=visible.value.isoformat(),
+            other=other.value.isoformat(),
+            other_source=other.source,
+            spider=self,
+        )
 
     def _deliver(self, item: ArticleItem, meta: ArticleMeta) -> Iterator[Any]:
         if item.article_id != meta["article_id"]:
@@ -292,7 +338,19 @@ class NbdSpider(Spider):
 
     def article_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        self._fail(request.meta[ARTICLE], failure_reason(failure), detail=str(failure.value))
+        meta: ArticleMeta = request.meta[ARTICLE]
+        exc = failure.value
+        if isinstance(exc, Refused) and exc.redirect:
+            self._inc("newsbot/redirects_refused")
+            self.crawler.signals.send_catch_log(
+                redirect_refused,
+                column=meta["column"],
+                url=meta["url"],
+                target=exc.url,
+                why=exc.why,
+                spider=self,
+            )
+        self._fail(meta, failure_reason(failure), detail=str(exc))
 
     def _fail(self, meta: ArticleMeta, reason: str, *, detail: str = "") -> None:
         self._inc(f"newsbot/failed/{reason}")
@@ -327,15 +385,16 @@ class NbdSpider(Spider):
 
     # -- columns ----------------------------------------------------------------------------
 
-    def _list_request(self, column: str, page: int, path: str, *, guessed: bool) -> Request:
+    def _list_request(self, column: str, page: int, url: str, *, guessed: bool) -> Request:
         self._pages[column] = self._pages.get(column, 0) + 1
         listed: ListMeta = {"column": column, "page": page}
         meta: dict[str, Any] = {LIST: listed}
         if guessed:
             # A column without pagination answers 404 to a guessed page: the normal end.
             meta["handle_httpstatus_list"] = [404]
+            listed["guessed"] = True
         return Request(
-            self.perimeter.root + path,
+            url,
             callback=self.parse_list,
             errback=self.list_error,
             meta=meta,
@@ -355,12 +414,21 @@ class NbdSpider(Spider):
             self._list_broken(column, page, response.url, "not a text response")
             return
         path = self.perimeter.site_path(response.url) or urlsplit(response.url).path
-        listing = ListPage(response, base_url=CANONICAL_ROOT + path)
+        ref = self._ref(column)
+        # The list form that answered: the column's own, or where a redirect took it (a column
+        # moved to a channel host's .html/ list no longer pages like /columns/<id>/).
+        served = column_ref(response.url) or column_ref(f"https://{ref.host}{path}") or ref
+        # Relative links on a channel host's list are that host's (same path, same article).
+        listing = ListPage(response, base_url=f"https://{served.host}{path}")
         try:
             rows = listing.rows
         except NotListPage as e:
             if e.reason == "blocked":
                 yield from self._blocked(response, "list", None)
+            elif _guessed(response):
+                # A site without pagination may answer a guessed page number with any page.
+                self._inc("newsbot/list/guessed_page_unreadable")
+                logger.info("Column %s: guessed page %d is no list page: done", column, page)
             else:
                 self._list_broken(column, page, response.url, e.detail)
             return
@@ -399,7 +467,7 @@ class NbdSpider(Spider):
                 request = self._article_request(item, column=column)
                 if request is not None:
                     yield request
-        next_request = self._next_list_request(column, page, listing, found)
+        next_request = self._next_list_request(column, page, listing, found, served)
         if next_request is not None:
             yield next_request
 
@@ -418,7 +486,7 @@ class NbdSpider(Spider):
             yield Found(url, row.title, row.listed_at)
 
     def _next_list_request(
-        self, column: str, page: int, listing: ListPage, found: list[Found]
+        self, column: str, page: int, listing: ListPage, found: list[Found], ref: ColumnRef
     ) -> Request | None:
         if self._limit_reached():
             return None
@@ -426,8 +494,9 @@ class NbdSpider(Spider):
             self._inc("newsbot/list/page_limit_reached")
             logger.info("Column %s: page limit (%d) reached", column, self.config.max_pages)
             return None
-        if self.args.since and all(_published(f) < self.args.since for f in found):
-            logger.info("Column %s: page %d is older than since=%s", column, page, self.args.since)
+        if self._reached_since(found):
+            self._inc("newsbot/list/since_reached")
+            logger.info("Column %s: page %d reaches before since=%s", column, page, self.args.since)
             return None
         if self._caught_up(column, found):
             self._inc("newsbot/list/caught_up")
@@ -435,15 +504,38 @@ class NbdSpider(Spider):
             return None
         link = listing.next_page_url
         path = self.perimeter.site_path(link) if link else None
-        if path is not None and re.match(rf"/columns/{column}(?:[/?]|$)", path):
-            return self._list_request(column, page + 1, path, guessed=False)
+        url = self.perimeter.fetch_url(link) if link and path is not None else None
+        if url is not None and path is not None and ref.owns(path):
+            return self._list_request(column, page + 1, url, guessed=False)
         if link is not None:
             logger.warning("Column %s: ignoring next-page link %s (not this column)", column, link)
+        if ref.guess is None:
+            # A list form that never paged (.html/, channel hosts, the mobile web app): a page
+            # of about 80 rows without a next link is the whole column, not a broken list.
+            self._inc("newsbot/list/whole_column_page")
+            logger.info("Column %s: %d rows and no next page: the whole column", column, len(found))
+            return None
         if not self.config.guess_pages:
             return None
-        return self._list_request(
-            column, page + 1, f"/columns/{column}/page/{page + 1}", guessed=True
-        )
+        guessed = self.perimeter.fetch_url(f"https://{ref.host}" + ref.guess.format(n=page + 1))
+        assert guessed is not None
+        return self._list_request(column, page + 1, guessed, guessed=True)
+
+    def _ref(self, column: str) -> ColumnRef:
+        """The list of a column label (also for columns a distributed worker was handed)."""
+        ref = self._refs.get(column)
+        if ref is None:
+            ref = next((r for r in self.config.column_refs if r.label == column), None)
+            ref = ref or column_ref(column)
+            assert ref is not None, column
+            self._refs[column] = ref
+        return ref
+
+    def _reached_since(self, found: list[Found]) -> bool:
+        """Lists and search answers are newest first (grouped by day): once a page's last row
+        is older than ``since``, every further page is older still and is not asked for."""
+        since = self.args.since
+        return since is not None and bool(found) and _published(found[-1]) < since
 
     def _caught_up(self, column: str, found: list[Found]) -> bool:
         """The incremental stop (the rule lives in newsbot.state.incremental)."""
@@ -548,8 +640,8 @@ class NbdSpider(Spider):
         if self.config.max_pages and self._pages["query"] >= self.config.max_pages:
             self._inc("newsbot/search/page_limit_reached")
             return
-        # Newest first: once a whole page is older than the window, so is everything after it.
-        if self.args.since and found and all(_published(f) < self.args.since for f in found):
+        if self._reached_since(found):
+            self._inc("newsbot/search/since_reached")
             return
         yield self._search_request(offset)
 
@@ -564,6 +656,12 @@ class NbdSpider(Spider):
     def _inc(self, key: str) -> None:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(key)
+
+
+def _guessed(response: Response) -> bool:
+    """Whether a list page's number was guessed (no next link led to it)."""
+    listed = list_meta(response.request) if response.request is not None else None
+    return bool(listed and listed.get("guessed"))
 
 
 def _published(found: Found) -> date:
