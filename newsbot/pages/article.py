@@ -255,8 +255,9 @@ class ArticlePage:
         if not loader.get_output_value("title"):
             loader.add_value("title", _first_text(root, PAGE_TITLES))
         loader.add_value("source", (_texts(scope, SOURCE) or _texts(article, SOURCE))[:1])
+        # The visible time in the top; the page is read next (also for a time placed elsewhere).
         self.published = read_published(
-            Selector(root=article, type="html"),
+            Selector(root=scope, type="html"),
             Selector(root=root, type="html"),
             now=self.fetched_at,
         )
