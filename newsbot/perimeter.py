@@ -27,13 +27,17 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
+from scrapy import exceptions as scrapy_exceptions
+from scrapy import signals
 from scrapy.downloadermiddlewares.robotstxt import (
     RobotsTxtMiddleware as _ScrapyRobotsTxtMiddleware,
 )
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.spider import DefaultSpider
+from twisted.internet import error as tx_error
 from twisted.internet.defer import Deferred
 
 from newsbot.urls import (
@@ -54,6 +58,19 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
+
+#: Download failures that say the site is unreachable, not that newsbot has a bug.
+_NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+    scrapy_exceptions.DownloadConnectionRefusedError,
+    scrapy_exceptions.DownloadTimeoutError,
+    scrapy_exceptions.DownloadFailedError,
+    scrapy_exceptions.CannotResolveHostError,
+    scrapy_exceptions.ResponseDataLossError,
+    tx_error.ConnectError,
+    tx_error.TimeoutError,
+    tx_error.ConnectionLost,
+    tx_error.DNSLookupError,
+)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # An article page: redirects onto a mirror root follow these and column lists, nothing else.
@@ -308,6 +325,10 @@ class PerimeterMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        if crawler.spidercls is DefaultSpider:
+            # `scrapy shell URL`, `fetch`, `view` (no spider): the URL is the one a person
+            # typed, a local copy's or a saved file's included; the perimeter guards crawls.
+            raise NotConfigured
         return cls(crawler)
 
     def process_request(self, request: Request) -> Request | None:
@@ -361,6 +382,14 @@ class RobotsTxtMiddleware(_ScrapyRobotsTxtMiddleware):
         super().__init__(crawler)
         #: netloc -> why its robots.txt could not be read
         self.unreachable: dict[str, str] = {}
+        # Scrapy logs a robots.txt that could not be downloaded with two chained tracebacks
+        # (about 20 lines per host, more with retries); _mark_unreachable says it in one line.
+        self._quiet = _DownloadErrorFilter()
+        _SCRAPY_ROBOTS_LOG.addFilter(self._quiet)
+        crawler.signals.connect(self._engine_stopped, signal=signals.engine_stopped)
+
+    def _engine_stopped(self) -> None:
+        _SCRAPY_ROBOTS_LOG.removeFilter(self._quiet)
 
     # Scrapy ceiling (pyproject.toml): this class overrides and reads private parts of Scrapy's
     # RobotsTxtMiddleware (_parsers, _parse_robots, _robots_error, _parserimpl, _stats): the
@@ -417,6 +446,19 @@ class RobotsTxtMiddleware(_ScrapyRobotsTxtMiddleware):
         except IgnoreRequest:
             self._stats.inc_value(f"newsbot/refused/{why}")
             raise Refused(why, request.url) from None
+
+
+_SCRAPY_ROBOTS_LOG = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
+
+
+class _DownloadErrorFilter(logging.Filter):
+    """Drops Scrapy's "Error downloading <robots.txt>" record when the error is the network's
+    (refused, reset, timed out, DNS): an expected failure, reported by newsbot in one line.
+    Any other exception (a bug) keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, _NETWORK_ERRORS)
 
 
 def _relay(result: Any, waiter: Deferred[Any]) -> Any:

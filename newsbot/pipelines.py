@@ -182,7 +182,7 @@ class DeliveryPipeline:
     def from_crawler(cls, crawler: Crawler) -> DeliveryPipeline:
         state = delivery_service(crawler)
         if state is None:
-            raise NotConfigured("no state store (NEWSBOT_STATE_ENABLED is off)")
+            raise NotConfigured  # the state extension says why, once
         return cls(crawler, state)
 
     def _inc(self, key: str) -> None:

@@ -4,10 +4,16 @@ newsbot's own settings are prefixed ``NEWSBOT_`` and documented in README.md. De
 polite for the real site; tests and local runs override them with ``-s``.
 """
 
+from newsbot import addon as _addon
+
 BOT_NAME = "newsbot"
 SPIDER_MODULES = ["newsbot.spiders"]
 NEWSPIDER_MODULE = "newsbot.spiders"
 COMMANDS_MODULE = "newsbot.commands"
+
+#: A log a person reads: what the run does and what went wrong, not every request and item
+#: (``-s LOG_LEVEL=DEBUG`` shows those).
+LOG_LEVEL = "INFO"
 
 USER_AGENT = "newsbot/0.1 (+https://github.com/newsbot; research crawler)"
 ROBOTSTXT_OBEY = True
@@ -65,17 +71,12 @@ NEWSBOT_BLOCKED_DELAY = 5.0
 #: Times a page answered by a challenge is asked for again (after the pause) before it fails.
 NEWSBOT_BLOCKED_RETRIES = 1
 
-DOWNLOADER_MIDDLEWARES = {
-    # Before everything else, so nothing outside the perimeter is ever fetched (robots.txt
-    # included); it also checks dont_filter start requests and redirects.
-    "newsbot.perimeter.PerimeterMiddleware": 40,
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "newsbot.perimeter.RobotsTxtMiddleware": 100,
-    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "newsbot.politeness.PoliteRetryMiddleware": 550,
-}
-EXTENSIONS = {
-    "newsbot.politeness.BlockedGuard": 500,
+# newsbot's components (middlewares, extensions, pipelines, feed storages and formats) are
+# installed by its add-on, newsbot.addon.NewsbotAddon, beside whatever a user's settings name:
+# `-s EXTENSIONS={...}` adds to them instead of replacing them.
+ADDONS = {
+    "newsbot.addon.NewsbotAddon": 0,
+    "newsbot.distributed.DistributedAddon": 10,
 }
 
 # --- delivery (state, feeds, pipelines) --------------------------------------------------------
@@ -117,37 +118,19 @@ NEWSBOT_HEXO_COLUMN_NAMES = {
     "325": "快讯",
 }
 
-FEED_STORAGES = {
-    "": "newsbot.feeds.AtomicFileFeedStorage",
-    "file": "newsbot.feeds.AtomicFileFeedStorage",
-}
-FEED_EXPORTERS = {
-    "jsonlines": "newsbot.exporters.JsonLinesExporter",
-    "jsonl": "newsbot.exporters.JsonLinesExporter",
-    "json": "newsbot.exporters.TrackedJsonItemExporter",
-    "csv": "newsbot.exporters.TrackedCsvItemExporter",
-    "xml": "newsbot.exporters.TrackedXmlItemExporter",
-    "pickle": "newsbot.exporters.TrackedPickleItemExporter",
-    "marshal": "newsbot.exporters.TrackedMarshalItemExporter",
-    "hexo": "newsbot.exporters.HexoExporter",
-}
+#: Feed formats and storages: here as well as in the add-on, because `scrapy crawl -o x:hexo`
+#: checks the format against the settings before any add-on runs; the add-on merges them into
+#: a user's own FEED_EXPORTERS/FEED_STORAGES.
+FEED_STORAGES = dict(_addon.FEED_STORAGES)
+FEED_EXPORTERS = dict(_addon.FEED_EXPORTERS)
 #: A run with nothing new writes no file (an hourly job would otherwise leave empty ones).
 FEED_STORE_EMPTY = False
 #: Spider arguments used in feed paths (%(category)s) become single path components.
 FEED_URI_PARAMS = "newsbot.feeds.safe_uri_params"
-ITEM_PIPELINES = {
-    "newsbot.pipelines.ValidationPipeline": 100,
-    "newsbot.pipelines.DeliveryPipeline": 800,
-}
-SPIDER_MIDDLEWARES = {
-    "newsbot.state.middleware.DeliveryMiddleware": 800,
-}
-# Added to the crawling section's dict (defined above), not replacing it.
-EXTENSIONS["newsbot.state.extension.StateExtension"] = 10
 
-# Distributed crawling (docs/distributed.md): set NEWSBOT_REDIS_URL and this run is one worker of
-# a crawl shared through Redis (scrapy-redis's scheduler; the delivery state in Redis). Unset,
-# nothing changes and no Redis is needed.
+# Distributed crawling (README.md, Distributed crawling): set NEWSBOT_REDIS_URL and this run is
+# one worker of a crawl shared through Redis (scrapy-redis's scheduler; the delivery state in
+# Redis). Unset, nothing changes and no Redis is needed.
 NEWSBOT_REDIS_URL = ""
 #: Prefix of every key the crawl keeps in Redis (one prefix = one shared crawl and its state).
 NEWSBOT_REDIS_PREFIX = "newsbot"
@@ -155,14 +138,13 @@ NEWSBOT_REDIS_PREFIX = "newsbot"
 NEWSBOT_WORKER_ID = ""
 #: Seconds a worker is alive without a heartbeat; then the others take its work over.
 NEWSBOT_REDIS_LEASE = 30.0
-ADDONS = {"newsbot.distributed.DistributedAddon": 0}
 
 # --- operations (exit codes, reports) ----------------------------------------------------------
 
 #: Off only to run without reports and exit-code rules (the run then exits 0 unless delivery
 #: failed).
 NEWSBOT_OPS_ENABLED = True
-#: Exit-code rules (docs/operations.md): the run exits 1 when more than this share of the
+#: Exit-code rules (README.md, Operations): the run exits 1 when more than this share of the
 #: articles it discovered failed, or were dropped by validation, and more than
 #: NEWSBOT_FAILURES_TOLERATED of them (one dead link does not wake anyone up; every article
 #: failing always fails the run) …
@@ -187,9 +169,9 @@ NEWSBOT_MIN_FULL_RECORD_SHARE = 0.8
 NEWSBOT_LAYOUT_MIN_PAGES = 5
 #: Columns whose articles always carry a byline: 332 重磅原创 (original reporting, NBD.md).
 NEWSBOT_BYLINE_COLUMNS = ["332"]
-#: Seconds between progress lines (done/known, rate, ETA); 0: none. A line is only logged when
-#: something changed since the last one.
-NEWSBOT_PROGRESS_INTERVAL = 60.0
+#: Seconds between progress lines (done/expected, rate, ETA; the first comes within 5 s); 0: none.
+#: A line is only logged when something changed since the last one.
+NEWSBOT_PROGRESS_INTERVAL = 30.0
 #: Keep every fetched article page in a WARC file under <NEWSBOT_STATE_DIR>/archive/ (read back
 #: by `scrapy reparse`).
 NEWSBOT_ARCHIVE = False
@@ -206,8 +188,6 @@ NEWSBOT_TAIL_MIN_SHARE = 0.3
 NEWSBOT_TAIL_DEPTH = 1
 NEWSBOT_TAIL_IGNORE: list[str] = []
 
-EXTENSIONS["newsbot.ops.extension.RunReporter"] = 20
-EXTENSIONS["newsbot.ops.tails.TailWatcher"] = 21
 #: Prometheus metrics of each run (README: Metrics and alerts): a node_exporter textfile written
 #: atomically, and/or a Pushgateway to push to (grouped by NEWSBOT_WORKER_ID, else the host name).
 NEWSBOT_PROMETHEUS_TEXTFILE = ""
@@ -217,12 +197,6 @@ NEWSBOT_PROMETHEUS_TIMEOUT = 10.0
 #: Alerts for a failed run: spidermon action classes (configured by spidermon's own SPIDERMON_*
 #: settings), run when a rule of the run fails (README: Metrics and alerts).
 NEWSBOT_ALERT_ACTIONS: list[str] = []
-# After the run reporter (20): its report is what the metrics say.
-EXTENSIONS["newsbot.ops.prometheus.PrometheusMetrics"] = 25
-EXTENSIONS["newsbot.ops.progress.ProgressLog"] = 30
-EXTENSIONS["newsbot.ops.archive.WarcArchive"] = 40
-# Before the delivery middleware's start (800): `-a retry_failed=1` replaces the whole start.
-SPIDER_MIDDLEWARES["newsbot.ops.replay.RetryFailedMiddleware"] = 750
 #: Scrapy 2.19's remote-control server runs Python code sent to it over HTTP; a scheduled crawler
 #: has no use for it (like the telnet console, off).
 REMOTE_CONTROL_ENABLED = False

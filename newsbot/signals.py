@@ -8,6 +8,12 @@ arguments only.
 #: ``article_id: str``, ``url: str`` (canonical), ``meta: dict`` (list metadata), ``spider``.
 article_discovered = object()
 
+#: An article found in this run is not fetched: an earlier run delivered it (incremental runs;
+#: the spider and the delivery middleware send it). Arguments: ``article_id: str``, ``url: str``,
+#: ``meta: dict`` (as for article_discovered), ``spider``. Accounting counts it as discovered and
+#: unchanged, whichever component skipped it (list pages, search answers, URL lists alike).
+article_skipped = object()
+
 #: An article could not become a record. Arguments: ``article_id: str | None``,
 #: ``url: str``, ``reason: str`` (``http_404``, ``timeout``, ``blocked``, ``not_article`` …),
 #: ``spider``.

@@ -119,6 +119,21 @@ def test_page_limit(site: SiteCopy, tmp_path):
     assert result.stat("newsbot/list/page_limit_reached") == 1
 
 
+def test_zero_pages_means_no_limit_as_an_argument_and_as_the_setting(site_factory, tmp_path):
+    # Column 3 has three list pages (the fourth, guessed, is a 404); the setting's limit is 1.
+    for name, extra in (("argument", ["max_pages=0"]), ("setting", [])):
+        site = site_factory()
+        limit = "1" if extra else "0"
+        result = run_crawl(
+            site.root, "columns=3", *extra, tmp_path=tmp_path / name,
+            settings={"NEWSBOT_MAX_LIST_PAGES": limit},
+        )  # fmt: skip
+        assert result.returncode == 0, result.explain()
+        assert list_pages(site)[:3] == ["/columns/3/", "/columns/3/page/2", "/columns/3/page/3"]
+        assert result.stat("newsbot/list/page_limit_reached") == 0
+        assert sorted(result.ids()) == sorted(ALL_3)
+
+
 def test_page_limit_setting_applies_without_since(site: SiteCopy, tmp_path):
     result = run_crawl(
         site.root, "columns=3", tmp_path=tmp_path, settings={"NEWSBOT_MAX_LIST_PAGES": "2"}

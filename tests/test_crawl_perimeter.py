@@ -42,7 +42,7 @@ def test_start_requests_cannot_leave_the_perimeter(site: SiteCopy, trap: SiteCop
         # Its items are not articles: no validation, no delivery record.
         settings={
             "PROBE_URLS_FILE": str(tmp_path / "urls.txt"),
-            "ITEM_PIPELINES": "{}",
+            "ITEM_PIPELINES": '{"newsbot.pipelines.ValidationPipeline": null}',
             "NEWSBOT_STATE_ENABLED": "0",
         },
     )
@@ -96,7 +96,10 @@ def test_stock_robots_middleware_leaks_under_the_same_load(site_factory, tmp_pat
     crawl fetches disallowed pages, which is why newsbot replaces it. If this starts failing,
     Scrapy has fixed the race and newsbot.perimeter.RobotsTxtMiddleware.robot_parser can go."""
     site = site_factory(robots_delay=0.5)
-    stock = {"newsbot.perimeter.PerimeterMiddleware": 40}  # and Scrapy's base middlewares
+    stock = {  # Scrapy's robots.txt middleware in place of newsbot's
+        "newsbot.perimeter.RobotsTxtMiddleware": None,
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100,
+    }
     result = run_crawl(
         site.root,
         "url=" + ",".join(ALLOWED + DISALLOWED),

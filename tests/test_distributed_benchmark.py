@@ -1,6 +1,7 @@
 """The distributed benchmark runs end to end, tiny, and prints a checked row per worker count.
 
-No timing is asserted (the numbers belong in the benchmark's output and docs/distributed.md).
+No timing is asserted (the numbers belong in the benchmark's output and in README.md,
+Distributed crawling).
 """
 
 from __future__ import annotations

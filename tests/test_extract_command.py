@@ -184,3 +184,26 @@ def test_tails_lists_the_most_frequent_last_blocks(tmp_path: Path) -> None:
     assert lines[1].split() == ["3", "60.0%", footer]
     last = expected(ARTICLES / "compiled-editor-only.html")["body"].split("\n")[-1]
     assert any(line.endswith(last) for line in lines[2:])
+
+
+def test_files_that_are_not_pages_are_counted(tmp_path: Path) -> None:
+    folder = tmp_path / "saved"
+    (folder / "img").mkdir(parents=True)
+    page = next(iter(sorted(ARTICLES.glob("*.html"))))
+    shutil.copy(page, folder / "page.html")
+    shutil.copy(page.with_suffix(".json"), folder / "page.json")
+    (folder / "img" / "a.png").write_bytes(b"\x89PNG")
+    (folder / "img" / "b.png").write_bytes(b"\x89PNG")
+    (folder / "README").write_text("notes")
+    done = scrapy_extract(str(folder))
+    assert done.returncode == 0, done.stderr  # nothing failed: the others are not pages
+    assert len(done.stdout.splitlines()) == 1
+    assert (
+        "newsbot: skipped 4 files that are not HTML pages (.png 2, (none) 1, .json 1)"
+        in done.stderr
+    ), done.stderr
+    # A file named on the command line is read whatever its suffix.
+    (folder / "page.txt").write_bytes(page.read_bytes())
+    named = scrapy_extract(str(folder / "page.txt"))
+    assert named.returncode == 0, named.stderr
+    assert "skipped" not in named.stderr

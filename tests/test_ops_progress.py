@@ -1,31 +1,48 @@
-"""The progress line, end to end: periodic, done out of known, rate and ETA once the list pages
-are read, and no flood while nothing moves."""
+"""The progress line, end to end: a first line within seconds, an estimate of the total and an
+ETA from the start, percentages that never go down, and no flood while nothing moves."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 import time
 from pathlib import Path
 
 from tests.crawlkit import PROJECT
-from tests.delivery_site import COLUMN, DeliverySite, crawl_command, start
+from tests.delivery_site import COLUMN, DeliverySite, crawl_command, run, start
 
 LINE = re.compile(
-    r"\[newsbot\.ops\.progress\] INFO: Progress: (\d+)/(≥?)(\d+) articles done"
-    r"(?: \(\d+%\))?(?:, reading list pages|, ([\d.]+)/min(, ETA .*)?)?$"
+    r"^(\S+ \S+) \[newsbot\.ops\.progress\] INFO: Progress: (\d+)/([~≥]?)(\d+) articles done"
+    r"(?: \((\d+)%\))?(?:, ([\d.]+)/min(?:, ETA (.*?))?)?(; \d+ list pages read|; reading list "
+    r"pages)?$"
 )
 
 
-def progress(log: str) -> list[tuple[int, bool, int, str]]:
-    """``(done, listing, known, eta)`` of each progress line; every one must parse."""
+def progress(log: str) -> list[dict]:
+    """Each progress line, parsed; every one must parse."""
     out = []
     for line in log.splitlines():
         if "Progress:" in line:
             m = LINE.search(line)
             assert m, f"unexpected progress line: {line!r}"
-            out.append((int(m[1]), m[2] == "≥", int(m[3]), m[5] or ""))
+            out.append(
+                {
+                    "at": dt.datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S"),
+                    "done": int(m[2]),
+                    "listing": m[3] != "",
+                    "total": int(m[4]),
+                    "percent": int(m[5]) if m[5] else None,
+                    "eta": m[7] or "",
+                    "pages": m[8] or "",
+                }
+            )
     return out
+
+
+def opened_at(log: str) -> dt.datetime:
+    line = next(line for line in log.splitlines() if "Spider opened" in line)
+    return dt.datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
 
 
 def test_progress_lines_without_flooding(tmp_path: Path):
@@ -57,15 +74,42 @@ def test_progress_lines_without_flooding(tmp_path: Path):
     assert len(lines) >= 3, lines
     # Only a change makes a line: consecutive lines differ, so the two-second stall (ten
     # intervals) added at most one.
-    assert all(a[:3] != b[:3] for a, b in itertools.pairwise(lines)), lines
+    key = [(x["done"], x["total"], x["listing"]) for x in lines]
+    assert all(a != b for a, b in itertools.pairwise(key)), lines
     assert len(lines) < elapsed / interval - 5, (len(lines), elapsed)
-    done = [d for d, _, _, _ in lines]
-    known = [k for _, _, k, _ in lines]
-    assert done == sorted(done) and known == sorted(known)
-    assert all(d <= k for d, _, k, _ in lines)
-    # While list pages are still being read, "known" is a lower bound and there is no ETA.
-    for _, listing, _, eta in lines:
-        assert ("after the list pages are read" in eta) if listing else ("≥" not in eta)
-    finished = [line for line in lines if not line[1]]
-    assert finished and finished[-1][2] == 24
-    assert any(re.match(r", ETA \d+[smhd]", eta) for _, _, _, eta in finished), lines
+    done = [x["done"] for x in lines]
+    assert done == sorted(done)
+    assert all(x["done"] <= x["total"] for x in lines)
+    percent = [x["percent"] for x in lines if x["percent"] is not None]
+    assert percent == sorted(percent), lines  # never goes down
+    # While list pages are still being read the total is an estimate (or a lower bound before
+    # the first list page), and the line says how many list pages were read.
+    for x in lines:
+        assert bool(x["pages"]) == x["listing"], x
+    finished = [x for x in lines if not x["listing"]]
+    assert finished and finished[-1]["total"] == 24
+    assert any(re.match(r"\d+[smhd]", x["eta"]) for x in finished), lines
+    # An ETA before the last list page is read: from the estimate.
+    assert any(x["listing"] and re.match(r"\d+[smhd]", x["eta"]) for x in lines), lines
+
+
+def test_first_line_within_seconds_with_an_estimate_from_the_page_limit(tmp_path: Path):
+    # 40 articles, 8 a list page, max_pages=5: once a list page is read, the estimate is the
+    # whole column (8 known + 4 pages to go x 8), long before its last page is read.
+    with DeliverySite(60, per_page=8) as site:
+        site.copy.latency = 0.6
+        cmd = crawl_command(
+            site.root, tmp_path / "state", "-o", f"{tmp_path}/out.jsonl",
+            args={"columns": COLUMN, "max_pages": "5"},
+            settings={"CONCURRENT_REQUESTS_PER_DOMAIN": "1"},  # the default interval (30 s)
+        )  # fmt: skip
+        done = run(cmd, PROJECT, timeout=120)
+    log = done.stderr + done.stdout
+    assert done.returncode == 0, log[-3000:]
+    lines = progress(log)
+    assert lines, log[-3000:]
+    assert (lines[0]["at"] - opened_at(log)).total_seconds() <= 6, lines[0]
+    estimated = [x for x in lines if x["listing"] and x["percent"] is not None]
+    assert estimated, lines
+    assert all(x["total"] == 40 for x in estimated), lines
+    assert re.match(r"\d+[smhd] \(about \d\d:\d\d UTC\)", estimated[0]["eta"]), lines

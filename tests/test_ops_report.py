@@ -155,3 +155,30 @@ def test_ledger_puts_every_article_in_one_bucket():
     assert ledger.earliest.isoformat() == "2021-04-09T08:00:00+08:00"
     # Without a store, what went to the feeds is exported unless a feed failed.
     assert ledger.close(None, feeds_ok=False).pending == 3
+
+
+def test_delivered_articles_count_as_unchanged_in_every_mode(site: SiteCopy, tmp_path: Path):
+    """Skipped because an earlier run delivered them: unchanged, whether a list page (skipped
+    by the spider) or a search answer (skipped by the delivery middleware) named them."""
+    first = run_crawl(site.root, "columns=3", tmp_path=tmp_path)
+    assert first.returncode == 0, first.explain()
+    assert report_of(first, tmp_path / "state")["accounting"]["new"] == 13
+
+    again = run_crawl(site.root, "columns=3", tmp_path=tmp_path)
+    assert again.returncode == 0, again.explain()
+    accounting = report_of(again, tmp_path / "state")["accounting"]
+    # Pages 1 and 2 are read (the incremental stop): their ten articles, none fetched.
+    assert again.stat("newsbot/skipped/delivered") == 12  # two of them listed twice
+    assert (accounting["discovered"], accounting["unchanged"], accounting["exported"]) == (
+        10, 10, 0,
+    )  # fmt: skip
+    assert accounting["balanced"]
+
+    # 碳中和 names three column 3 articles (delivered) and five others.
+    search = run_crawl(site.root, "query=碳中和", tmp_path=tmp_path)
+    assert search.returncode == 0, search.explain()
+    accounting = report_of(search, tmp_path / "state")["accounting"]
+    assert search.stat("newsbot/skipped/delivered") == 3
+    assert (accounting["discovered"], accounting["unchanged"], accounting["exported"]) == (
+        8, 3, 5,
+    )  # fmt: skip

@@ -162,7 +162,7 @@ def test_start_requests_to_private_and_disguised_addresses_are_refused(
             runspider=PROJECT / "tests" / "perimeter_probe.py",
             settings={
                 "PROBE_URLS_FILE": str(tmp_path / "urls.txt"),
-                "ITEM_PIPELINES": "{}",
+                "ITEM_PIPELINES": '{"newsbot.pipelines.ValidationPipeline": null}',
                 "NEWSBOT_STATE_ENABLED": "0",
             },
         )

@@ -90,3 +90,26 @@ def test_command_line_server(tmp_path):
         ("POST", SEARCH_PATH, 200),
         ("GET", "/articles/2021-04-07/1700702.html", 404),
     ]
+
+
+def test_busy_port_is_one_clear_line() -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "tools/sitecopy.py", "--port", str(port)],
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"sitecopy: cannot listen on 127.0.0.1:{port}: Address already in use (another site "
+        "copy or server is using it: stop it, or choose another --port; --port 0 picks a free "
+        "one)"
+    ]

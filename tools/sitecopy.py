@@ -30,6 +30,7 @@ Only loopback addresses can be bound.
 from __future__ import annotations
 
 import argparse
+import errno
 import html
 import ipaddress
 import json
@@ -716,17 +717,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--challenge", action="store_true", help="answer articles with a challenge")
     parser.add_argument("--hit-log", type=Path, help="append each request as a JSON line here")
     args = parser.parse_args(argv)
-    site = SiteCopy(
-        args.host,
-        args.port,
-        volume=args.volume,
-        offsite_root=args.offsite_root,
-        robots_status=args.robots_status,
-        robots_delay=args.robots_delay,
-        latency=args.latency,
-        challenge_articles=args.challenge,
-        hit_log=args.hit_log,
-    )
+    try:
+        site = SiteCopy(
+            args.host,
+            args.port,
+            volume=args.volume,
+            offsite_root=args.offsite_root,
+            robots_status=args.robots_status,
+            robots_delay=args.robots_delay,
+            latency=args.latency,
+            challenge_articles=args.challenge,
+            hit_log=args.hit_log,
+        )
+    except OSError as e:
+        # A busy port is the usual case (a copy still running from before): one line, no
+        # traceback, and what to do.
+        busy = e.errno == errno.EADDRINUSE
+        parser.exit(
+            1,
+            f"sitecopy: cannot listen on {args.host}:{args.port}: {e.strerror or e}"
+            + (
+                " (another site copy or server is using it: stop it, or choose another --port; "
+                "--port 0 picks a free one)\n"
+                if busy
+                else "\n"
+            ),
+        )
+    except ValueError as e:
+        parser.exit(2, f"sitecopy: {e}\n")
     print(
         f"Serving the site copy at {site.root} ({len(site.articles)} articles); "
         f"crawl it with: scrapy crawl nbd -s NEWSBOT_SITE_ROOT={site.root}",

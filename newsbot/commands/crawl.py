@@ -1,13 +1,15 @@
-"""``scrapy crawl``, checking the spider's arguments before anything starts, and exiting with
-the truth at the end.
+"""``scrapy crawl``, checking the spider's arguments and the settings before anything starts,
+and exiting with the truth at the end.
 
 Scrapy builds the spider inside the running crawl, so a spider that rejects its arguments ends
 the process with an asyncio traceback. This command asks the spider class first (its
-``check_arguments(settings, kwargs)``, when it has one) and turns a bad argument into a usage
-error: one line naming the argument, exit status 2, nothing fetched.
+``check_arguments(settings, kwargs)``, when it has one) and newsbot's add-ons (settings newsbot
+will not run with, :mod:`newsbot.addon`), and turns a refusal into a usage error: one line
+naming what to change, exit status 2, nothing fetched.
 
-At the end, a run that failed (:func:`newsbot.outcome.failure`) exits 1 with ``Run failed:
-<code>: <message>`` as its last log line; a clean one exits 0 with ``Run OK: ...``.
+At the end the run's verdict (:func:`newsbot.verdict.verdict`) is the last log line and the
+exit status: 1 with ``Run failed: <code>: <message>``, 0 with ``Run OK: ...``.
+:class:`VerdictCommand` does the same for ``scrapy runspider`` (:mod:`newsbot.commands.runspider`).
 """
 
 from __future__ import annotations
@@ -17,17 +19,59 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
+from scrapy.utils.misc import load_object
 
-from newsbot.outcome import failure
+from newsbot.verdict import verdict
 
 if TYPE_CHECKING:
     import argparse
 
     from scrapy import Spider
     from scrapy.crawler import Crawler
+    from scrapy.settings import Settings
 
 
-class Command(ScrapyCrawlCommand):
+def check_settings(settings: Settings) -> None:
+    """Run newsbot's add-ons on a copy of ``settings``; a refusal becomes a usage error."""
+    trial = settings.copy()
+    for path in ("newsbot.addon.NewsbotAddon", "newsbot.distributed.DistributedAddon"):
+        try:
+            load_object(path)().update_settings(trial)
+        except (ValueError, ImportError) as e:
+            raise UsageError(str(e), print_help=False) from None
+
+
+class VerdictCommand:
+    """Mixin of the commands that run a crawl: settings checked first, the verdict at the end."""
+
+    settings: Settings | None
+    exitcode: int
+    _verdict_crawler: Crawler | None = None
+
+    def _run_with_verdict(self, run: Any, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        check_settings(self.settings)
+        run(args, opts)
+        crawler = self._verdict_crawler
+        if crawler is None:
+            return
+        result = verdict(crawler)
+        log = logging.getLogger("newsbot")
+        if result.failure:
+            # Every failure newsbot.outcome.fail_run recorded (delivery: a full disk, a refused
+            # feed target; operations: the rules of newsbot.ops.monitors), or a crawl that never
+            # started, makes the run exit 1, and the first one is the last log line.
+            self.exitcode = self.exitcode or result.exit_code
+            log.error("%s", result.line)
+        elif not self.exitcode and result.report is not None:
+            log.info("%s", result.line)
+
+    def _remember(self, crawler: Crawler) -> Crawler:
+        self._verdict_crawler = crawler
+        return crawler
+
+
+class Command(VerdictCommand, ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) == 1 and self.crawler_process is not None:
             try:
@@ -41,49 +85,9 @@ class Command(ScrapyCrawlCommand):
                     check(self.settings, dict(opts.spargs))
                 except ValueError as e:
                     raise UsageError(f"{args[0]}: {e}", print_help=False) from None
-        super().run(args, opts)
-        # Every failure newsbot.outcome.fail_run recorded (delivery: a full disk, a refused feed
-        # target; operations: the rules of newsbot.ops.monitors) makes the run exit 1, and the
-        # first one is the last log line. A clean run ends with its accounting.
-        crawler = self._newsbot_crawler
-        reason = failure(crawler) if crawler is not None else None
-        log = logging.getLogger("newsbot")
-        if reason and not self.exitcode:
-            self.exitcode = 1
-            log.error("Run failed: %s", reason)
-        elif not self.exitcode:
-            report = _report(crawler)
-            if report:
-                done = report["accounting"]
-                log.info(
-                    "Run OK: %d discovered, %d exported, %d unchanged, %d dropped, %d failed "
-                    "(report: %s)",
-                    done["discovered"],
-                    done["exported"],
-                    done["unchanged"],
-                    done["dropped"],
-                    done["failed"],
-                    report["report_path"],
-                )
-
-    _newsbot_crawler: Crawler | None = None
+        self._run_with_verdict(super().run, args, opts)
 
     def _create_crawler(self, spidercls: type[Spider] | str) -> Crawler:
         # Scrapy ceiling (pyproject.toml): CrawlerProcess-based commands have no public hook that
         # hands over the crawler they create; this private one does.
-        crawler = super()._create_crawler(spidercls)
-        self._newsbot_crawler = crawler
-        return crawler
-
-
-def _report(crawler: Crawler | None) -> dict[str, Any] | None:
-    """The run report the run reporter wrote, if the crawl got that far."""
-    from newsbot.ops.extension import RunReporter
-
-    if crawler is None:
-        return None
-    try:
-        reporter = crawler.get_extension(RunReporter)
-    except RuntimeError:  # the crawl never built its extensions
-        return None
-    return reporter.report if reporter is not None else None
+        return self._remember(super()._create_crawler(spidercls))

@@ -45,20 +45,19 @@ def _is_post(path: Path) -> bool:
         return True  # named as unreadable when read
 
 
-def page_files(paths: list[str]) -> Iterator[Path]:
-    """The files named, and the pages and posts inside the folders named, in a stable order."""
+def page_files(paths: list[str], skipped: Counter[str] | None = None) -> Iterator[Path]:
+    """The files named, and the pages and Hexo posts inside the folders named, in a stable
+    order. Other files in the folders are counted in ``skipped`` by suffix (``(none)`` without
+    one)."""
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            yield from sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and (
-                    p.suffix.lower() in PAGE_SUFFIXES
-                    or (p.suffix.lower() == POST_SUFFIX and _is_post(p))
-                )
-            )
+            for p in sorted(p for p in path.rglob("*") if p.is_file()):
+                suffix = p.suffix.lower()
+                if suffix in PAGE_SUFFIXES or (suffix == POST_SUFFIX and _is_post(p)):
+                    yield p
+                elif skipped is not None:
+                    skipped[suffix or "(none)"] += 1
         else:
             yield path
 
@@ -85,6 +84,27 @@ def post_page(text: str) -> tuple[bytes, str | None]:
         f"<div class='g-article'>{markup}</div></body></html>"
     )
     return page.encode("utf-8"), found.group(1) if found else None
+
+
+def skipped_line(skipped: Counter[str]) -> str:
+    """What ``scrapy extract`` says about the files of a folder it did not read.
+
+    >>> line = skipped_line(Counter({".json": 11, ".png": 1}))
+    >>> print(line.replace(": ", ":\\n").replace(" (name", "\\n(name"))
+    newsbot:
+    skipped 12 files that are not HTML pages (.json 11, .png 1):
+    in a folder, only .html, .htm, .shtml and .xhtml files and Hexo posts are read
+    (name a file to read it anyway)
+    """
+    most = sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))  # stable for equal counts
+    kinds = ", ".join(f"{suffix} {n}" for suffix, n in most)
+    total = sum(skipped.values())
+    names = ", ".join(PAGE_SUFFIXES[:-1]) + " and " + PAGE_SUFFIXES[-1]
+    return (
+        f"newsbot: skipped {total} file{'s' if total != 1 else ''} that are not HTML pages "
+        f"({kinds}): in a folder, only {names} files and Hexo posts are read (name a file to "
+        "read it anyway)"
+    )
 
 
 def saved_response(path: Path, body: bytes) -> HtmlResponse:
@@ -161,7 +181,8 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if not args:
             raise UsageError("name at least one saved page or folder")
-        files = list(page_files(args))
+        skipped: Counter[str] = Counter()
+        files = list(page_files(args, skipped))
         if opts.url and len(files) != 1:
             raise UsageError("--url applies to a single page")
         if opts.url and not canonical_article_url(opts.url, any_host=True):
@@ -197,6 +218,8 @@ class Command(ScrapyCommand):
                 out.write(json.dumps(ItemAdapter(item).asdict(), ensure_ascii=False) + "\n")
             records += item is not None
         out.flush()
+        if skipped:
+            print(skipped_line(skipped), file=sys.stderr)
         if not files:
             print("newsbot: no pages found in " + " ".join(args), file=sys.stderr)
         else:

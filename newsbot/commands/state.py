@@ -81,7 +81,7 @@ class Command(ScrapyCommand):
             self.exitcode = self._report(opts)
             return
         if self.settings.get("NEWSBOT_REDIS_URL"):
-            # A distributed crawl's state (docs/distributed.md).
+            # A distributed crawl's state (README.md, Distributed crawling).
             from newsbot.distributed.status import state_command
 
             self.exitcode = state_command(self.settings, args, opts.force)

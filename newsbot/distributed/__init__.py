@@ -4,7 +4,7 @@ Everything here is off unless ``NEWSBOT_REDIS_URL`` is set; then :class:`Distrib
 (listed in ``ADDONS``) switches the run over: scrapy-redis's scheduler and dupefilter
 (:mod:`newsbot.distributed.scheduler`), the delivery state in Redis
 (:mod:`newsbot.state.redis_store`, chosen by :func:`newsbot.state.backends.open_store`), and the
-worker's components (:mod:`newsbot.distributed.worker`). See docs/distributed.md.
+worker's components (:mod:`newsbot.distributed.worker`). See README.md, Distributed crawling.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Operations: honest exit codes, run reports, the dead-letter list and its replay, progress
-lines, and the raw page archive. See docs/operations.md.
+lines, and the raw page archive. See README.md, Operations.
 
 - :mod:`~newsbot.ops.extension`: keeps the run's books, judges the run, writes the report;
 - :mod:`~newsbot.ops.ledger`: the books (pure);

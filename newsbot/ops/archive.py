@@ -99,7 +99,8 @@ class WarcArchive:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcArchive:
         if not crawler.settings.getbool("NEWSBOT_ARCHIVE", False):
-            raise NotConfigured("NEWSBOT_ARCHIVE is off")
+            # Off by default: a reason would be logged as a WARNING on every clean run.
+            raise NotConfigured
         ext = cls(crawler, archive_dir(crawler.settings))
         crawler.signals.connect(ext.response_received, signal=signals.response_received)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)

@@ -109,7 +109,7 @@ class RunReporter:
         if not crawler.settings.getbool("NEWSBOT_OPS_ENABLED", True):
             raise NotConfigured("NEWSBOT_OPS_ENABLED is off")
         if crawler.spidercls is DefaultSpider:
-            raise NotConfigured("not a crawl")
+            raise NotConfigured  # shell, fetch, view: nothing to say
         ext = cls(crawler)
         connect = crawler.signals.connect
         connect(ext.spider_opened, signal=signals.spider_opened)
@@ -123,6 +123,7 @@ class RunReporter:
         connect(ext.feed_exporter_closed, signal=signals.feed_exporter_closed)
         connect(ext.article_discovered, signal=nb_signals.article_discovered)
         connect(ext.article_failed, signal=nb_signals.article_failed)
+        connect(ext.article_skipped, signal=nb_signals.article_skipped)
         connect(ext.page_blocked, signal=nb_signals.page_blocked)
         connect(ext.list_page_read, signal=nb_signals.list_page_read)
         connect(ext.list_page_failed, signal=nb_signals.list_page_failed)
@@ -151,6 +152,10 @@ class RunReporter:
 
     def article_discovered(self, article_id: str, url: str, meta: dict[str, Any]) -> None:
         self.ledger.discovered(str(article_id), self._column(meta))
+
+    def article_skipped(self, article_id: str, url: str, meta: dict[str, Any]) -> None:
+        # Delivered by an earlier run: unchanged for this one, in every mode.
+        self.ledger.skipped(str(article_id), self._column(meta))
 
     def article_failed(self, article_id: str | None, url: str, reason: str) -> None:
         if article_id:

@@ -257,6 +257,13 @@ class RunLedger:
             if self.latest is None or when > self.latest:
                 self.latest = when
 
+    def skipped(self, article_id: str, column: str) -> None:
+        """Not fetched because an earlier run delivered it: unchanged, unless something already
+        happened to it in this run (a recheck fetched it while its list page was read)."""
+        self.discovered(article_id, column)
+        if self._last_event(article_id)[0] == "":
+            self.unchanged(article_id)
+
     def unchanged(self, article_id: str) -> None:
         self._happened(article_id)
         self._unchanged.add(article_id)

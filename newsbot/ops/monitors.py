@@ -113,6 +113,17 @@ class RunMonitor(Monitor):
         self.facts.checks.append({"rule": self.monitor_name, "ok": False, "code": code})
         self.fail(f"{code}: {message}")
 
+    def fail_all(self, failures: list[tuple[str, str]]) -> None:
+        """Record every ``(code, message)`` (a rule may find several things wrong), failing
+        the check with the first; nothing when the list is empty."""
+        if not failures:
+            return
+        for code, message in failures:
+            self.facts.failures.append((code, message))
+            self.facts.checks.append({"rule": self.monitor_name, "ok": False, "code": code})
+        code, message = failures[0]
+        self.fail(f"{code}: {message}")
+
     def passed(self) -> None:
         self.facts.checks.append({"rule": self.monitor_name, "ok": True, "code": None})
 
@@ -200,26 +211,56 @@ class StorageMonitor(RunMonitor):
 @monitors.name("list pages read")
 class ListPagesMonitor(RunMonitor):
     def test_rule(self) -> None:
-        for column, book in sorted(self.facts.ledger.columns.items()):
+        # Every column that failed is named (an unreachable site fails them all), in the
+        # order the run was asked for them; one failure per code.
+        changed: list[str] = []
+        unfetched: dict[str, list[tuple[str, str]]] = {}  # reason -> [(column, url)]
+        for column, book in sorted(self.facts.ledger.columns.items(), key=_column_order):
             for page, url, reason in book.list_failures:
                 if reason == "unreadable":
-                    self.fail_run(
-                        "layout_changed",
+                    changed.append(
                         f"column {column} page {page} ({url}) is not a list page newsbot can "
-                        "read: the site's list markup may have changed",
+                        "read: the site's list markup may have changed"
                     )
                 if reason != "blocked" and page == 1:
-                    self.fail_run(
-                        "list_failed",
-                        f"column {column}: its list page {url} could not be fetched ({reason})",
-                    )
+                    unfetched.setdefault(reason, []).append((column, url))
             if book.empty_first_page:
-                self.fail_run(
-                    "layout_changed",
+                changed.append(
                     f"column {column}: its list page {book.empty_first_page} lists no article "
-                    "link: the site's list markup or link form may have changed",
+                    "link: the site's list markup or link form may have changed"
                 )
+        failures = [("layout_changed", "; ".join(changed))] if changed else []
+        if unfetched:
+            failures.append(("list_failed", _unfetched_columns(unfetched)))
+        self.fail_all(failures)
         self.passed()
+
+
+def _column_order(entry: tuple[str, Any]) -> tuple[int, str]:
+    """Columns in numeric order (``3`` before ``332`` before ``1161``)."""
+    column = entry[0]
+    return (int(column), column) if column.isdigit() else (1 << 62, column)
+
+
+def _unfetched_columns(unfetched: dict[str, list[tuple[str, str]]]) -> str:
+    """The ``list_failed`` message naming every column whose first list page failed.
+
+    >>> _unfetched_columns({"robots_forbidden": [("4", "http://x/columns/4/")]})
+    'column 4: its list page http://x/columns/4/ could not be fetched (robots_forbidden)'
+    >>> both = {"robots_unreachable": [("3", "u3"), ("332", "u332")], "http_500": [("9", "u9")]}
+    >>> for part in _unfetched_columns(both).split("; "): print(part + ";")
+    columns 3, 332: their list pages could not be fetched (robots_unreachable);
+    column 9: its list page u9 could not be fetched (http_500);
+    """
+    parts = []
+    for reason, failed in unfetched.items():
+        if len(failed) == 1:
+            column, url = failed[0]
+            parts.append(f"column {column}: its list page {url} could not be fetched ({reason})")
+        else:
+            names = ", ".join(column for column, _ in failed)
+            parts.append(f"columns {names}: their list pages could not be fetched ({reason})")
+    return "; ".join(parts)
 
 
 @monitors.name("article pages give full records")

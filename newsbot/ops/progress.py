@@ -1,39 +1,50 @@
-"""A periodic progress line for long crawls: articles done out of known, rate and ETA.
+"""A periodic progress line for crawls: articles done out of those expected, rate and ETA.
 
+    Progress: 12/~40 articles done (30%), 5.0/min, ETA 5m36s (about 10:05 UTC); 3 list pages read
     Progress: 120/450 articles done (27%), 3.2/min, ETA 1h43m (about 10:05 UTC)
-    Progress: 12/≥40 articles done (30%), 5.0/min, ETA after the list pages are read
 
-"Done" counts articles that reached an outcome (a record, a drop, a failure); "known" those
-discovered so far. While list pages (or search pages) are still being read, more articles will
-come, so "known" is a lower bound (``≥``) and no ETA is given. The rate is measured over the last
-few minutes. A line is logged every ``NEWSBOT_PROGRESS_INTERVAL`` seconds (60 by default; 0
-turns it off), and only when something changed since the last one: an idle or stalled crawl
-does not flood the log.
+"Done" counts articles that reached an outcome (a record, a drop, a failure). While list (or
+search) pages are still being read, the total is an estimate (``~``): the articles discovered so
+far, plus the list pages still to read (up to the page limit, ``max_pages`` or
+``NEWSBOT_MAX_LIST_PAGES``; at least those on their way without one) times the articles a list
+page has given so far. Once every list page is read, the total is exact. The percentage never
+goes down: a line never shows less than the one before, even when the estimate grows. The rate
+is measured over the last few minutes, from the start.
+
+The first line comes a few seconds after the start, then one every ``NEWSBOT_PROGRESS_INTERVAL``
+seconds (30 by default; 0 turns it off), only when something changed since the last one: an idle
+or stalled crawl does not flood the log.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from twisted.internet.task import LoopingCall
+from scrapy.utils.asyncio import call_later, create_looping_call
 
 from newsbot import signals as nb_signals
 from newsbot.idset import IdSet
 from newsbot.requestmeta import list_meta
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from scrapy import Request
     from scrapy.crawler import Crawler
+    from scrapy.utils.asyncio import AsyncioLoopingCall, CallLaterResult
+    from twisted.internet.task import LoopingCall
 
 logger = logging.getLogger(__name__)
 
 #: Seconds over which the rate is measured.
 RATE_WINDOW = 300.0
+#: Seconds after the start before the first line (when the interval is longer).
+FIRST_LINE_AFTER = 5.0
 
 
 def duration(seconds: float) -> str:
@@ -52,31 +63,64 @@ def duration(seconds: float) -> str:
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
-def progress_line(
-    done: int, known: int, listing: bool, rate_per_s: float | None, now: float
-) -> str:
-    """The line itself.
+def estimate_total(
+    known: int, pages_read: Mapping[str, int], paging: set[str], limit: int
+) -> int | None:
+    """The articles a run will have discovered once its list pages are read: ``known`` so far,
+    plus, for each column still ``paging``, its list pages still to read (``limit`` less those
+    read, or one without a limit) times the articles a list page gave so far. None before any
+    list page was read (nothing to go by).
 
-    >>> progress_line(120, 450, False, 3.2 / 60, 1_700_000_000.0)
-    'Progress: 120/450 articles done (27%), 3.2/min, ETA 1h43m (about 23:56 UTC)'
-    >>> progress_line(12, 40, True, 5 / 60, 0.0)
-    'Progress: 12/≥40 articles done (30%), 5.0/min, ETA after the list pages are read'
-    >>> progress_line(0, 0, True, None, 0.0)
-    'Progress: 0/≥0 articles done, reading list pages'
+    >>> estimate_total(40, {"3": 2, "332": 2}, {"3", "332"}, 10)  # 10 a page, 16 pages to go
+    200
+    >>> estimate_total(40, {"3": 2, "332": 2}, {"3"}, 0)  # no limit: the next page at least
+    50
+    >>> estimate_total(40, {"3": 4}, set(), 10), estimate_total(0, {}, {"3"}, 10)
+    (40, None)
     """
-    share = f" ({done / known:.0%})" if known else ""
-    head = f"Progress: {done}/{'≥' if listing else ''}{known} articles done{share}"
-    if rate_per_s is None:
-        return head + (", reading list pages" if listing else "")
-    line = f"{head}, {rate_per_s * 60:.1f}/min"
-    if listing:
-        return line + ", ETA after the list pages are read"
-    left = max(0, known - done)
-    if rate_per_s <= 0:
-        return line + ", ETA unknown (no progress lately)"
-    eta = left / rate_per_s
-    clock = time.strftime("%H:%M", time.gmtime(now + eta))
-    return f"{line}, ETA {duration(eta)} (about {clock} UTC)"
+    read = sum(pages_read.values())
+    if not paging:
+        return known
+    if not read:
+        return None
+    per_page = known / read
+    to_read = sum(max(1, limit - pages_read.get(c, 0)) if limit else 1 for c in paging)
+    return known + round(to_read * per_page)
+
+
+def progress_line(
+    done: int,
+    total: int,
+    *,
+    exact: bool,
+    share: float | None,
+    rate_per_s: float | None,
+    now: float,
+    pages_read: int = 0,
+) -> str:
+    """The line itself; ``share`` is the share done to show (kept monotone by the caller).
+
+    >>> progress_line(120, 450, exact=True, share=0.27, rate_per_s=3.2 / 60, now=1.7e9)
+    'Progress: 120/450 articles done (27%), 3.2/min, ETA 1h43m (about 23:56 UTC)'
+    >>> print(progress_line(12, 40, exact=False, share=0.3, rate_per_s=5 / 60, now=0, pages_read=3))
+    Progress: 12/~40 articles done (30%), 5.0/min, ETA 5m36s (about 00:05 UTC); 3 list pages read
+    >>> progress_line(0, 0, exact=False, share=None, rate_per_s=0.0, now=0.0)
+    'Progress: 0/≥0 articles done, 0.0/min, ETA unknown (no article done yet); reading list pages'
+    """
+    shown = f" ({share:.0%})" if share is not None else ""
+    mark = "" if exact else ("~" if share is not None else "≥")
+    line = f"Progress: {done}/{mark}{total} articles done{shown}"
+    if rate_per_s is not None:
+        line += f", {rate_per_s * 60:.1f}/min"
+        if rate_per_s > 0 and share is not None:
+            eta = max(0, total - done) / rate_per_s
+            clock = time.strftime("%H:%M", time.gmtime(now + eta))
+            line += f", ETA {duration(eta)} (about {clock} UTC)"
+        else:
+            line += ", ETA unknown " + ("(no progress lately)" if done else "(no article done yet)")
+    if not exact:
+        line += f"; {pages_read} list pages read" if pages_read else "; reading list pages"
+    return line
 
 
 class ProgressLog:
@@ -88,15 +132,18 @@ class ProgressLog:
         self.known = IdSet()
         self.done = IdSet()
         self._pages_open: set[tuple[str, Any]] = set()
+        self._pages_read: Counter[str] = Counter()  # column (or "(search)") -> pages read
         self._samples: deque[tuple[float, int]] = deque()
         self._last: tuple[int, int, bool] | None = None
-        self._task: LoopingCall | None = None
+        self._shown = 0.0  # the share last shown: never shown lower
+        self._first: CallLaterResult | None = None
+        self._task: AsyncioLoopingCall | LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ProgressLog:
-        interval = crawler.settings.getfloat("NEWSBOT_PROGRESS_INTERVAL", 60.0)
+        interval = crawler.settings.getfloat("NEWSBOT_PROGRESS_INTERVAL", 30.0)
         if interval <= 0:
-            raise NotConfigured("NEWSBOT_PROGRESS_INTERVAL is 0")
+            raise NotConfigured  # turned off on purpose: nothing to warn about
         ext = cls(crawler, interval)
         connect = crawler.signals.connect
         connect(ext.spider_opened, signal=signals.spider_opened)
@@ -105,6 +152,7 @@ class ProgressLog:
         connect(ext.response_received, signal=signals.response_received)
         connect(ext.article_discovered, signal=nb_signals.article_discovered)
         connect(ext.finished, signal=nb_signals.article_failed)
+        connect(ext.skipped, signal=nb_signals.article_skipped)
         connect(ext.item_done, signal=signals.item_scraped)
         connect(ext.item_done, signal=signals.item_dropped)
         connect(ext.item_done, signal=signals.item_error)
@@ -118,6 +166,11 @@ class ProgressLog:
 
     def finished(self, article_id: str | None) -> None:
         if article_id:
+            self.done.add(str(article_id))
+
+    def skipped(self, article_id: str) -> None:
+        # Known already when skipped after its discovery (search, URL lists): done with it.
+        if str(article_id) in self.known:
             self.done.add(str(article_id))
 
     def item_done(self, item: Any) -> None:
@@ -145,8 +198,9 @@ class ProgressLog:
     def response_received(self, request: Request) -> None:
         # Responses a retry replaces never arrive here; failed downloads come as list_failed.
         key = self._page_key(request)
-        if key is not None:
+        if key is not None and key in self._pages_open:
             self._pages_open.discard(key)
+            self._pages_read[key[0]] += 1
 
     def list_failed(self, column: str, page: int) -> None:
         self._pages_open.discard((str(column), page))
@@ -157,12 +211,27 @@ class ProgressLog:
     def listing(self) -> bool:
         return bool(self._pages_open)
 
+    def _page_limit(self) -> int:
+        """List (or search) pages per column the run reads at most; 0 for no limit."""
+        from newsbot.spiders.nbd import NbdSpider
+
+        spider = self.crawler.spider
+        return spider.config.max_pages if isinstance(spider, NbdSpider) else 0
+
     def spider_opened(self) -> None:
         self._samples.append((time.time(), 0))
-        self._task = LoopingCall(self.log)
-        self._task.start(self.interval, now=False)
+        self._task = create_looping_call(self.log)
+        # A first line within seconds (is it working? how long will it take?), then the rhythm.
+        first = min(FIRST_LINE_AFTER, self.interval)
+        self._first = call_later(first, self._start)
+
+    def _start(self) -> None:
+        assert self._task is not None
+        self._task.start(self.interval, now=True)
 
     def spider_closed(self) -> None:
+        if self._first is not None:
+            self._first.cancel()
         if self._task is not None and self._task.running:
             self._task.stop()
 
@@ -179,8 +248,24 @@ class ProgressLog:
     def log(self) -> None:
         now = time.time()
         rate = self.rate(now)
-        state = (len(self.done), len(self.known), self.listing)
-        if state == self._last:
+        done, known, listing = len(self.done), len(self.known), self.listing
+        if (done, known, listing) == self._last:
             return
-        self._last = state
-        logger.info("%s", progress_line(state[0], state[1], state[2], rate, now))
+        self._last = (done, known, listing)
+        paging = {column for column, _ in self._pages_open}
+        total = estimate_total(known, self._pages_read, paging, self._page_limit())
+        share = None
+        if total is not None:
+            total = max(total, known, done)
+            share = done / total if total else 1.0
+            self._shown = share = max(self._shown, share)
+        line = progress_line(
+            done,
+            known if total is None else total,
+            exact=not listing,
+            share=share,
+            rate_per_s=rate,
+            now=now,
+            pages_read=sum(self._pages_read.values()),
+        )
+        logger.info("%s", line)

@@ -168,7 +168,8 @@ class PrometheusMetrics:
         textfile = crawler.settings.get("NEWSBOT_PROMETHEUS_TEXTFILE") or ""
         gateway = crawler.settings.get("NEWSBOT_PROMETHEUS_PUSHGATEWAY") or ""
         if not textfile and not gateway:
-            raise NotConfigured("neither NEWSBOT_PROMETHEUS_TEXTFILE nor _PUSHGATEWAY is set")
+            # Off by default: a reason would be a WARNING on every clean run.
+            raise NotConfigured
         ext = cls(crawler, textfile, gateway)
         # engine_stopped: after the run reporter, loaded (and connected) before this, has
         # written the report, whichever way the run ended.

@@ -121,10 +121,10 @@ def parse_positive(value: str, name: str) -> int:
 
     >>> parse_positive("50", "max_articles")
     50
-    >>> parse_positive("0", "max_pages")
+    >>> parse_positive("0", "max_articles")
     Traceback (most recent call last):
     ...
-    newsbot.spiders.arguments.ArgumentError: max_pages: '0' is not a whole number of at least 1
+    newsbot.spiders.arguments.ArgumentError: max_articles: '0' is not a whole number of at least 1
     """
     text = value.strip()
     if not text.isdigit() or int(text) < 1:
@@ -242,7 +242,7 @@ ARGUMENTS: Mapping[str, str] = {
     "urls_file": "file of article URLs to fetch, one per line (# comments allowed)",
     "query": "keyword: find articles with the site's search API",
     "max_articles": "fetch at most this many articles",
-    "max_pages": "read at most this many list or search pages per column or query",
+    "max_pages": "read at most this many list or search pages per column or query (0: no limit)",
     "full": "1: ignore what earlier runs delivered (no incremental stop)",
     "recheck_days": "fetch again the articles delivered in the last N days (revisions)",
     "retry_failed": "1: fetch again only what earlier runs failed",
@@ -355,7 +355,8 @@ def parse_arguments(
         max_articles=(
             parse_positive(args["max_articles"], "max_articles") if "max_articles" in args else None
         ),
-        max_pages=parse_positive(args["max_pages"], "max_pages") if "max_pages" in args else None,
+        # 0: no limit, as for NEWSBOT_MAX_LIST_PAGES (whose default limit it lifts).
+        max_pages=parse_count(args["max_pages"], "max_pages") if "max_pages" in args else None,
         full=parse_flag(args["full"], "full") if "full" in args else False,
         recheck_days=(
             parse_count(args["recheck_days"], "recheck_days") if "recheck_days" in args else None

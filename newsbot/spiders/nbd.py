@@ -1,6 +1,6 @@
 """The ``nbd`` spider: decides what to fetch from 每经网, and nothing else.
 
-Modes (see :mod:`newsbot.spiders.arguments` and docs/crawling.md):
+Modes (see :mod:`newsbot.spiders.arguments` and README.md, Crawling):
 
 - columns (default): read column list pages (``/columns/<id>/`` or any other list form of
   :func:`newsbot.urls.column_ref`, and their further pages) and fetch the articles they list,
@@ -18,6 +18,7 @@ that cannot become a record with :data:`~newsbot.signals.article_failed` and a r
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
@@ -28,7 +29,9 @@ from urllib.parse import urlsplit
 from scrapy import Request, Spider
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import JsonRequest, Response, TextResponse
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.misc import load_object
 
 from newsbot.idset import IdSet
 from newsbot.items import ArticleItem
@@ -56,6 +59,7 @@ from newsbot.spiders.arguments import (
     parse_arguments,
     parse_columns,
 )
+from newsbot.spiders.entry import PageKind, page_kind
 from newsbot.state.incremental import incremental_of
 from newsbot.urls import (
     CANONICAL_ROOT,
@@ -73,6 +77,9 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
+
+#: newsbot's add-ons and their order (as in settings.py).
+ADDONS = (("newsbot.addon.NewsbotAddon", 0), ("newsbot.distributed.DistributedAddon", 10))
 
 #: Close reasons of runs that did not do their job (the operations side maps them to exit codes).
 FAILED_CLOSE_REASONS = ("blocked", "search_failed", "search_answer_invalid")
@@ -114,6 +121,10 @@ class CrawlConfig:
             )
         # A date window ends paging by itself; otherwise the page limit does.
         default_pages = 0 if args.since else settings.getint("NEWSBOT_MAX_LIST_PAGES", 10)
+        if default_pages < 0:
+            raise ArgumentError(
+                f"NEWSBOT_MAX_LIST_PAGES: {default_pages} is not a whole number (0: no limit)"
+            )
         search_size = settings.getint("NEWSBOT_SEARCH_PAGE_SIZE", 16)
         if not 1 <= search_size <= 100:
             raise ArgumentError(f"NEWSBOT_SEARCH_PAGE_SIZE: {search_size} is not between 1 and 100")
@@ -121,7 +132,8 @@ class CrawlConfig:
         return cls(
             perimeter=perimeter,
             column_refs=refs,
-            max_pages=args.max_pages or default_pages,
+            # max_pages=0 means no limit, as NEWSBOT_MAX_LIST_PAGES=0 does.
+            max_pages=default_pages if args.max_pages is None else args.max_pages,
             search_size=search_size,
             guess_pages=settings.getbool("NEWSBOT_GUESS_NEXT_PAGE", True),
             blocked_retries=settings.getint("NEWSBOT_BLOCKED_RETRIES", 1),
@@ -162,6 +174,19 @@ class NbdSpider(Spider):
         self._listed: dict[str, IdSet] = {}  # column -> article ids its pages listed
         self._refs: dict[str, ColumnRef] = {}  # column label -> its list
         self._limit_logged = False
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        # newsbot's add-ons install its components (newsbot.addon): they must run whatever
+        # ADDONS a user's settings, a script's or scrapyd's give.
+        for path, order in ADDONS:
+            settings.setdefault_in_component_priority_dict("ADDONS", load_object(path), order)
+        # Above the command line's priority: the crawler process merges its own settings (a
+        # user's ADDONS among them) into the crawler's again when the crawl starts. The dict
+        # keeps the user's add-ons; newsbot's are only added to it.
+        priority = max(settings.getpriority("ADDONS") or 0, SETTINGS_PRIORITIES["cmdline"]) + 1
+        settings.set("ADDONS", settings.getdict("ADDONS"), priority)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -213,6 +238,31 @@ class NbdSpider(Spider):
                 first = self.perimeter.fetch_url(ref.url)
                 assert first is not None  # column_ref takes the site's hosts only
                 yield self._list_request(ref.label, 1, first, guessed=False)
+
+    # -- one page out of context: `scrapy parse URL` ------------------------------------------
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
+        """A page given by URL alone (``scrapy parse --spider nbd URL``): read as what its path
+        says it is, an article, a column list page or a search answer."""
+        path = self.perimeter.site_path(response.url) or urlsplit(response.url).path
+        kind = page_kind(path)
+        if kind is None and column_ref(CANONICAL_ROOT + path) is not None:
+            kind = PageKind("list")  # another list form of the site (a .html/ channel list)
+        if kind is None:
+            logger.error(
+                "%s is not a page the nbd spider reads (an article /articles/DATE/ID.html, a "
+                "column list /columns/ID/[page/N] or the search API %s)",
+                response.url,
+                SEARCH_PATH,
+            )
+            self._inc("newsbot/parse/unknown_page")
+            return
+        if kind.kind == "article":
+            yield from self.parse_article(response)
+        elif kind.kind == "list":
+            yield from self.parse_list(response)
+        else:
+            yield from self.parse_search(response, **kwargs)
 
     # -- articles ---------------------------------------------------------------------------
 
@@ -273,7 +323,14 @@ class NbdSpider(Spider):
         return True
 
     def parse_article(self, response: Response) -> Iterator[Any]:
-        meta: ArticleMeta = response.meta[ARTICLE]
+        """An article page: its record, or a failure with the reason.
+
+        @path /articles/2021-10-12/1967420.html
+        @returns items 1 1
+        @returns requests 0 0
+        @scrapes url article_id title published_at body
+        """
+        meta: ArticleMeta = response.meta.get(ARTICLE) or self._meta_from_url(response.url)
         if not isinstance(response, TextResponse):
             self._fail(meta, "not_text")
             return
@@ -290,6 +347,20 @@ class NbdSpider(Spider):
             self._inc(f"newsbot/removed/{removed.kind}")
         self._check_time(item, page)
         yield from self._deliver(item, meta)
+
+    def _meta_from_url(self, url: str) -> ArticleMeta:
+        """The request meta of an article page fetched without one (``scrapy parse``,
+        ``scrapy check``): what its URL tells."""
+        path = self.perimeter.site_path(url) or urlsplit(url).path
+        canonical = canonical_article_url(CANONICAL_ROOT + path)
+        parts = article_path_parts(canonical) if canonical else None
+        return {
+            "article_id": parts[1] if parts else "",
+            "url": canonical or url,
+            "column": None,
+            "listed_at": None,
+            "list_title": None,
+        }
 
     def _check_time(self, item: ArticleItem, page: ArticlePage) -> None:
         """Count and report a page whose time sources disagree (the record keeps the visible
@@ -405,7 +476,28 @@ class NbdSpider(Spider):
             priority=-1 if page > 1 else 0,
         )
 
-    def parse_list(self, response: Response, column: str, page: int) -> Iterator[Any]:
+    def parse_list(
+        self, response: Response, column: str | None = None, page: int | None = None
+    ) -> Iterator[Any]:
+        """A column list page: a request per listed article, then the next page's.
+
+        @path /columns/1161/
+        @returns requests 2
+        @returns items 0 0
+        """
+        if column is None or page is None:
+            # Out of context (scrapy parse, check): the column and page come from the URL.
+            path = self.perimeter.site_path(response.url) or urlsplit(response.url).path
+            kind, ref = page_kind(path), column_ref(CANONICAL_ROOT + path)
+            label = ref.label if ref is not None else (kind.column if kind else None)
+            if label is None:
+                logger.error("%s is not a column list page", response.url)
+                self._inc("newsbot/parse/unknown_page")
+                return
+            column = column or label
+            page = page or (kind.page if kind else 1)
+            if ref is not None:
+                self._refs.setdefault(column, ref)
         if response.status == 404:
             self._inc("newsbot/list/guessed_page_missing")
             logger.info("Column %s has no page %d: done with it", column, page)
@@ -463,7 +555,7 @@ class NbdSpider(Spider):
                 )
             return
         for item in found:
-            if self._in_window(item) and not self._delivered_before(item.url):
+            if self._in_window(item) and not self._delivered_before(item.url, column):
                 request = self._article_request(item, column=column)
                 if request is not None:
                     yield request
@@ -545,13 +637,15 @@ class NbdSpider(Spider):
         listed = [(article_path_parts(f.url)[1], f.listed_at) for f in found]  # type: ignore[index]
         return incremental.caught_up(column, listed)
 
-    def _delivered_before(self, url: str) -> bool:
+    def _delivered_before(self, url: str, column: str) -> bool:
         """Column mode does not even announce what an earlier run delivered (the rule, and its
         count, live in newsbot.state.incremental)."""
         incremental = incremental_of(self.crawler)
         parts = article_path_parts(url)
         return (
-            incremental is not None and parts is not None and incremental.skip_delivered(parts[1])
+            incremental is not None
+            and parts is not None
+            and incremental.skip_delivered(parts[1], url=url, column=column)
         )
 
     def _in_window(self, found: Found) -> bool:
@@ -592,19 +686,29 @@ class NbdSpider(Spider):
 
     # -- search -----------------------------------------------------------------------------
 
-    def _search_request(self, offset: int) -> Request:
-        assert self.args.query is not None
+    def _search_request(self, offset: int, keyword: str | None = None) -> Request:
+        keyword = keyword or self.args.query
+        assert keyword is not None
         self._pages["query"] = self._pages.get("query", 0) + 1
         return JsonRequest(
             self.perimeter.root + SEARCH_PATH,
-            data=search_body(self.args.query, offset, self.config.search_size),
+            data=search_body(keyword, offset, self.config.search_size),
             callback=self.parse_search,
             errback=self.search_error,
             cb_kwargs={"offset": offset},
             dont_filter=True,
         )
 
-    def parse_search(self, response: Response, offset: int) -> Iterator[Any]:
+    def parse_search(self, response: Response, offset: int = 0) -> Iterator[Any]:
+        """A search API answer: a request per result in the date window, then the next page's.
+
+        @path /news-search/queryByMatch
+        @method POST
+        @header Content-Type application/json
+        @body {"keyword": "碳中和", "from": 0, "size": 16, "includeAd": true, "platform": [0, 1]}
+        @returns requests 1
+        @returns items 0 0
+        """
         try:
             answer = parse_answer(response.body)
         except SearchAnswerError as e:
@@ -643,7 +747,7 @@ class NbdSpider(Spider):
         if self._reached_since(found):
             self._inc("newsbot/search/since_reached")
             return
-        yield self._search_request(offset)
+        yield self._search_request(offset, _asked_keyword(response) or self.args.query)
 
     def search_error(self, failure: Failure) -> None:
         reason = failure_reason(failure)
@@ -656,6 +760,16 @@ class NbdSpider(Spider):
     def _inc(self, key: str) -> None:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(key)
+
+
+def _asked_keyword(response: Response) -> str | None:
+    """The keyword the search request of ``response`` asked for (its JSON body)."""
+    request = response.request
+    try:
+        keyword = json.loads(request.body)["keyword"] if request is not None else None
+    except (ValueError, TypeError, KeyError):
+        return None
+    return keyword if isinstance(keyword, str) else None
 
 
 def _guessed(response: Response) -> bool:

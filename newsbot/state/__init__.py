@@ -9,5 +9,5 @@ Follow a record from response to published file by reading calls:
 errors in :mod:`~newsbot.state.errors` and the filesystem helpers in
 :mod:`~newsbot.state.files`. :mod:`~newsbot.state.incremental` is the incremental rule and
 :mod:`~newsbot.state.middleware` applies it and adds owed and recheck requests. See
-docs/delivery.md.
+README.md, Delivery.
 """

@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 
 class StateExtension:
-    """Keeps the state store in step with the crawl (see docs/delivery.md)."""
+    """Keeps the state store in step with the crawl (README.md: The state directory)."""
 
     def __init__(self, crawler: Crawler, store: StateBackend) -> None:
         self.crawler = crawler
@@ -63,7 +63,7 @@ class StateExtension:
         if crawler.spidercls is DefaultSpider:
             # `scrapy shell`, `fetch`, `view`: no delivery, and no reason to take the lock a
             # scheduled crawl may hold.
-            raise NotConfigured("not a crawl")
+            raise NotConfigured  # shell, fetch, view: nothing to say
         try:
             # SQLite in NEWSBOT_STATE_DIR, or Redis for a distributed run (NEWSBOT_REDIS_URL).
             store = open_store(settings)

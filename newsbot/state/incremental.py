@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from newsbot.signals import article_skipped
 from newsbot.spiders.arguments import run_arguments
 
 if TYPE_CHECKING:
@@ -42,12 +43,18 @@ class Incremental:
         """``full=1``: ignore what earlier runs delivered."""
         return run_arguments(self.crawler.spider).full
 
-    def skip_delivered(self, article_id: str) -> bool:
-        """True (and counted) when an earlier run settled this article: do not fetch it."""
+    def skip_delivered(self, article_id: str, *, url: str, column: str | None) -> bool:
+        """True (counted, and announced with ``article_skipped``) when an earlier run settled
+        this article: do not fetch it. Accounting counts it as unchanged, whether the spider
+        skipped it on a list page or the delivery middleware after a search answer named it."""
         if self.full or not self.state.is_delivered(article_id):
             return False
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("newsbot/skipped/delivered")
+        meta = {"article_id": article_id, "url": url, "column": column}
+        self.crawler.signals.send_catch_log(
+            article_skipped, article_id=article_id, url=url, meta=meta, spider=self.crawler.spider
+        )
         return True
 
     def caught_up(self, column: str, listed: Iterable[tuple[str, datetime | None]]) -> bool:

@@ -137,6 +137,6 @@ class DeliveryMiddleware(BaseSpiderMiddleware):
             # Already asked for at start (owed or recheck): one fetch per article per run.
             self._inc("newsbot/skipped/requested")
             return None
-        if self.incremental.skip_delivered(ident):
+        if self.incremental.skip_delivered(ident, url=meta["url"], column=meta.get("column")):
             return None
         return request

@@ -161,7 +161,8 @@ class RedisStateStore:
                     f"worked with it (created {_iso(known.get('created'))}; {marker}). A new "
                     "one would deliver every article again, so this run stops. If the Redis "
                     "data is really lost, rebuild it from the files delivered: `scrapy state "
-                    "rebuild -s NEWSBOT_REDIS_URL=... OUTPUT_FILES...` (docs/distributed.md)"
+                    "rebuild -s NEWSBOT_REDIS_URL=... OUTPUT_FILES...` "
+                    "(README.md, Distributed crawling)"
                 )
             if create is False:
                 raise StateMissing(f"there is no newsbot state under {self.directory}")

@@ -63,7 +63,8 @@ SCHEMA_VERSION = 1
 REBUILD_HINT = (
     "newsbot never recreates a state store on its own, because a new store would deliver every "
     "article again. If the store is really gone, rebuild it from the files already delivered: "
-    "`scrapy state rebuild -s NEWSBOT_STATE_DIR={dir} OUTPUT_FILES...` (see docs/delivery.md)."
+    "`scrapy state rebuild -s NEWSBOT_STATE_DIR={dir} OUTPUT_FILES...` "
+    "(README.md, The state directory)."
 )
 
 _SCHEMA = """
