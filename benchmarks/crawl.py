@@ -1,22 +1,24 @@
-"""Articles per minute for a full column crawl of a local site copy, next to ``scrapy bench``.
+"""Articles per minute and CPU per article of a full column crawl, next to a bare Scrapy spider.
 
-    python benchmarks/crawl.py [--articles 5000] [--runs 3] [--bench-seconds 10]
+    python benchmarks/crawl.py [--articles 5000] [--runs 3] [--pages full,small]
 
-Starts benchmarks/synthsite.py on 127.0.0.1 with ``--articles`` generated articles (whole pages
-of about 100 KB) in one column, then, ``--runs`` times, interleaved so that both see the same load
-on the machine:
+Serves benchmarks/synthsite.py on 127.0.0.1 with ``--articles`` generated articles in one column,
+twice: whole pages of about 95 KB (``full``) and the bare article template of 3-5 KB (``small``).
+Then, ``--runs`` times, interleaved (the side that goes first alternates) so that both see the
+same load on the machine, on each site:
 
-- ``scrapy bench`` in a folder outside the project (Scrapy's defaults, its own local server), for
-  Scrapy's pages per minute on this machine;
-- ``scrapy crawl nbd`` of the whole column, with the project's settings (every pipeline,
-  extension and middleware they enable: extraction, validation, dedupe, state, export) and only
-  the politeness turned off: no delay, no AutoThrottle, Scrapy's default concurrency (16, 8 per
-  host: what ``scrapy bench`` runs with), JSON Lines export to a file, a fresh state directory.
+- the yardstick, ``scrapy runspider benchmarks/bare_spider.py`` in an empty folder: Scrapy's
+  defaults, list pages followed, every article fetched, four parsel queries, a JSON Lines feed;
+- ``scrapy crawl nbd`` of the whole column with the project's settings: every pipeline,
+  extension and middleware they enable (extraction, validation, dedupe, state store, atomic
+  JSON Lines feed, run report, the politeness components), only the delays turned off: no
+  ``DOWNLOAD_DELAY``, no AutoThrottle, a fresh state directory and output file.
 
-Rates come from each run's own stats: ``response_received_count`` (bench) or the records in the
-exported file (crawl), over ``elapsed_time_seconds`` (engine open to close). The median of the
-runs is printed with the range, and the ratio of the medians (target: crawl >= 80 % of bench).
-The crawl's peak RSS comes from ``wait4()`` on the crawl process itself.
+Both sides run with the same concurrency (16 requests, 8 per host: Scrapy's defaults). Rates are
+the records in each side's exported file over its ``elapsed_time_seconds`` (engine open to
+close); CPU is the process's user + system time (``wait4()``, start-up included) over the same
+records; the peak RSS is the process's own. Printed: each run, then per page size the median
+(min-max) of each side and the ratio of the medians (target: newsbot >= 0.90 of bare).
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ from common import ROOT, machine_line, median, spread
 HERE = Path(__file__).resolve().parent
 STAT = re.compile(r"^\s*[{ ]?'([^']+)':\s*(.+?),?}?$")
 
-#: Politeness off, everything else as the project configures it. Concurrency is Scrapy's
-#: default, the one ``scrapy bench`` runs with.
+#: Delays off, everything else as the project configures it. Concurrency is Scrapy's
+#: default, the one the bare spider runs with.
 CRAWL_SETTINGS = {
     "DOWNLOAD_DELAY": "0",
     "AUTOTHROTTLE_ENABLED": "False",
@@ -85,6 +87,7 @@ class Run:
     stats: dict[str, str]
     log: str
     rss: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, bytes)
+    cpu: float = 0.0  # user + system CPU seconds of the process, start-up included
 
     @property
     def elapsed(self) -> float:
@@ -130,8 +133,15 @@ def run_measured(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -
         proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
     text = log.read_text(encoding="utf-8", errors="replace")
-    # ru_maxrss is in KiB on Linux.
-    return Run(proc.returncode, seconds, usage.ru_maxrss * 1024, parse_stats(text), text, samples)
+    return Run(
+        proc.returncode,
+        seconds,
+        usage.ru_maxrss * 1024,  # KiB on Linux
+        parse_stats(text),
+        text,
+        samples,
+        usage.ru_utime + usage.ru_stime,
+    )
 
 
 def exit_on_sigterm() -> None:
@@ -150,10 +160,14 @@ def scrapy_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def site(articles: int, columns: str = "3", per_page: int = 50) -> Iterator[str]:
+def site(
+    articles: int, columns: str = "3", per_page: int = 50, *, small: bool = False
+) -> Iterator[str]:
     """The generated site, served on 127.0.0.1 while the block runs; yields its root URL."""
     cmd = [sys.executable, str(HERE / "synthsite.py"), "--articles", str(articles)]
     cmd += ["--columns", columns, "--per-page", str(per_page), "--port", "0"]
+    if small:
+        cmd.append("--small")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -186,9 +200,42 @@ class CrawlResult:
         pages = stat_float(self.run.stats, "response_received_count") or 0
         return pages / self.run.elapsed * 60
 
+    @property
+    def cpu_ms(self) -> float:
+        """CPU milliseconds per exported article, the process's start-up included."""
+        return self.run.cpu * 1000 / max(self.exported, 1)
+
 
 def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+
+
+def exported_records(work: Path) -> tuple[int, int]:
+    """Records and bytes in the JSON Lines files published in ``work``."""
+    exported = size = 0
+    for published in work.glob("articles*.jsonl"):  # the feed's published file(s)
+        size += published.stat().st_size
+        with published.open("rb") as f:
+            exported += sum(1 for line in f if line.strip())
+    return exported, size
+
+
+def check(result: CrawlResult, articles: int) -> CrawlResult:
+    run = result.run
+    if run.returncode != 0:
+        result.problems.append(f"exit status {run.returncode}")
+    if result.exported != articles:
+        result.problems.append(f"exported {result.exported} of {articles} articles")
+    reason = run.stats.get("finish_reason", "?").strip("'")
+    if reason != "finished":
+        result.problems.append(f"finish reason {reason}")
+    return result
+
+
+def fresh(work: Path) -> None:
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
 
 
 def crawl_once(
@@ -199,11 +246,9 @@ def crawl_once(
     columns: str = "3",
     extra: dict[str, str] | None = None,
 ) -> CrawlResult:
-    """One full crawl of the column(s) into a fresh state directory and output file;
+    """One full newsbot crawl of the column(s) into a fresh state directory and output file;
     ``extra`` settings override the benchmark's."""
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    fresh(work)
     output = work / "articles.jsonl"
     state = work / "state"
     cmd = [sys.executable, "-m", "scrapy", "crawl", "nbd", "-a", f"columns={columns}"]
@@ -213,31 +258,22 @@ def crawl_once(
         cmd += ["-s", f"{key}={value}"]
     cmd += ["-o", f"{output}:jsonl"]
     run = run_measured(cmd, cwd=ROOT, env=scrapy_env(), log=work / "crawl.log")
-    exported = size = 0
-    for published in work.glob("articles*.jsonl"):  # the feed's published file(s)
-        size += published.stat().st_size
-        with published.open("rb") as f:
-            exported += sum(1 for line in f if line.strip())
-    result = CrawlResult(run, exported, folder_size(state), size)
-    if run.returncode != 0:
-        result.problems.append(f"exit status {run.returncode}")
-    if exported != articles:
-        result.problems.append(f"exported {exported} of {articles} articles")
-    reason = run.stats.get("finish_reason", "?").strip("'")
-    if reason != "finished":
-        result.problems.append(f"finish reason {reason}")
-    return result
+    exported, size = exported_records(work)
+    return check(CrawlResult(run, exported, folder_size(state), size), articles)
 
 
-def bench_once(seconds: float, work: Path) -> tuple[float | None, Run]:
-    """``scrapy bench`` for ``seconds``, outside any project: Scrapy's pages per minute."""
-    work.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "scrapy", "bench", "-s", f"CLOSESPIDER_TIMEOUT={seconds:g}"]
-    run = run_measured(cmd, cwd=work, env=scrapy_env(), log=work / "bench.log")
-    pages = stat_float(run.stats, "response_received_count")
-    if run.returncode != 0 or not pages:
-        return None, run
-    return pages / run.elapsed * 60, run
+def bare_once(root: str, articles: int, work: Path) -> CrawlResult:
+    """The yardstick: benchmarks/bare_spider.py over the same column, with the same
+    concurrency and no delay, run in an empty folder (no project settings)."""
+    fresh(work)
+    cmd = [sys.executable, "-m", "scrapy", "runspider", str(HERE / "bare_spider.py")]
+    cmd += ["-a", f"root={root}", "-a", "column=3", "-o", f"{work / 'articles.jsonl'}:jsonl"]
+    for key in ("CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "LOG_LEVEL"):
+        cmd += ["-s", f"{key}={CRAWL_SETTINGS[key]}"]
+    cmd += ["-s", "DOWNLOAD_DELAY=0"]
+    run = run_measured(cmd, cwd=work, env=scrapy_env(), log=work / "bare.log")
+    exported, size = exported_records(work)
+    return check(CrawlResult(run, exported, 0, size), articles)
 
 
 def setting(text: str) -> tuple[str, str]:
@@ -259,15 +295,31 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+PAGES = {"full": "95 KB pages", "small": "small pages"}
+
+
+def line(label: str, result: CrawlResult) -> str:
+    return (
+        f"{label} {result.per_minute:>7.0f} articles/min, {result.cpu_ms:5.2f} CPU ms/article "
+        f"({result.run.elapsed:.1f} s, peak RSS {result.run.peak_rss / 2**20:.0f} MiB)"
+        + (f"  PROBLEM: {'; '.join(result.problems)}" if result.problems else "")
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--bench-seconds", type=float, default=10.0, help="scrapy bench length")
-    parser.add_argument("--no-bench", action="store_true", help="crawl only")
+    parser.add_argument(
+        "--pages", default="full,small", help="full (95 KB pages), small (3-5 KB), or both"
+    )
+    parser.add_argument("--no-bare", action="store_true", help="newsbot only")
     parser.add_argument("--keep", type=Path, help="keep logs and outputs in this folder")
     add_set_option(parser)
     args = parser.parse_args()
+    kinds = [k.strip() for k in args.pages.split(",") if k.strip()]
+    if not kinds or any(k not in PAGES for k in kinds):
+        parser.error("--pages takes full, small or both")
     extra = dict(args.set)
     exit_on_sigterm()
 
@@ -275,48 +327,57 @@ def main() -> None:
     print(machine_line(("scrapy", "twisted", "lxml", "parsel")))
     print(
         f"# {args.articles} articles in one column, 50 a list page, on 127.0.0.1; {args.runs} "
-        "runs each, interleaved; median (min-max)"
+        "runs each side, interleaved; median (min-max)"
     )
+    print("# yardstick: benchmarks/bare_spider.py (4 parsel queries, JSON Lines feed)")
     if extra:
         print(f"# extra settings: {' '.join(f'{k}={v}' for k, v in extra.items())}")
-    crawls: list[CrawlResult] = []
-    benches: list[float] = []
+    ours: dict[str, list[CrawlResult]] = {k: [] for k in kinds}
+    bare: dict[str, list[CrawlResult]] = {k: [] for k in kinds}
     try:
-        with site(args.articles) as root:
+        with contextlib.ExitStack() as stack:
+            roots = {k: stack.enter_context(site(args.articles, small=k == "small")) for k in kinds}
             for i in range(args.runs):
-                if not args.no_bench:
-                    rate, run = bench_once(args.bench_seconds, work / f"bench-{i}")
-                    if rate is None:
-                        print(f"scrapy bench run {i + 1} failed (exit {run.returncode}):")
-                        print(run.log[-2000:])
-                    else:
-                        benches.append(rate)
-                        print(f"run {i + 1}: scrapy bench {rate:>8.0f} pages/min")
-                result = crawl_once(root, args.articles, work / f"crawl-{i}", extra=extra)
-                crawls.append(result)
-                print(
-                    f"run {i + 1}: newsbot crawl {result.per_minute:>7.0f} articles/min "
-                    f"({result.pages_per_minute:.0f} pages/min, {result.run.elapsed:.1f} s, "
-                    f"peak RSS {result.run.peak_rss / 2**20:.0f} MiB)"
-                    + (f"  PROBLEM: {'; '.join(result.problems)}" if result.problems else "")
-                )
-                if result.problems:
-                    print(f"  log: {work / f'crawl-{i}' / 'crawl.log'}")
-                    print("\n".join(result.run.log.splitlines()[-25:]))
+                for kind in kinds:
+                    # Alternate which side goes first, so neither always meets a warm cache.
+                    sides = ["bare", "newsbot"] if i % 2 == 0 else ["newsbot", "bare"]
+                    for side in sides:
+                        if side == "bare" and args.no_bare:
+                            continue
+                        where = work / f"{side}-{kind}-{i}"
+                        if side == "bare":
+                            result = bare_once(roots[kind], args.articles, where)
+                        else:
+                            result = crawl_once(roots[kind], args.articles, where, extra=extra)
+                        (bare if side == "bare" else ours)[kind].append(result)
+                        print(line(f"run {i + 1}, {PAGES[kind]}: {side:<7}", result))
+                        if result.problems:
+                            print(f"  log: {where}")
+                            print("\n".join(result.run.log.splitlines()[-25:]))
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
 
     print()
-    ours = [c.per_minute for c in crawls]
-    print(f"newsbot crawl, articles/min:  {spread(ours)}")
-    print(f"newsbot crawl, pages/min:     {spread([c.pages_per_minute for c in crawls])}")
-    print(f"newsbot crawl, peak RSS MiB:  {spread([c.run.peak_rss / 2**20 for c in crawls])}")
-    if benches:
-        print(f"scrapy bench, pages/min:      {spread(benches)}")
-        ratio = median(ours) / median(benches)
-        print(f"ratio (articles/min over bench pages/min): {ratio:.0%} (target: >= 80%)")
-    if any(c.problems for c in crawls):
+    for kind in kinds:
+        for side, results in (("bare", bare[kind]), ("newsbot", ours[kind])):
+            if not results:
+                continue
+            print(
+                f"{PAGES[kind]}, {side:<7}: {spread([r.per_minute for r in results])} "
+                f"articles/min, {spread([r.cpu_ms for r in results], '{:.2f}')} CPU ms/article, "
+                f"peak RSS {spread([r.run.peak_rss / 2**20 for r in results])} MiB"
+            )
+        if bare[kind] and ours[kind]:
+            ratio = median(r.per_minute for r in ours[kind]) / median(
+                r.per_minute for r in bare[kind]
+            )
+            cpu = median(r.cpu_ms for r in ours[kind]) / median(r.cpu_ms for r in bare[kind])
+            print(
+                f"{PAGES[kind]}: newsbot/bare articles/min ratio {ratio:.2f} (target: >= 0.90), "
+                f"CPU per article {cpu:.2f}x"
+            )
+    if any(r.problems for group in (ours, bare) for rs in group.values() for r in rs):
         sys.exit("some crawls did not deliver every article: see PROBLEM above")
 
 

@@ -7,7 +7,7 @@ For each size N it builds a store the way years of crawling leave it (N article 
 exported with a content hash, a file and a text fingerprint; some dropped, failed or pending),
 then measures, on that store:
 
-- ``open``: opening it as a crawl does (lock, PRAGMA quick_check, recovery), in seconds;
+- ``open``: opening it as a crawl does (lock, the light check, recovery), in seconds;
 - ``lookup hit`` / ``lookup miss``: ``is_settled(id)`` (what the spider and the incremental
   middleware ask for every listed article) for random known and unknown ids, ids per second;
 - ``insert``: ``discovered(id)`` for new ids with the crawl's batched commits, ids per second;

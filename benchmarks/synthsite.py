@@ -10,7 +10,8 @@ Serves, following the real markup (NBD.md):
   下一页 link on every page but the last;
 - ``/articles/YYYY-MM-DD/<id>.html``: whole pages of about 100 KB (head with styles and scripts,
   navigation, the 2021 article template in three kinds — original reporting with a byline and
-  an abstract, AI flash, compiled with trailing credits —, a sidebar and a footer);
+  an abstract, AI flash, compiled with trailing credits —, a sidebar and a footer); with
+  ``--small``, the same article template without the chrome (3–5 KB);
 - ``/__stats``: JSON counts of what was served (never linked, never crawled).
 
 The articles are split evenly over the columns. Everything is generated from the article id
@@ -170,10 +171,13 @@ def sentence(rng: random.Random, article_id: int, n: int) -> str:
 
 
 class Site:
-    def __init__(self, articles: int, columns: list[str], per_page: int) -> None:
+    def __init__(
+        self, articles: int, columns: list[str], per_page: int, small: bool = False
+    ) -> None:
         self.articles = articles
         self.columns = columns
         self.per_page = per_page
+        self.small = small
         self.head_chrome = self._head_chrome()
         self.foot_chrome = self._foot_chrome()
 
@@ -309,7 +313,7 @@ class Site:
             f'<script>var nbd_article = {{"id": {article_id}, '
             f'"pubDate": "{when:%Y-%m-%d %H:%M:%S}"}};</script>'
         )
-        sidebar = self._sidebar(index)
+        sidebar = "" if self.small else self._sidebar(index)
         head = head.replace("@@META@@", meta, 1)
         return (head + "".join(parts) + sidebar + self.foot_chrome).encode()
 
@@ -323,6 +327,12 @@ class Site:
         return f'<div class="g-sidebar"><h3>相关阅读</h3><ul class="m-side">{items}</ul></div>'
 
     def _head_chrome(self) -> str:
+        if self.small:  # the article alone: no styles, scripts, navigation
+            return (
+                '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+                '<title>@@TITLE@@</title>@@META@@</head><body><div class="g-main">'
+            )
+
         def sub(i: int, n: str) -> str:
             return "".join(f'<a href="/columns/{i}{j}/">{n}{j}</a>' for j in range(12))
 
@@ -342,6 +352,8 @@ class Site:
         )
 
     def _foot_chrome(self) -> str:
+        if self.small:
+            return "</div></body></html>"
         links = "".join(
             f'<a href="https://www.nbd.com.cn/columns/{i}/">{NAV[i % len(NAV)]}{i}</a>'
             for i in range(200)
@@ -432,10 +444,14 @@ def main() -> None:
     parser.add_argument("--per-page", type=int, default=50, help="rows on a column page")
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    parser.add_argument(
+        "--small", action="store_true", help="article pages without the site's chrome (3-5 KB)"
+    )
     args = parser.parse_args()
     if not args.host.startswith("127.") and args.host not in ("::1", "localhost"):
         sys.exit("synthsite serves on loopback only")
-    site = Site(args.articles, [c.strip() for c in args.columns.split(",")], args.per_page)
+    columns = [c.strip() for c in args.columns.split(",")]
+    site = Site(args.articles, columns, args.per_page, small=args.small)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(site, args.host, args.port))
 

@@ -28,7 +28,7 @@ from scrapy.utils.serialize import ScrapyJSONEncoder
 
 from newsbot.feeds import FeedTracker, StagingDir, tracker_of
 from newsbot.items import RECORD_FIELDS, ArticleItem
-from newsbot.state.records import delivery_of
+from newsbot.state.records import as_dict, delivery_of
 from newsbot.state.service import delivery_service
 
 if TYPE_CHECKING:
@@ -92,8 +92,8 @@ class JsonLinesExporter(DeliveryTracking, BaseItemExporter):
 
     def _fields(self, item: Any) -> Iterable[tuple[str, Any]]:
         if self.fields_to_export is None and isinstance(item, ArticleItem):
-            adapter = ItemAdapter(item)
-            return ((name, adapter.get(name)) for name in RECORD_FIELDS)
+            record = as_dict(item)
+            return ((name, record.get(name)) for name in RECORD_FIELDS)
         return self.get_serialized_fields(item, include_empty=True)
 
     def export_item(self, item: Any) -> None:

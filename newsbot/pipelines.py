@@ -19,9 +19,10 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem, NotConfigured
 
 from newsbot.idset import IdSet
+from newsbot.items import ArticleItem
 from newsbot.processors import BEIJING
 from newsbot.state.fingerprints import content_hash, text_fingerprint
-from newsbot.state.records import url_date
+from newsbot.state.records import as_dict, url_date
 from newsbot.state.service import delivery_service
 
 if TYPE_CHECKING:
@@ -44,6 +45,13 @@ _CONTROL = re.compile(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x85\x0b\x0c\x1c-\x1e]")
+# Every character one of the patterns above can change (all but \n are in _CONTROL's class, or
+# line breaks): a text without any needs no cleaning, which is nearly every text.
+_DIRTY_MULTILINE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff"
+    r"\u2028\u2029]"
+)
+_DIRTY_LINE = re.compile(_DIRTY_MULTILINE.pattern[:-1] + r"\n]")
 
 
 class RecordDropped(DropItem):
@@ -71,7 +79,14 @@ def clean_text(value: str, *, multiline: bool) -> str:
     '第一段\\n第二段\\n第三段'
     >>> clean_text("a\\u202eb\\tc\\u200f", multiline=False)
     'ab\\tc'
+    >>> clean_text(" 标题 ", multiline=False), clean_text("第一段\\n第二段", multiline=True)
+    ('标题', '第一段\\n第二段')
     """
+    if multiline:
+        if not _DIRTY_MULTILINE.search(value):
+            return value
+    elif not _DIRTY_LINE.search(value):
+        return value.strip()
     value = _ANSI.sub("", value)
     value = _CSI8.sub("", value)
     value = _LINE_BREAKS.sub("\n" if multiline else " ", value)
@@ -138,13 +153,19 @@ class ValidationPipeline:
         return RecordDropped(reason, detail, **kwargs)
 
     def process_item(self, item: Any) -> Any:
-        adapter = ItemAdapter(item)
-        for name in list(adapter.field_names()):
-            if name in adapter:
-                value = adapter[name]
+        if type(item) is ArticleItem:
+            record = vars(item)  # the item's own fields: cleaned in place
+            for name, value in record.items():
                 if value is not None:
-                    adapter[name] = clean_value(value, multiline=name in MULTILINE_FIELDS)
-        record = adapter.asdict()
+                    record[name] = clean_value(value, multiline=name in MULTILINE_FIELDS)
+        else:
+            adapter = ItemAdapter(item)
+            for name in list(adapter.field_names()):
+                if name in adapter:
+                    value = adapter[name]
+                    if value is not None:
+                        adapter[name] = clean_value(value, multiline=name in MULTILINE_FIELDS)
+            record = adapter.asdict()
         for name in REQUIRED_FIELDS:
             value = record.get(name)
             if name == "body" and value == "" and record.get("videos"):
@@ -191,7 +212,7 @@ class DeliveryPipeline:
 
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
-        record = adapter.asdict()
+        record = as_dict(item)
         ident = str(record["article_id"])
         before = self.state.delivered(ident)
         if before is not None:

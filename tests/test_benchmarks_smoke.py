@@ -64,12 +64,28 @@ def test_extractors_benchmark_runs_without_the_bench_extra(tmp_path: Path) -> No
     assert not re.search(r"^(trafilatura|GNE|newspaper4k)\s", out, re.M), out
 
 
-def test_crawl_benchmark_runs_and_compares_with_scrapy_bench() -> None:
-    out = run("crawl.py", "--articles", "40", "--runs", "1", "--bench-seconds", "1")
-    # The script exits non-zero unless every one of the 40 articles was exported.
-    assert re.search(rf"^newsbot crawl, articles/min:\s+{NUMBER}", out, re.M), out
-    assert re.search(rf"^scrapy bench, pages/min:\s+{NUMBER}", out, re.M), out
-    assert re.search(r"^ratio .*: \d+% \(target: >= 80%\)", out, re.M), out
+def test_crawl_benchmark_runs_and_compares_with_a_bare_spider() -> None:
+    out = run("crawl.py", "--articles", "40", "--runs", "1")
+    # The script exits non-zero unless every one of the 40 articles was exported, both sides.
+    for pages in ("95 KB pages", "small pages"):
+        for side in ("bare", "newsbot"):
+            assert re.search(
+                rf"^{pages}, {side}\s*: {NUMBER} articles/min, {NUMBER} CPU ms/article", out, re.M
+            ), out
+        assert re.search(
+            rf"^{pages}: newsbot/bare articles/min ratio {NUMBER} \(target: >= 0.90\), "
+            rf"CPU per article {NUMBER}x",
+            out,
+            re.M,
+        ), out
+    assert "PROBLEM" not in out
+
+
+def test_fixed_cost_benchmark_runs_on_two_store_sizes() -> None:
+    out = run("fixed_cost.py", "--ids", "100,3000", "--runs", "1")
+    for size in ("100", "3,000"):
+        assert re.search(rf"^\s+{size} ids: {NUMBER} s, peak RSS {NUMBER} MiB$", out, re.M), out
+    assert re.search(rf"^3,000 ids over 100: time {NUMBER}x, memory {NUMBER}x", out, re.M), out
     assert "PROBLEM" not in out
 
 

@@ -1,11 +1,13 @@
 """``scrapy state``: look at the delivery record, or rebuild it from delivered files.
 
     scrapy state info
+    scrapy state check [--full]
     scrapy state rebuild [--force] FILE [FILE ...]
     scrapy state report [-o FILE] [--since DATE] [--until DATE] [--column ID ...]
 
-All use ``NEWSBOT_STATE_DIR`` (``-s NEWSBOT_STATE_DIR=...``). ``info`` and ``rebuild`` take the
-directory's run lock, so neither runs beside a crawl on the same directory; ``report`` only
+All use ``NEWSBOT_STATE_DIR`` (``-s NEWSBOT_STATE_DIR=...``). ``info``, ``check`` and
+``rebuild`` take the directory's run lock, so none runs beside a crawl on the same directory;
+``report`` only
 reads (the store opened read-only, no lock), so it may run while a crawl writes.
 """
 
@@ -21,9 +23,9 @@ from typing import Any, ClassVar
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from newsbot.state.errors import StateError
+from newsbot.state.errors import StateCorrupt, StateError
 from newsbot.state.rebuild import rebuild
-from newsbot.state.store import StateStore
+from newsbot.state.store import REBUILD_HINT, StateStore
 
 #: ``scrapy state report``'s page when no ``-o`` is given (in the current directory).
 REPORT_NAME = "newsbot-report.html"
@@ -35,7 +37,7 @@ class Command(ScrapyCommand):
 
     def syntax(self) -> str:
         return (
-            "info | rebuild [--force] FILE [FILE ...] | "
+            "info | check [--full] | rebuild [--force] FILE [FILE ...] | "
             "report [-o FILE] [--since DATE] [--until DATE] [--column ID]"
         )
 
@@ -45,6 +47,9 @@ class Command(ScrapyCommand):
     def long_desc(self) -> str:
         return (
             "info: articles per state, drop and failure reasons, high-water marks (JSON).\n"
+            "check: read every page of the store (PRAGMA quick_check; --full: integrity_check, "
+            "which also compares each index with its table); exit 1 if it is damaged. A run "
+            "only checks what does not grow with the store (NEWSBOT_STATE_CHECK=light).\n"
             "rebuild: create the state store of NEWSBOT_STATE_DIR from the JSON Lines files "
             "newsbot delivered, when the store was lost or is corrupt. Every record becomes an "
             "exported article, so the next crawl does not deliver it again. An existing store "
@@ -58,6 +63,9 @@ class Command(ScrapyCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("--force", action="store_true", help="replace an existing store")
+        parser.add_argument(
+            "--full", action="store_true", help="check: integrity_check instead of quick_check"
+        )
         parser.add_argument(
             "-o", "--output", metavar="FILE",
             help=f"report: where the page goes (default: ./{REPORT_NAME})",
@@ -74,12 +82,14 @@ class Command(ScrapyCommand):
         return Path(self.settings.get("NEWSBOT_STATE_DIR") or "state")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if not args or args[0] not in ("info", "rebuild", "report"):
-            raise UsageError("say `info`, `rebuild FILE...` or `report`")
+        if not args or args[0] not in ("info", "check", "rebuild", "report"):
+            raise UsageError("say `info`, `check`, `rebuild FILE...` or `report`")
         assert self.settings is not None
         if args[0] == "report":
             self.exitcode = self._report(opts)
             return
+        if self.settings.get("NEWSBOT_REDIS_URL") and args[0] == "check":
+            raise UsageError("`check` reads the SQLite store's pages; a Redis store has none")
         if self.settings.get("NEWSBOT_REDIS_URL"):
             # A distributed crawl's state (README.md, Distributed crawling).
             from newsbot.distributed.status import state_command
@@ -89,6 +99,8 @@ class Command(ScrapyCommand):
         try:
             if args[0] == "info":
                 self._info()
+            elif args[0] == "check":
+                self._check(opts.full)
             else:
                 if len(args) < 2:
                     raise UsageError("rebuild needs the delivered JSON Lines files")
@@ -115,6 +127,19 @@ class Command(ScrapyCommand):
                 },
             }
         print(json.dumps(info, ensure_ascii=False, indent=2))
+
+    def _check(self, thorough: bool) -> None:
+        if not self._directory().is_dir():
+            raise StateError(f"there is no state directory {self._directory()}")
+        # Opening runs the light check (a file that is not a store at all is refused there).
+        with StateStore(self._directory(), create=False, check="light") as store:
+            problems = store.check(thorough=thorough)
+        if problems:
+            raise StateCorrupt(
+                f"state store {store.path} is damaged: {'; '.join(problems[:5])}. "
+                + REBUILD_HINT.format(dir=self._directory())
+            )
+        print(f"state store {store.path}: ok", file=sys.stderr)
 
     def _rebuild(self, files: list[Path], force: bool) -> None:
         assert self.settings is not None

@@ -8,8 +8,8 @@ pipelines' events. When the run's deliveries are settled (the state store's
    dropped + failed + pending``);
 2. runs the exit-code rules (:mod:`newsbot.ops.monitors`, a spidermon suite), which record
    failures with :func:`newsbot.outcome.fail_run`;
-3. rewrites the dead-letter file from the store, writes ``runs/<run id>.json`` and logs the
-   summary table.
+3. updates the dead-letter file (:mod:`newsbot.ops.deadletter`), writes ``runs/<run id>.json``
+   and logs the summary table.
 
 ``scrapy crawl`` (:mod:`newsbot.commands.crawl`) then exits 1 with the first failure as its
 last log line, or 0 with a one-line summary.
@@ -18,7 +18,6 @@ last log line, or 0 with a one-line summary.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import sqlite3
@@ -37,6 +36,7 @@ from w3lib.url import file_uri_to_path
 
 from newsbot import __version__
 from newsbot import signals as nb_signals
+from newsbot.ops import deadletter
 from newsbot.ops.ledger import RunLedger
 from newsbot.ops.monitors import RunFacts, RunSuite, Thresholds
 from newsbot.ops.report import REPORT_VERSION, render, to_json
@@ -45,9 +45,8 @@ from newsbot.ops.tails import TailWatcher
 from newsbot.outcome import fail_run, failed_feeds, failure
 from newsbot.requestmeta import article_meta, list_meta
 from newsbot.state.errors import StateError
-from newsbot.state.model import url_date_str
+from newsbot.state.records import as_dict
 from newsbot.state.service import delivery_service
-from newsbot.urls import article_url
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -186,7 +185,7 @@ class RunReporter:
             self.ledger.site_responses += 1
 
     def item_scraped(self, item: Any) -> None:
-        record = ItemAdapter(item).asdict()
+        record = as_dict(item)
         ident = record.get("article_id")
         if not ident:
             return
@@ -196,7 +195,7 @@ class RunReporter:
         )
 
     def item_dropped(self, item: Any, exception: BaseException) -> None:
-        record = ItemAdapter(item).asdict()
+        record = as_dict(item)
         ident = record.get("article_id")
         reason = getattr(exception, "reason", None) or "dropped"
         if not getattr(exception, "settles", True) and reason != "unchanged":
@@ -410,41 +409,16 @@ class RunReporter:
     def _dead_letter(
         self, store: StateBackend | None, context: RunContext
     ) -> dict[str, Any] | None:
-        """Rewrite ``dead-letter.jsonl``: every article the store holds as failed."""
+        """Update ``dead-letter.jsonl`` (newsbot/ops/deadletter.py): every article the store
+        holds as failed."""
         if store is None:
             return None
-        lines = []
-        for row in store.failed_articles():
-            date = url_date_str(row.url_date)
-            lines.append(
-                json.dumps(
-                    {
-                        "article_id": row.article_id,
-                        "url": article_url(date, row.article_id) if date else None,
-                        "column": row.column,
-                        "reason": row.reason,
-                        "attempts": row.attempts,
-                        "retried_automatically": row.attempts < self.max_attempts,
-                        "first_seen": _iso(row.discovered_at),
-                        "last_attempt": _iso(row.updated_at),
-                    },
-                    ensure_ascii=False,
-                )
-            )
         path = context.dead_letter_path
-        if not lines and not path.exists():
-            return {"path": str(path), "count": 0}  # nothing ever failed: no file
         try:
-            write_atomically(path, "".join(line + "\n" for line in lines).encode("utf-8"))
+            return deadletter.update(path, store, self.ledger.touched(), self.max_attempts)
         except OSError as exc:
             fail_run(self.crawler, "storage_failed", f"cannot write {path}: {exc}")
-        return {"path": str(path), "count": len(lines)}
-
-
-def _iso(epoch: int | None) -> str | None:
-    if epoch is None:
-        return None
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat()
+            return {"path": str(path), "count": store.counts()["failed"]}
 
 
 def _now_iso() -> str:

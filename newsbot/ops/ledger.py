@@ -272,6 +272,14 @@ class RunLedger:
         self._happened(article_id)
         self._dropped[article_id] = reason
 
+    def touched(self) -> IdSet:
+        """Every article something happened to in this run (scraped, unchanged, dropped,
+        failed): the only ones whose state in the store the run can have changed."""
+        out = IdSet()
+        for ident in (*self._scraped, *self._unchanged, *self._dropped, *self._failed):
+            out.add(ident)
+        return out
+
     def _happened(self, article_id: str) -> None:
         """Forget what happened to the article before: the last event is what counts."""
         self._scraped.discard(article_id)

@@ -155,6 +155,28 @@ class CrawlConfig:
         return what
 
 
+def list_priority(page: int) -> int:
+    """Scheduler priority of a column's list page ``page``, next to :func:`article_priority`.
+
+    Paging runs one page ahead of fetching, no more: page n+1 goes before the articles of page
+    n, so it is fetched as soon as page n is read (its articles are queued before page n's run
+    out, and no download slot idles while a list page is fetched), but after those of page
+    n-1. Unbounded, paging would run ahead (a list page is one cheap request for 50 articles)
+    and the scheduler would hold every article request of the column at once, in memory;
+    strictly after them, every 50 articles the crawl would wait for a list page with its slots
+    idle.
+
+    >>> [list_priority(p) for p in (1, 2, 3, 4)], [article_priority(p) for p in (1, 2, 3)]
+    ([0, -1, -3, -5], [-2, -4, -6])
+    """
+    return 0 if page <= 1 else 3 - 2 * page
+
+
+def article_priority(page: int) -> int:
+    """Scheduler priority of an article listed on page ``page`` (see :func:`list_priority`)."""
+    return -2 * page
+
+
 class NbdSpider(Spider):
     """Crawls 每经网 articles: columns (default), URL lists or keyword search."""
 
@@ -280,7 +302,9 @@ class NbdSpider(Spider):
             self._seen.discard(article_path_parts(canonical)[1])  # type: ignore[index]
         return self._article_request(Found(canonical, None, None), column=column)
 
-    def _article_request(self, found: Found, *, column: str | None) -> Request | None:
+    def _article_request(
+        self, found: Found, *, column: str | None, priority: int = 0
+    ) -> Request | None:
         """The request for a found article, announcing it; None for a repeat or past the limit."""
         parts = article_path_parts(found.url)
         assert parts is not None
@@ -310,6 +334,7 @@ class NbdSpider(Spider):
             errback=self.article_error,
             meta={ARTICLE: meta},
             dont_filter=True,
+            priority=priority,
         )
 
     def _limit_reached(self) -> bool:
@@ -470,10 +495,7 @@ class NbdSpider(Spider):
             errback=self.list_error,
             meta=meta,
             cb_kwargs={"column": column, "page": page},
-            # Further pages after the articles already listed: otherwise paging runs ahead of
-            # fetching (a list page is one cheap request for 50 articles) and the scheduler
-            # holds every article request of the column at once, in memory.
-            priority=-1 if page > 1 else 0,
+            priority=list_priority(page),
         )
 
     def parse_list(
@@ -556,7 +578,9 @@ class NbdSpider(Spider):
             return
         for item in found:
             if self._in_window(item) and not self._delivered_before(item.url, column):
-                request = self._article_request(item, column=column)
+                request = self._article_request(
+                    item, column=column, priority=article_priority(page)
+                )
                 if request is not None:
                     yield request
         next_request = self._next_list_request(column, page, listing, found, served)

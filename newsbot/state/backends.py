@@ -29,6 +29,7 @@ def open_store(settings: BaseSettings) -> StateBackend:
         )
     return StateStore(
         settings.get("NEWSBOT_STATE_DIR") or "state",
-        check=settings.get("NEWSBOT_STATE_CHECK", "quick"),
+        check=settings.get("NEWSBOT_STATE_CHECK", "light"),
+        full_check_days=settings.getfloat("NEWSBOT_STATE_FULL_CHECK_DAYS", 7),
         batch_size=settings.getint("NEWSBOT_STATE_BATCH_SIZE", 500),
     )

@@ -37,6 +37,14 @@ from newsbot.state.files import (
     lock_directory,
     remove_temp,
 )
+from newsbot.state.integrity import (
+    CHECKED_AT,
+    LEVELS,
+    edge_check,
+    full_check,
+    full_check_due,
+    header_problem,
+)
 from newsbot.state.model import (
     DROPPED,
     EXPORTED,
@@ -58,7 +66,7 @@ DB_NAME = "state.sqlite3"
 #: before the first crawl: its lock file and log directory. They say nothing about whether a
 #: store existed (this lock file, and the run reports in runs/, do).
 WRAPPER_NAMES = ("cron.lock", "logs")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 REBUILD_HINT = (
     "newsbot never recreates a state store on its own, because a new store would deliver every "
@@ -101,6 +109,41 @@ CREATE TABLE intents (
 );
 """
 
+#: Version 2: articles per state, kept as they change (counting them took a scan of every row
+#: at the end of every run). Triggers keep it, so no write path can forget to. And the open
+#: articles indexed with their attempts, so that a run finds what it still owes (pending, or
+#: failed fewer than NEWSBOT_STATE_MAX_ATTEMPTS times) without reading the dead-letter list.
+_TOTALS = """
+DROP INDEX articles_open;
+CREATE INDEX articles_open ON articles(state, attempts) WHERE state IN (0, 3);
+CREATE TABLE totals (state INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO totals SELECT value, 0 FROM (SELECT 0 AS value UNION ALL SELECT 1 UNION ALL SELECT 2
+    UNION ALL SELECT 3);
+UPDATE totals SET n = (SELECT count(*) FROM articles WHERE articles.state = totals.state);
+CREATE TRIGGER totals_insert AFTER INSERT ON articles BEGIN
+    UPDATE totals SET n = n + 1 WHERE state = new.state;
+END;
+CREATE TRIGGER totals_delete AFTER DELETE ON articles BEGIN
+    UPDATE totals SET n = n - 1 WHERE state = old.state;
+END;
+CREATE TRIGGER totals_update AFTER UPDATE OF state ON articles WHEN old.state <> new.state BEGIN
+    UPDATE totals SET n = n - 1 WHERE state = old.state;
+    UPDATE totals SET n = n + 1 WHERE state = new.state;
+END;
+"""
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a schema script (a trigger's body keeps its own semicolons)."""
+    out, current = [], ""
+    for part in script.split(";"):
+        current += part + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n;"):
+                out.append(current.strip())
+            current = ""
+    return out
+
 
 class StateStore:
     """SQLite-backed state of every article newsbot has seen, in one directory.
@@ -117,7 +160,8 @@ class StateStore:
         directory: str | os.PathLike[str],
         *,
         create: bool | None = None,
-        check: str = "quick",
+        check: str = "light",
+        full_check_days: float = 0,
         batch_size: int = 500,
         batch_seconds: float = 2.0,
         synchronous: str = "FULL",
@@ -133,6 +177,7 @@ class StateStore:
         self._file_ids: dict[str, int] = {}
         self._lock_fd: int | None = None
         self._conn: sqlite3.Connection | None = None
+        self.full_check_days = full_check_days
         #: Called once with a :class:`StateUnavailable` when the filesystem refuses a write.
         self.on_write_error: Callable[[StateUnavailable], None] | None = None
 
@@ -180,6 +225,12 @@ class StateStore:
                 f"state store {self.path} is empty (0 bytes). "
                 + REBUILD_HINT.format(dir=self.directory)
             )
+        elif check != "none" and (problem := header_problem(self.path)) is not None:
+            # Before SQLite reads anything: a cut file is named for what it is.
+            raise StateCorrupt(
+                f"state store {self.path} is damaged: {problem}. "
+                + REBUILD_HINT.format(dir=self.directory)
+            )
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=0)
             self._conn = conn
@@ -202,23 +253,32 @@ class StateStore:
     def _create_schema(self) -> None:
         conn = self._db
         conn.execute("BEGIN IMMEDIATE")
-        for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+        for stmt in _statements(_SCHEMA + _TOTALS):
             conn.execute(stmt)
         now = str(int(time.time()))
         conn.executemany(
             "INSERT INTO meta VALUES (?, ?)",
-            [("schema_version", str(SCHEMA_VERSION)), ("created_at", now), ("kind", "newsbot")],
+            [
+                ("schema_version", str(SCHEMA_VERSION)),
+                ("created_at", now),
+                ("kind", "newsbot"),
+                (CHECKED_AT, now),  # an empty store is sound: the first full check is due later
+            ],
         )
         conn.execute("COMMIT")
         fsync_dir(self.directory)
 
     def _check(self, level: str) -> None:
+        """Refuse a store that is damaged, foreign or of another schema version (raises
+        :class:`sqlite3.DatabaseError`); see :mod:`newsbot.state.integrity` for what each
+        ``level`` sees."""
         conn = self._db
+        if level not in LEVELS:
+            raise StateError(f"NEWSBOT_STATE_CHECK={level!r}: say one of {', '.join(LEVELS)}")
         if level in ("quick", "full"):
-            pragma = "quick_check(1)" if level == "quick" else "integrity_check(1)"
-            (result,) = conn.execute(f"PRAGMA {pragma}").fetchone()
-            if result != "ok":
-                raise sqlite3.DatabaseError(f"{pragma}: {result}")
+            problems = full_check(conn, thorough=level == "full")
+            if problems:
+                raise sqlite3.DatabaseError("; ".join(problems[:3]))
         try:
             rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.OperationalError as exc:
@@ -226,10 +286,48 @@ class StateStore:
         if rows.get("kind") != "newsbot":
             raise sqlite3.DatabaseError("not a newsbot state store")
         version = int(rows.get("schema_version", "0"))
-        if version != SCHEMA_VERSION:
+        if version == 1:
+            self._upgrade_to_totals()
+        elif version != SCHEMA_VERSION:
             raise sqlite3.DatabaseError(
                 f"schema version {version}, this newsbot reads version {SCHEMA_VERSION}"
             )
+        if level == "light":
+            edge_check(conn)
+            if full_check_due(rows.get(CHECKED_AT, rows.get("created_at")), self.full_check_days):
+                logger.info("Full check of the state store %s (scheduled)", self.path)
+                problems = full_check(conn)
+                if problems:
+                    raise sqlite3.DatabaseError("; ".join(problems[:3]))
+                self._checked()
+        elif level in ("quick", "full"):
+            self._checked()
+
+    def _upgrade_to_totals(self) -> None:
+        """Schema 1 to 2: count the articles per state once, then keep the counts."""
+        conn = self._db
+        conn.execute("BEGIN IMMEDIATE")
+        for stmt in _statements(_TOTALS):
+            conn.execute(stmt)
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+        )
+        conn.execute("COMMIT")
+
+    def _checked(self) -> None:
+        self._db.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (CHECKED_AT, str(int(time.time()))),
+        )
+
+    def check(self, *, thorough: bool = False) -> list[str]:
+        """The full check, on demand (``scrapy state check``): what is wrong, or an empty list
+        (and the time of this check is kept, which resets the schedule)."""
+        self.commit()
+        problems = full_check(self._db, thorough=thorough)
+        if not problems:
+            self._checked()
+        return problems
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -344,9 +442,9 @@ class StateStore:
         )
 
     def counts(self) -> dict[str, int]:
-        """Articles per state."""
+        """Articles per state (kept as they change: no scan)."""
         out = dict.fromkeys(STATE_NAMES.values(), 0)
-        for state, n in self._db.execute("SELECT state, count(*) FROM articles GROUP BY state"):
+        for state, n in self._db.execute("SELECT state, n FROM totals"):
             out[STATE_NAMES[state]] = n
         return out
 
@@ -364,9 +462,11 @@ class StateStore:
     def open_articles(self, max_attempts: int) -> Iterator[tuple[str, str | None, str | None]]:
         """``(article_id, url_date, column)`` of pending articles and of failed ones with fewer
         than ``max_attempts`` attempts: what a run still owes."""
+        # Two ranges of articles_open (an OR of both would scan every row).
         cur = self._db.execute(
-            "SELECT article_id, url_date, column_id FROM articles"
-            " WHERE state = 0 OR (state = 3 AND attempts < ?) ORDER BY article_id DESC",
+            "SELECT article_id, url_date, column_id FROM articles WHERE state IN (0, 3)"
+            " AND state = 0 UNION ALL SELECT article_id, url_date, column_id FROM articles"
+            " WHERE state IN (0, 3) AND state = 3 AND attempts < ? ORDER BY 1 DESC",
             (max_attempts,),
         )
         for ident, date, column in cur.fetchall():
