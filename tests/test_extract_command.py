@@ -96,10 +96,12 @@ def test_summary_counts_what_left_the_bodies_by_class() -> None:
     assert done.returncode == 0, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     pages = len(list(ARTICLES.glob("*.html")))
-    assert last.startswith(f"extract: {pages} records from {pages} pages; removed from bodies: ")
+    assert last.startswith(
+        f"newsbot: extract: {pages} records from {pages} pages; removed from bodies: "
+    )
     counted = dict(
         (part.rsplit(" ", 1)[0], int(part.rsplit(" ", 1)[1]))
-        for part in last.split(": ", 2)[2].split(", ")
+        for part in last.split("removed from bodies: ", 1)[1].split(", ")
     )
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert counted["byline"] == sum(1 for r in records if r["byline"])
@@ -153,7 +155,7 @@ def test_both_corpus_folders_give_the_summary() -> None:
     done = scrapy_extract(*folders)
     last = done.stderr.strip().splitlines()[-1]
     # The posts name no URL (no record, exit 1), but every body is read and counted.
-    assert last.startswith("extract: 0 records from 197 pages; removed from bodies: ")
+    assert last.startswith("newsbot: extract: 0 records from 197 pages; removed from bodies: ")
     for kind in ("disclaimer", "copyright", "account", "promotion", "sourcing", "cover_credit"):
         assert f" {kind} " in last + " ", kind
     assert done.returncode == 1

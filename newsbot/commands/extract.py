@@ -141,12 +141,12 @@ def summary_line(records: int, pages: int, removed: Counter[str]) -> str:
     """The closing stderr line: records, pages, and removed blocks by class.
 
     >>> summary_line(2, 3, Counter({"disclaimer": 2, "sourcing": 1}))
-    'extract: 2 records from 3 pages; removed from bodies: disclaimer 2, sourcing 1'
+    'newsbot: extract: 2 records from 3 pages; removed from bodies: disclaimer 2, sourcing 1'
     """
     by_class = ", ".join(
         f"{k} {n}" for k, n in sorted(removed.items(), key=lambda x: (-x[1], x[0]))
     )
-    return f"extract: {records} records from {pages} pages; removed from bodies: " + (
+    return f"newsbot: extract: {records} records from {pages} pages; removed from bodies: " + (
         by_class or "nothing"
     )
 
