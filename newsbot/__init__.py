@@ -3,4 +3,4 @@
 __version__ = "0.1.0"
 
 #: Bumped whenever extraction rules change, so records can be traced to the rules that made them.
-EXTRACTOR_VERSION = "2026.11.1"
+EXTRACTOR_VERSION = "2026.12.1"

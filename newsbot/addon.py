@@ -46,6 +46,8 @@ COMPONENTS: tuple[tuple[str, str, int | None], ...] = (
     ("EXTENSIONS", "newsbot.logsafe.SafeLog", 0),
     ("EXTENSIONS", "newsbot.state.extension.StateExtension", 10),
     ("EXTENSIONS", "newsbot.ops.extension.RunReporter", 20),
+    # How the run's bodies end: its candidates go into the run reporter's report.
+    ("EXTENSIONS", "newsbot.ops.tails.TailWatcher", 21),
     # After the run reporter (20): its report is what the metrics say.
     ("EXTENSIONS", "newsbot.ops.prometheus.PrometheusMetrics", 25),
     ("EXTENSIONS", "newsbot.ops.progress.ProgressLog", 30),

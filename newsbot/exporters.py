@@ -78,7 +78,8 @@ class JsonLinesExporter(DeliveryTracking, BaseItemExporter):
     >>> line = out.getvalue().decode("utf-8")
     >>> line.startswith('{"url": "u", "article_id": "1", "title": "标题", "source": null')
     True
-    >>> line.endswith('"published_at_source": null}\\n')
+    >>> line.endswith('"duplicate_of": null, "kind": null, "sourced_from": null, "figures": [], '
+    ...               '"videos": [], "published_at_source": null}\\n')
     True
     """
 
@@ -356,7 +357,12 @@ def hexo_post(
     if record.get("abstract"):
         quoted = "".join(f"<p>{_text(p)}</p>" for p in record["abstract"].split("\n") if p)
         lines.append(f"<blockquote>{quoted}</blockquote>")
+    for video in record.get("videos") or []:
+        poster = f' poster="{html.escape(video["poster"])}"' if video.get("poster") else ""
+        lines.append(f'<p><video controls src="{html.escape(video["url"])}"{poster}></video></p>')
     lines += [f"<p>{_text(p)}</p>" for p in (record.get("body") or "").split("\n") if p]
+    if record.get("sourced_from"):
+        lines.append(f"<p>来源：{_text(record['sourced_from'])}</p>")
     if record.get("url"):
         lines.append(f'<p>原文：<a href="{html.escape(record["url"])}">每经网</a></p>')
     return "\n".join(lines) + "\n"

@@ -10,6 +10,26 @@ from dataclasses import dataclass, field, fields
 from typing import TypedDict
 
 
+class Figure(TypedDict):
+    """One image of the body with what is written under it."""
+
+    url: str
+    """Absolute URL of the image, as in ``images``."""
+    caption: str | None
+    """The caption under the image without its credit, or null."""
+    credit: str | None
+    """Who the picture is from (``摄图网``, ``每经记者 X 摄``), or null."""
+
+
+class Video(TypedDict):
+    """One video of the page."""
+
+    url: str
+    """Absolute URL of the video file or player (``data-video-download-url``, ``<video src>``)."""
+    poster: str | None
+    """Absolute URL of its poster image, or null when the page names none."""
+
+
 class Tag(TypedDict):
     """One live ``div.typeTags`` link."""
 
@@ -88,6 +108,20 @@ class ArticleItem:
     duplicate_of: str | None = None
     """``article_id`` of an earlier article with the same text, or null."""
 
+    kind: str | None = None
+    """What the article is: ``original``, ``ai_flash``, ``compiled``, ``roundup``,
+    ``commentary``, ``advertorial``, ``repost`` or ``video`` (rules in the README)."""
+
+    sourced_from: str | None = None
+    """The sourcing line at the end of the body, as written without its leading ``来源：``
+    (``每日经济新闻综合央视新闻``, ``某某公安``), or null when there is none."""
+
+    figures: list[Figure] = field(default_factory=list)
+    """The body's images in page order, each with its caption and credit (null when none)."""
+
+    videos: list[Video] = field(default_factory=list)
+    """The page's videos in page order, each with its poster."""
+
     published_at_source: str | None = None
     """Where ``published_at`` was read: ``span.time`` (the visible time), ``script.pubDate``,
     ``json-ld`` (``datePublished``) or ``meta`` (``article:published_time``), the first one
@@ -96,6 +130,11 @@ class ArticleItem:
 
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ArticleItem))
 
+#: Fields read from the page after the first ones (added at the end of the record).
+LATER_EXTRACTED_FIELDS: tuple[str, ...] = ("kind", "sourced_from", "figures", "videos")
+
 #: Fields that describe the page itself, as opposed to the fetch or the delivery. Fixture
 #: expectations and the reparse command compare these.
-EXTRACTED_FIELDS: tuple[str, ...] = RECORD_FIELDS[: RECORD_FIELDS.index("fetched_at")]
+EXTRACTED_FIELDS: tuple[str, ...] = (
+    RECORD_FIELDS[: RECORD_FIELDS.index("fetched_at")] + LATER_EXTRACTED_FIELDS
+)

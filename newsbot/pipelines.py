@@ -169,6 +169,8 @@ class ValidationPipeline:
             record = adapter.asdict()
         for name in REQUIRED_FIELDS:
             value = record.get(name)
+            if name == "body" and value == "" and record.get("videos"):
+                continue  # a video page may have no words: the video is the article
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise self._drop(f"no_{name}", f"{record.get('url')!r} has no {name}")
         try:

@@ -196,6 +196,16 @@ NEWSBOT_ARCHIVE = False
 #: Where the WARC files go (default: <NEWSBOT_STATE_DIR>/archive).
 NEWSBOT_ARCHIVE_DIR = ""
 
+#: Watch how the run's bodies end (newsbot/ops/tails.py): a block ending at least
+#: NEWSBOT_TAIL_MIN_ARTICLES records and NEWSBOT_TAIL_MIN_SHARE of them, among the last
+#: NEWSBOT_TAIL_DEPTH blocks of each body, is logged and reported as possible new boilerplate;
+#: blocks listed in NEWSBOT_TAIL_IGNORE (real text that repeats) are not.
+NEWSBOT_TAIL_WATCH = True
+NEWSBOT_TAIL_MIN_ARTICLES = 5
+NEWSBOT_TAIL_MIN_SHARE = 0.3
+NEWSBOT_TAIL_DEPTH = 1
+NEWSBOT_TAIL_IGNORE: list[str] = []
+
 #: Prometheus metrics of each run (README: Metrics and alerts): a node_exporter textfile written
 #: atomically, and/or a Pushgateway to push to (grouped by NEWSBOT_WORKER_ID, else the host name).
 NEWSBOT_PROMETHEUS_TEXTFILE = ""

@@ -17,7 +17,18 @@ NOT_ARTICLE_CASES = sorted(NOT_ARTICLES.glob("*.html"))
 
 def test_there_is_a_case_for_every_variant() -> None:
     names = {p.stem for p in ARTICLE_CASES}
-    for variant in ("ai-flash", "compiled", "roundup", "advertorial", "2017", "colon", "bar"):
+    for variant in (
+        "ai-flash",
+        "compiled",
+        "roundup",
+        "advertorial",
+        "2017",
+        "colon",
+        "bar",
+        "video",
+        "repost",
+        "commentator",
+    ):
         assert any(variant in n for n in names), f"no fixture case covers {variant}"
     assert len(NOT_ARTICLE_CASES) >= 5
 

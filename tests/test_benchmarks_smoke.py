@@ -95,3 +95,12 @@ def test_memory_benchmark_runs_and_gives_a_verdict() -> None:
         assert re.search(rf"^\s+{size}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$", out, re.M), out
     assert re.search(r"^(flat|GROWS)", out, re.M), out
     assert "PROBLEM" not in out
+
+
+def test_extract_benchmark_prints_a_ratio_for_each_page_set() -> None:
+    out = run("extract.py", "--rounds", "1", "--seconds", "0.01")
+    for label in ("fixtures", "synthetic 95 KB pages"):
+        line = next((x for x in out.splitlines() if x.startswith(label)), "")
+        assert re.search(rf"ratio {NUMBER}x \(min {NUMBER}, max {NUMBER}\)", line), out
+    if (ROOT.parent / "shared" / "corpus").is_dir():
+        assert re.search(r"corpus in the page shell\s+198 pages", out), out

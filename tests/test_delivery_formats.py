@@ -8,6 +8,7 @@ import pickle
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from newsbot.pages.kinds import KINDS
 from tests.conftest import SiteCopy
 from tests.crawlkit import run_crawl
 
@@ -30,6 +31,10 @@ def test_every_format_holds_every_record(site: SiteCopy, tmp_path: Path) -> None
         rows = list(csv.DictReader(f))
     assert sorted(r["article_id"] for r in rows) == ids
     assert list(rows[0])[:3] == ["url", "article_id", "title"]
+    columns = list(rows[0])
+    i = columns.index("kind")
+    assert columns[i : i + 4] == ["kind", "sourced_from", "figures", "videos"]
+    assert {r["kind"] for r in rows} <= set(KINDS) and all(r["kind"] for r in rows)
 
     as_json = json.loads((tmp_path / "out.json").read_text("utf-8"))
     assert sorted(r["article_id"] for r in as_json) == ids

@@ -159,7 +159,8 @@ def test_extract_escapes_file_names_that_would_forge_lines(tmp_path: Path) -> No
     done = scrapy("extract", str(tmp_path), str(missing))
     assert done.returncode == 1
     lines = done.stderr.splitlines()
-    assert len(lines) == 2, done.stderr
+    # two files named with their reasons, then extract's summary line (issue 12)
+    assert len(lines) == 3, done.stderr
     assert all(NEWSBOT_LINE.match(line) for line in lines), lines
     for bad in ("\x1b", "\x07", "\r", "\u2028"):
         assert bad not in done.stderr

@@ -28,6 +28,7 @@ from tests.delivery_site import (
     small_filesystem,
     start,
 )
+from tests.helpers import ARTICLES
 from tests.opskit import (
     assert_failed,
     last_line,
@@ -43,15 +44,17 @@ from tests.opskit import (
 def test_a_clean_run_exits_0_and_accounts_for_every_article(site: SiteCopy, tmp_path: Path):
     result = run_crawl(site.root, tmp_path=tmp_path)
     assert result.returncode == 0, result.explain()
-    assert last_line(result.log).split("] INFO: ", 1)[1].startswith("Run OK: 42 discovered")
+    # The default columns list 20 synthetic articles and every fixture article (column 1161).
+    n = 20 + len(list(ARTICLES.glob("*.html")))
+    assert last_line(result.log).split("] INFO: ", 1)[1].startswith(f"Run OK: {n} discovered")
     report = report_of(result, tmp_path / "state")
     assert report["status"] == "ok" and report["exit_code"] == 0 and report["failure"] is None
     assert all(check["ok"] for check in report["checks"]) and len(report["checks"]) == 8
     accounting = report["accounting"]
     assert accounting == {
-        "discovered": 42,
-        "exported": 42,
-        "new": 42,
+        "discovered": n,
+        "exported": n,
+        "new": n,
         "updated": 0,
         "unchanged": 0,
         "dropped": 0,
@@ -59,10 +62,13 @@ def test_a_clean_run_exits_0_and_accounts_for_every_article(site: SiteCopy, tmp_
         "pending": 0,
         "balanced": True,
     }
-    assert len(result.records) == 42
+    assert len(result.records) == n
     # Every record says which extraction rules made it.
     assert {r["extractor_version"] for r in result.records} == {EXTRACTOR_VERSION}
-    assert "Accounting: discovered 42 = exported 42 (new 42, updated 0) + unchanged 0" in result.log
+    assert (
+        f"Accounting: discovered {n} = exported {n} (new {n}, updated 0) + unchanged 0"
+        in result.log
+    )
 
 
 def test_site_down(tmp_path: Path):

@@ -42,6 +42,7 @@ from newsbot.ops.ledger import RunLedger
 from newsbot.ops.monitors import RunFacts, RunSuite, Thresholds
 from newsbot.ops.report import REPORT_VERSION, render, to_json
 from newsbot.ops.run import RunContext, run_context, write_atomically
+from newsbot.ops.tails import TailWatcher
 from newsbot.outcome import fail_run, failed_feeds, failure
 from newsbot.requestmeta import article_meta, list_meta
 from newsbot.state.errors import StateError
@@ -351,6 +352,7 @@ class RunReporter:
             ],
             "dead_letter": self._dead_letter(store, context),
             "archive": self._archive_info(),
+            "boilerplate_candidates": self._boilerplate_candidates(),
             "report_path": str(context.report_path),
         }
         report["stats"] = dict(stats.get_stats())
@@ -361,6 +363,10 @@ class RunReporter:
 
         archive = self.crawler.get_extension(WarcArchive)
         return archive.info if archive is not None else None
+
+    def _boilerplate_candidates(self) -> list[dict[str, Any]]:
+        watcher = self.crawler.get_extension(TailWatcher)
+        return watcher.candidates() if watcher is not None else []
 
     def _outputs(self, store: StateBackend | None, context: RunContext) -> list[dict[str, Any]]:
         """Files this run published, with their new records: from the store when there is one

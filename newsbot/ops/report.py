@@ -20,7 +20,8 @@ summary logged at the end of every run; the dict itself is written to
 - ``field_coverage`` (share of the run's records with each field filled), ``full_records``,
   ``published`` (``earliest``/``latest`` publication time exported), ``outputs`` (path and
   records), ``dead_letter`` (path and count), ``failed_articles`` (this run's), ``archive``,
-  ``stats`` (Scrapy's, as at the end).
+  ``boilerplate_candidates`` (``[{text, articles, of}]``: tail blocks that ended many of the
+  run's bodies, newsbot/ops/tails.py), ``stats`` (Scrapy's, as at the end).
 """
 
 from __future__ import annotations

@@ -46,6 +46,27 @@ def html_selector(response: TextResponse) -> Selector:
 
 _UTF8 = frozenset({"utf-8", "utf8"})
 _UTF8_PARSER = lxml.html.HTMLParser(encoding="utf-8", recover=True)
+# lxml.html's parser looks up a Python class for every element touched; pages read with plain
+# lxml calls need none of its methods.
+_PLAIN_UTF8_PARSER = etree.HTMLParser(encoding="utf-8", recover=True)
+
+
+def utf8_root(body: bytes) -> etree._Element | None:
+    """The root element of a page whose bytes are valid UTF-8, parsed straight from the bytes
+    with plain lxml elements; None for anything else (other charsets, a BOM, NUL bytes, an
+    empty page), which the caller decodes the way Scrapy does.
+
+    >>> utf8_root("<p>正文</p>".encode()).findtext(".//p"), utf8_root(b"\\xff\\xfe<p>") is None
+    ('正文', True)
+    """
+    if not body or b"\x00" in body or body.startswith(b"\xef\xbb\xbf"):
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    root: etree._Element | None = etree.fromstring(body, parser=_PLAIN_UTF8_PARSER)
+    return root
 
 
 def _parse_utf8(response: TextResponse) -> Selector | None:

@@ -18,18 +18,21 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
-from parsel import Selector, SelectorList
+from parsel import Selector
+from parsel.csstranslator import HTMLTranslator
 from scrapy.http import TextResponse
 
 from newsbot import EXTRACTOR_VERSION
-from newsbot.items import ArticleItem, Tag
+from newsbot.items import ArticleItem, Figure, Tag, Video
 from newsbot.loaders import ArticleLoader
-from newsbot.pages import NotArticle, attribute, html_selector
+from newsbot.pages import NotArticle, html_selector, utf8_root
+from newsbot.pages.boilerplate import Line, Removed, cover_credit, head_promotion, trim_tail
 from newsbot.pages.challenge import looks_blocked
+from newsbot.pages.figures import caption_of
+from newsbot.pages.kinds import Signals, article_kind
 from newsbot.pages.published import Published, read_published
 from newsbot.processors import (
     Credits,
-    cover_credit,
     credit_line,
     image_credit,
     is_boilerplate,
@@ -49,17 +52,42 @@ BODY_CLASS_ALT = "g-article-text"
 ARTICLE_CLASS = "g-article"
 # In order of trust, inside the article: its h1; then in the page: declared titles, any h1.
 ARTICLE_TITLE = ".g-article-top h1, h1"
-PAGE_TITLES = ('meta[property="og:title"]::attr(content)', "head title", "h1")
+PAGE_TITLES = ('meta[property="og:title"]', "head title", "h1")
 SOURCE = ".u-time .source, span.source"
 TAGS = "div.typeTags a.typeTag"
 ABSTRACT_POINTS = "div.g-article-abstract p"
-CANONICAL = 'link[rel="canonical"]::attr(href), meta[property="og:url"]::attr(content)'
+CANONICAL = 'link[rel="canonical"], meta[property="og:url"]'
 BYLINE_STYLE = "6d6d6d"  # the grey of the byline paragraph
 TAG_TYPE_BY_COLOR = {"tagColor1": "stock", "tagColor2": "province", "tagColor3": "industry",
                      "tagColor4": "concept"}  # fmt: skip
 DISCLAIMER_CLASS = "nbd-mzsm"
 RELATED_CLASS = "more-read"  # related-reading blocks: n-on-h-more-read
 REPORTER_CLASS = "m-original-right"  # AI flash "(记者 X)" line
+# Video players: the site's Tencent player box carries the file's URL in a data attribute.
+VIDEO_URL_ATTRS = ("data-video-download-url", "data-video-url", "data-src")
+VIDEO_POSTER_ATTRS = ("poster", "data-poster", "data-cover", "data-video-poster")
+
+# CSS compiled to XPath once: parsel translates a CSS query again at every call, and wraps each
+# match in a Selector, which together cost more than the queries themselves.
+_TRANSLATOR = HTMLTranslator()
+_QUERIES: dict[str, etree.XPath] = {}
+_STRING = etree.XPath("string()")
+
+
+def _find(el: etree._Element, css: str) -> list[etree._Element]:
+    query = _QUERIES.get(css)
+    if query is None:
+        query = _QUERIES[css] = etree.XPath(_TRANSLATOR.css_to_xpath(css))
+    found = query(el)
+    return found if isinstance(found, list) else []
+
+
+def _text(el: etree._Element) -> str:
+    """All text inside an element, comments excluded (the h1's leftover commented-out link)."""
+    if el.tag == "meta":
+        return el.get("content") or ""
+    return str(_STRING(el))
+
 
 # --- body structure ---------------------------------------------------------------------------
 _BLOCKS = frozenset(
@@ -143,7 +171,7 @@ LINE_BREAK = "\ue000"
 _LATIN_FALLBACKS = frozenset({"cp1252", "latin-1", "latin1", "iso-8859-1", "ascii", "us-ascii"})
 
 
-@dataclass
+@dataclass(slots=True)
 class _Block:
     """A line of body text and where it came from."""
 
@@ -152,6 +180,7 @@ class _Block:
     style: str = ""
     images: int = 0  # images inside the block
     link_only: bool = False
+    group: int = 0  # the element the line came from: <br> lines of one block share it
 
 
 @dataclass
@@ -160,6 +189,8 @@ class _Walk:
     images: list[str] = field(default_factory=list)
     # Index into ``blocks`` after which each image appeared, to find the lead image's caption.
     image_positions: list[int] = field(default_factory=list)
+    videos: list[Video] = field(default_factory=list)
+    groups: int = 0
 
 
 class ArticlePage:
@@ -177,59 +208,112 @@ class ArticlePage:
         self.response = response
         self.fetched_at = fetched_at or datetime.now(timezone.utc)
         self.url_hint = url_hint
+        #: Blocks that :meth:`to_item` left out of the body, in page order, with their class.
+        self.removed: list[Removed] = []
+        #: The body's lines as :meth:`to_item` kept them (also for a page that names no URL).
+        self.body_lines: list[str] = []
         #: Every time source of the page and their agreement, once :meth:`to_item` has run.
         self.published = Published()
 
     # -- entry point --------------------------------------------------------------------------
 
     def to_item(self) -> ArticleItem:
-        sel = self._selector()
-        body = _find_body(sel)
+        """The record; afterwards :attr:`removed` says which blocks left the body and why."""
+        root = self._root()
+        body = _find_body(root)
         if body is None:
-            if looks_blocked(self._page_text(sel)):
+            if looks_blocked(self._page_text(root)):
                 raise NotArticle("blocked", "challenge page instead of an article")
             raise NotArticle("not_article", "no article markup (div.g-articl-text)")
-        url = self._url(sel)
+        url = self._url(root)
         # The 2017 template and saved fragments may lack the wrapper: then read the whole page.
-        article = _article_of(body, sel)
-        walk = _walk_body(body, url)
+        article = _article_of(body, root)
+        # A page that names no URL is still read, so that `scrapy extract --explain` can show
+        # its body; it gives no record.
+        walk = _walk_body(body, url or self.response.url)
         read = _read_blocks(walk)
-        if not read.lines:
+        self.removed = read.removed
+        self.body_lines = read.lines
+        if url is None:
+            raise NotArticle(
+                "no_url", f"no article URL in {self.response.url} or its canonical link"
+            )
+        # The top and the abstract come before the body: read them there, not by scanning the
+        # whole article (the body is most of it) once per field.
+        top, abstract_div = _head_of(article, body)
+        scope = top if top is not None else article
+        abstract = _texts(abstract_div if abstract_div is not None else article, ABSTRACT_POINTS)
+        if not read.lines and not walk.videos:
             raise NotArticle("empty_body", "article markup with no text")
 
         loader = ArticleLoader(fetched_at=self.fetched_at)
         loader.add_value("url", url)
         loader.add_value("article_id", article_id(url))
-        loader.add_value("title", _first_text(article, (ARTICLE_TITLE,)))
+        loader.add_value("title", _first_text(scope, (ARTICLE_TITLE,)))
+        if top is not None and not loader.get_output_value("title"):
+            loader.add_value("title", _first_text(article, (ARTICLE_TITLE,)))
         if not loader.get_output_value("title"):
-            loader.add_value("title", _first_text(sel, PAGE_TITLES))
-        loader.add_value("source", _texts(article, SOURCE)[:1])
-        self.published = read_published(article, sel, now=self.fetched_at)
+            loader.add_value("title", _first_text(root, PAGE_TITLES))
+        loader.add_value("source", (_texts(scope, SOURCE) or _texts(article, SOURCE))[:1])
+        # The visible time in the top; the page is read next (also for a time placed elsewhere).
+        self.published = read_published(
+            Selector(root=scope, type="html"),
+            Selector(root=root, type="html"),
+            now=self.fetched_at,
+        )
         loader.add_value("published_at_raw", self.published.raw)
         loader.add_value("published_at", self.published.text)
         loader.add_value("reporters", read.credits.reporters)
         loader.add_value("editors", read.credits.editors)
         loader.add_value("byline", read.byline)
-        loader.add_value("abstract", _texts(article, ABSTRACT_POINTS))
-        loader.add_value("body", read.lines)
-        loader.add_value("images", read.images(walk))
+        loader.add_value("abstract", abstract)
+        # A video page's description is its text: the body, when the body itself has none.
+        loader.add_value("body", read.lines or [normalize_space(p) for p in abstract])
+        images = read.images(walk)
+        loader.add_value("images", images)
         loader.add_value("image_credit", read.image_credit)
-        loader.add_value("tags", list(_tags(article)))
+        loader.add_value("tags", list(_tags(scope)) or list(_tags(article)))
         fetched_at = self.fetched_at.astimezone(timezone.utc).replace(microsecond=0)
         loader.add_value("fetched_at", fetched_at.isoformat())
         loader.add_value("extractor_version", EXTRACTOR_VERSION)
+        loader.add_value("sourced_from", read.sourced_from)
+        loader.add_value("figures", read.figures(walk))
+        loader.add_value("videos", walk.videos)
         loader.add_value("published_at_source", self.published.source)
-        return loader.load_article()
+        item = loader.load_article()
+        if item.body is None:  # a video with no words at all
+            item.body = ""
+        item.kind = article_kind(
+            Signals(
+                title=item.title or "",
+                source=item.source,
+                byline=item.byline,
+                reporters=item.reporters,
+                editors=item.editors,
+                lines=read.lines,
+                sourced_from=read.sourced_from,
+                classes=read.classes,
+                removed=read.removed,
+                videos=len(walk.videos),
+            )
+        )
+        return item
 
     # -- pieces -------------------------------------------------------------------------------
 
-    def _selector(self) -> Selector:
-        """The page's selector, decoded right even when the declared charset lies."""
+    def _root(self) -> etree._Element | None:
+        """The page's root element, decoded right even when the declared charset lies."""
         response = self.response
-        text = response.text
+        # Valid UTF-8 is read as UTF-8 whatever the page declares: the site's pages are UTF-8
+        # (some GBK), and GBK text is never valid UTF-8; this also skips Scrapy's search for a
+        # declared charset in the body.
+        root = utf8_root(response.body)
+        if root is not None:
+            return root
         declared = (response.encoding or "").lower()
+        text = response.text
         if "\ufffd" not in text and declared not in _LATIN_FALLBACKS:
-            return html_selector(response)
+            return _root_of(html_selector(response))
         # Either the declared charset produced replacement characters, or none was declared and
         # Scrapy fell back to cp1252: try the encodings the site (or its mirrors) really use.
         for encoding in ("utf-8", "gb18030"):
@@ -237,27 +321,35 @@ class ArticlePage:
                 decoded = response.body.decode(encoding)
             except UnicodeDecodeError:
                 continue
-            return Selector(text=decoded, type="html", base_url=response.url)
+            return _root_of(Selector(text=decoded, type="html", base_url=response.url))
         if "\ufffd" in text:
             raise NotArticle("bad_encoding", f"bytes do not decode as {declared or 'any charset'}")
-        return html_selector(response)
+        return _root_of(html_selector(response))
 
     @staticmethod
-    def _page_text(sel: Selector) -> str:
-        return " ".join(sel.xpath("//title//text() | //body//text()").getall())
+    def _page_text(root: etree._Element | None) -> str:
+        if root is None:
+            return ""
+        return " ".join(root.xpath("//title//text() | //body//text()"))
 
-    def _url(self, sel: Selector) -> str:
+    def _url(self, root: etree._Element | None) -> str | None:
         url = canonical_article_url(self.response.url, any_host=True)
         if url:
             return url
-        for href in sel.css(CANONICAL).getall():
-            link = join_url(self.response.url, href.strip())
+        for el in _find(root, CANONICAL) if root is not None else []:
+            href = el.get("href") if el.tag == "link" else el.get("content")
+            link = join_url(self.response.url, href.strip()) if href else None
             url = canonical_article_url(link, any_host=True) if link else None
             if url:
                 return url
         if self.url_hint and (url := canonical_article_url(self.url_hint, any_host=True)):
             return url
-        raise NotArticle("no_url", f"no article URL in {self.response.url} or its canonical link")
+        return None
+
+
+def _root_of(sel: Selector) -> etree._Element | None:
+    root = sel.root
+    return root if isinstance(root, etree._Element) else None
 
 
 def _classes(el: etree._Element) -> list[str]:
@@ -265,61 +357,83 @@ def _classes(el: etree._Element) -> list[str]:
     return value.split() if isinstance(value, str) else []
 
 
-def _find_body(sel: Selector) -> etree._Element | None:
+def _find_body(root: etree._Element | None) -> etree._Element | None:
     """The first ``div.g-articl-text`` (or ``div.g-article-text``) of the page.
 
     One pass in Python over the page's divs: an XPath class test with ``normalize-space()`` and
-    ``concat()`` builds strings for every div of a page that is mostly navigation.
+    ``concat()`` builds strings for every div of a page that is mostly navigation (and even a
+    plain ``contains(@class, …)`` XPath is four times slower than this loop).
     """
-    root = sel.root
-    if not hasattr(root, "iter"):
+    if root is None:
         return None
     for el in root.iter("div"):
-        classes = _classes(el)
-        if BODY_CLASS in classes or BODY_CLASS_ALT in classes:
-            return el
+        value = el.get("class")
+        if value and "g-arti" in value:  # a substring test before splitting: most divs fail it
+            classes = value.split()
+            if BODY_CLASS in classes or BODY_CLASS_ALT in classes:
+                return el
     return None
 
 
-def _article_of(body: etree._Element, sel: Selector) -> Selector:
+def _article_of(body: etree._Element, root: etree._Element) -> etree._Element:
     """The ``div.g-article`` around the body; the whole page when a template has none."""
     for el in body.iterancestors("div"):
         if ARTICLE_CLASS in _classes(el):
-            return Selector(root=el, type="html")
-    return sel
+            return el
+    return root
 
 
-def _first_text(sel: Selector | SelectorList[Selector], css_list: tuple[str, ...]) -> str | None:
+def _head_of(
+    article: etree._Element, body: etree._Element
+) -> tuple[etree._Element | None, etree._Element | None]:
+    """``div.g-article-top`` and ``div.g-article-abstract`` of the article, looked for only
+    among the divs before its body."""
+    top = abstract = None
+    for el in article.iter("div"):
+        if el is body:
+            break
+        classes = _classes(el)
+        if top is None and "g-article-top" in classes:
+            top = el
+        elif abstract is None and "g-article-abstract" in classes:
+            abstract = el
+    return top, abstract
+
+
+def _first_text(el: etree._Element, css_list: tuple[str, ...]) -> str | None:
     for css in css_list:
-        for text in _texts(sel, css):
+        for text in _texts(el, css):
             if text.strip():
                 return text
     return None
 
 
-def _texts(sel: Selector | SelectorList[Selector], css: str) -> list[str]:
-    """Text of each match: the attribute for ``::attr()``, else all text inside the element
-    (comments excluded, which keeps the h1's leftover commented-out link out of the title)."""
-    found = sel.css(css)
-    return found.getall() if "::" in css else found.xpath("string()").getall()
+def _texts(el: etree._Element, css: str) -> list[str]:
+    """Text of each match: all text inside the element, or a meta tag's content."""
+    return [_text(found) for found in _find(el, css)]
 
 
-def _tags(sel: Selector | SelectorList[Selector]) -> Iterator[Tag]:
-    for a in sel.css(TAGS):
-        name = normalize_space("".join(a.xpath("text()").getall()))
+def _attr(el: etree._Element, name: str) -> str:
+    value = el.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _tags(el: etree._Element) -> Iterator[Tag]:
+    for a in _find(el, TAGS):
+        name = normalize_space("".join(a.xpath("text()")))
         if not name:
             continue
         try:
-            query = parse_qs(urlsplit(attribute(a, "href")).query)
+            query = parse_qs(urlsplit(_attr(a, "href")).query)
         except ValueError:  # not a URL: the tag keeps its name, its type from the colour
             query = {}
         kind = (query.get("tag_type") or [""])[0]
         if not kind:
-            colors = attribute(a, "class").split()
+            colors = _attr(a, "class").split()
             kind = next((TAG_TYPE_BY_COLOR[c] for c in colors if c in TAG_TYPE_BY_COLOR), "")
         code = None
         if kind == "stock":
-            code = attribute(a, "data-stock-code") or next(iter(query.get("tag_value", [])), None)
+            code = _attr(a, "data-stock-code") or next(iter(query.get("tag_value", [])), None)
         yield Tag(name=name, type=kind or "concept", code=code)
 
 
@@ -361,6 +475,24 @@ def _add_image(el: etree._Element, walk: _Walk, base_url: str) -> None:
     walk.image_positions.append(len(walk.blocks))
 
 
+def _absolute(base_url: str, src: str) -> str | None:
+    src = src.strip()
+    if not src or src.startswith(("data:", "javascript:")):
+        return None
+    return join_url(base_url, "https:" + src if src.startswith("//") else src)
+
+
+def _add_video(el: etree._Element, walk: _Walk, base_url: str) -> None:
+    """A ``<video>`` or the site's player box (``div.TencentBox``): its file and poster."""
+    sources = [el.get(name) or "" for name in VIDEO_URL_ATTRS]
+    sources += [el.get("src") or ""] + [s.get("src") or "" for s in el.iter("source")]
+    url = next((u for u in (_absolute(base_url, s) for s in sources) if u), None)
+    if url is None:
+        return
+    posters = (_absolute(base_url, el.get(name) or "") for name in VIDEO_POSTER_ATTRS)
+    walk.videos.append(Video(url=url, poster=next((p for p in posters if p), None)))
+
+
 def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> None:
     run: list[str] = []
     run_images = 0
@@ -375,7 +507,11 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> No
 
     for child in container:
         tag = _tag(child)
-        if tag is None or tag in _SKIP or _is_dropped(child):
+        if tag is None:
+            pass
+        elif tag == "video" or child.get(VIDEO_URL_ATTRS[0]) is not None:
+            _add_video(child, walk, base_url)
+        elif tag in _SKIP or _is_dropped(child):
             pass
         elif tag == "img":
             _add_image(child, walk, base_url)
@@ -418,9 +554,11 @@ def _inline_text(el: etree._Element, parts: list[str], walk: _Walk, base_url: st
     if tag == "br":
         parts.append(LINE_BREAK)
         return 0
-    images = 0
     if el.text:
         parts.append(el.text)
+    if not len(el):  # a leaf (most spans): nothing more inside
+        return 0
+    images = 0
     for child in el:
         images += _inline_text(child, parts, walk, base_url)
         if child.tail:
@@ -440,29 +578,46 @@ def _emit(
     walk: _Walk, parts: list[str], el: etree._Element, *, images: int, link_text: str | None
 ) -> None:
     text = "".join(parts)
+    if not images and (not text or text.isspace()):
+        return  # the white space between blocks, most runs of a container
     classes = el.get("class") or ""
     style = el.get("style") or ""
-    lines = [normalize_space(line) for line in text.split(LINE_BREAK)]
+    # One pass over the block, then split: LINE_BREAK is no space, so it survives.
+    lines = [line.strip() for line in normalize_space(text).split(LINE_BREAK)]
     lines = [line for line in lines if line]
+    walk.groups += 1
     if not lines:
         if images:  # an image-only block still separates the lead image from its caption
-            walk.blocks.append(_Block("", classes, style, images))
+            walk.blocks.append(_Block("", classes, style, images, group=walk.groups))
         return
     link_only = link_text is not None and normalize_space(text) == normalize_space(link_text)
     for line in lines:
-        walk.blocks.append(_Block(line, classes, style, images, link_only))
+        walk.blocks.append(_Block(line, classes, style, images, link_only, walk.groups))
         images = 0
 
 
 # --- from blocks to fields ------------------------------------------------------------------
 
 
-def _follows_first_image(walk: _Walk, index: int) -> bool:
-    """Whether block ``index`` comes right after the page's first image, no text between."""
-    if not walk.image_positions:
-        return False
-    start = walk.image_positions[0]
-    return start <= index and not any(b.text for b in walk.blocks[start:index])
+class _ImagesAbove:
+    """Which image each block stands right under (no text between), blocks taken in order:
+    one pass over the images for the whole body, not one per block."""
+
+    def __init__(self, walk: _Walk) -> None:
+        self.positions = walk.image_positions
+        self.next = 0  # the first image not yet above the blocks seen
+        self.last_text = -1  # the last block seen that had text
+
+    def above(self, index: int, block: _Block) -> int | None:
+        """The image block ``index`` stands under, or None; call once per block, in order."""
+        positions = self.positions
+        while self.next < len(positions) and positions[self.next] <= index:
+            self.next += 1
+        image = self.next - 1
+        under = image >= 0 and self.last_text < positions[image]
+        if block.text:
+            self.last_text = index
+        return image if under else None
 
 
 @dataclass
@@ -471,7 +626,11 @@ class _Reading:
     credits: Credits = field(default_factory=Credits)
     lines: list[str] = field(default_factory=list)
     image_credit: str | None = None
+    sourced_from: str | None = None
     related: set[int] = field(default_factory=set)  # indices of related-reading blocks
+    captions: dict[int, tuple[str | None, str | None]] = field(default_factory=dict)
+    removed: list[Removed] = field(default_factory=list)
+    classes: set[str] = field(default_factory=set)  # every class of the body's blocks
 
     def images(self, walk: _Walk) -> list[str]:
         """The body's images, less those in related-reading link lines."""
@@ -481,48 +640,85 @@ class _Reading:
             if at not in self.related
         ]
 
+    def figures(self, walk: _Walk) -> list[Figure]:
+        """The body's images with their captions and credits, in page order."""
+        out = []
+        for k, (url, at) in enumerate(zip(walk.images, walk.image_positions, strict=True)):
+            if at not in self.related:
+                caption, credit = self.captions.get(k, (None, None))
+                out.append(Figure(url=url, caption=caption, credit=credit))
+        return out
+
 
 def _read_blocks(walk: _Walk) -> _Reading:
-    """Sort the walked blocks into byline, credits, body lines and the image credit."""
+    """Sort the walked blocks into byline, credits, captions, body lines and the image credit;
+    then cut the body's boilerplate tail (:func:`~newsbot.pages.boilerplate.trim_tail`)."""
     out = _Reading()
     cover: str | None = None
     lead: str | None = None
     in_related = False
+    kept: list[Line] = []
+    removed = out.removed
     # The byline opens the body; only a lead image's caption may come before it.
     first_text = next(
         (i for i, b in enumerate(walk.blocks) if b.text and not is_caption(b.text)), None
     )
 
+    images = _ImagesAbove(walk)
     for i, block in enumerate(walk.blocks):
         text = block.text
+        if block.classes:
+            out.classes.update(block.classes.split())
+        image = images.above(i, block)
         if not text:
             continue
         if i == first_text and (BYLINE_STYLE in block.style or is_byline(text)):
             out.byline = text
             out.credits.extend(split_byline(text))
+            removed.append(Removed("byline", text, i))
             continue
-        if is_related_heading(text):
+        if is_related_heading(text) or (in_related and block.link_only):
             in_related = True
             out.related.add(i)
-            continue
-        if in_related and block.link_only:
-            out.related.add(i)
+            removed.append(Removed("related", text, i))
             continue
         in_related = False
         if DISCLAIMER_CLASS in block.classes or is_boilerplate(text):
+            kind = (
+                "disclaimer" if DISCLAIMER_CLASS in block.classes or "免责" in text else "promotion"
+            )
+            removed.append(Removed(kind, text, i))
             continue
-        found = cover_credit(text)
+        found = cover_credit(text) if len(text) <= 60 else None
         if found:
             cover = found
+            removed.append(Removed("cover_credit", text, i))
             continue
+        if image is not None:
+            at_image = block.images > 0 and walk.image_positions[image] == i
+            caption = caption_of(text, in_image_block=at_image, centered="center" in block.style)
+            if caption is not None:
+                out.captions[image] = caption
+                if lead is None and image == 0 and is_caption(text):
+                    lead = image_credit(text)
+                removed.append(Removed("caption", text, i))
+                continue
         if is_caption(text):
-            if lead is None and _follows_first_image(walk, i):
-                lead = image_credit(text)
+            removed.append(Removed("caption", text, i))
             continue
         names = credit_line(text) if REPORTER_CLASS in block.classes or len(text) <= 60 else None
         if names is not None:
             out.credits.extend(names)
+            removed.append(Removed("credit", text, i))
             continue
-        out.lines.append(text)
+        if not kept and head_promotion(text):
+            removed.append(Removed("promotion", text, i))
+            continue
+        kept.append(Line(text, block.group, i))
+    tail = trim_tail(kept)
+    removed.extend(tail.removed)
+    removed.sort(key=lambda r: r.at)
+    out.lines = [line.text for line in tail.lines]
+    out.sourced_from = tail.sourced_from
     out.image_credit = cover or lead
     return out

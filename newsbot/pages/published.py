@@ -22,7 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from lxml import etree
 from parsel import Selector, SelectorList
+from parsel.csstranslator import HTMLTranslator
 
 from newsbot.processors import BEIJING, normalize_space, parse_time
 
@@ -177,7 +179,18 @@ def read_published(
 
 
 def _texts(sel: Selector | SelectorList[Selector], css: str) -> list[str]:
-    return [normalize_space(t) for t in sel.css(css).xpath("string()").getall()]
+    """Text of each match. The query is compiled once and run on the lxml elements: parsel
+    translates CSS again at every call and wraps each match (benchmarks/extract.py)."""
+    query = _QUERIES.get(css)
+    if query is None:
+        query = _QUERIES[css] = etree.XPath(HTMLTranslator().css_to_xpath(css))
+    roots = [s.root for s in sel] if isinstance(sel, SelectorList) else [sel.root]
+    found = (el for root in roots if isinstance(root, etree._Element) for el in query(root))
+    return [normalize_space(str(_STRING(el))) for el in found]
+
+
+_QUERIES: dict[str, etree.XPath] = {}
+_STRING = etree.XPath("string()")
 
 
 def _first(texts: list[str]) -> str | None:

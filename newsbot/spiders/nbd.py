@@ -398,6 +398,8 @@ class NbdSpider(Spider):
                 return
             self._fail(meta, e.reason, detail=e.detail)
             return
+        for removed in page.removed:  # nothing leaves a body uncounted
+            self._inc(f"newsbot/removed/{removed.kind}")
         self._check_time(item, page)
         yield from self._deliver(item, meta)
 
