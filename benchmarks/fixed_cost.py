@@ -81,6 +81,10 @@ def build_apart(directory: Path, n: int) -> None:
     subprocess.run([sys.executable, __file__, "--build", str(directory), str(n)], check=True)
 
 
+def lines(path: Path) -> int:
+    return sum(1 for line in path.open("rb") if line.strip()) if path.exists() else 0
+
+
 def crawl(root: str, state: Path, work: Path, extra: dict[str, str]):  # type: ignore[no-untyped-def]
     if work.exists():
         shutil.rmtree(work)
@@ -90,8 +94,13 @@ def crawl(root: str, state: Path, work: Path, extra: dict[str, str]):  # type: i
     settings.update(extra)
     for key, value in settings.items():
         cmd += ["-s", f"{key}={value}"]
-    cmd += ["-o", f"{work / 'articles.jsonl'}:jsonl"]
+    # The hourly job's one target (delivered is kept per destination, README: Destinations).
+    cmd += ["-o", f"{feed_of(state)}:jsonl"]
     return run_measured(cmd, cwd=ROOT, env=scrapy_env(), log=work / "crawl.log")
+
+
+def feed_of(state: Path) -> Path:
+    return state.parent / f"feed-{state.name}" / "articles.jsonl"
 
 
 def main() -> None:
@@ -141,13 +150,9 @@ def main() -> None:
                 problems |= first.returncode != 0
             for i in range(args.runs):
                 for n in sizes if i % 2 == 0 else reversed(sizes):
+                    before = lines(feed_of(work / f"state-{n}"))
                     run = crawl(root, work / f"state-{n}", work / f"run-{n}-{i}", extra)
-                    exported = sum(
-                        1
-                        for p in (work / f"run-{n}-{i}").glob("articles*.jsonl")
-                        for line in p.open("rb")
-                        if line.strip()
-                    )
+                    exported = lines(feed_of(work / f"state-{n}")) - before
                     seconds[n].append(run.seconds)
                     rss[n].append(run.peak_rss / 2**20)
                     bad = run.returncode != 0 or exported != 0

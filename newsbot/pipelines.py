@@ -226,7 +226,10 @@ class DeliveryPipeline:
             ) from None
         if before is not None:
             revision, digest = before
-            if digest == content_hash(record):
+            if digest != content_hash(record):
+                adapter["revision"] = revision + 1
+                self._inc("newsbot/revised")
+            elif self.state.all_have(ident, revision):
                 self._inc("newsbot/unchanged")
                 raise RecordDropped(
                     "unchanged",
@@ -234,8 +237,12 @@ class DeliveryPipeline:
                     settles=False,
                     log_level="DEBUG",
                 )
-            adapter["revision"] = revision + 1
-            self._inc("newsbot/revised")
+            else:
+                # As delivered, but a destination of this run lacks it (a new feed target):
+                # the same revision goes to the feeds that lack it (their item filters).
+                if "revision" in adapter.field_names():
+                    adapter["revision"] = revision
+                self._inc("newsbot/redelivered")
         elif "revision" in adapter.field_names():
             adapter["revision"] = 1
         fingerprint = text_fingerprint(record.get("body"), self.min_chars)

@@ -123,7 +123,13 @@ def test_recovery_after_a_crash_between_intent_and_rename(tmp_path: Path) -> Non
         st = temp.stat()
         entries.append(
             PublishEntry(
-                str(temp), str(target), st.st_dev, st.st_ino, st.st_size, [delivery(ident)]
+                str(temp),
+                str(target),
+                st.st_dev,
+                st.st_ino,
+                st.st_size,
+                [delivery(ident)],
+                destination=str(target),
             )
         )
     store.begin_publish(entries)
@@ -138,6 +144,9 @@ def test_recovery_after_a_crash_between_intent_and_rename(tmp_path: Path) -> Non
         assert (report.published, report.discarded) == (1, 1)
         assert store.state_of("1") == "exported"
         assert store.state_of("2") == "pending"
+        # The destination of the published file has its article; the other has nothing.
+        assert store.destination_revision(str(published), "1") == 1
+        assert store.destination_revision(str(unpublished), "2") is None
         assert report.temps_removed == [entries[1].temp]
         assert not Path(entries[1].temp).exists()
         assert published.read_text() == '{"article_id": "1"}\n'

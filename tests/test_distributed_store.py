@@ -113,6 +113,7 @@ def test_a_dead_workers_publish_is_settled_from_its_files(crawl: Crawl, tmp_path
                 st.st_ino,
                 st.st_size,
                 [delivery(ident)],
+                destination=str(tmp_path / "out%(batch_id)d.jsonl"),
             )
         )
     a.begin_publish(entries)
@@ -123,6 +124,9 @@ def test_a_dead_workers_publish_is_settled_from_its_files(crawl: Crawl, tmp_path
     assert (report.published, report.discarded) == (1, 1)
     assert report.temps_removed == [entries[1].temp]
     assert b.state_of("1") == "exported" and b.state_of("2") == "pending"
+    # Recovery gives the destination what its published file holds, and nothing else.
+    assert b.destination_revision(str(tmp_path / "out%(batch_id)d.jsonl"), "1") == 1
+    assert b.destination_revision(str(tmp_path / "out%(batch_id)d.jsonl"), "2") is None
     assert b.reap("a") == (0, 0, 0)
     assert b.pop() == (member("2"), "own")  # the unpublished one is fetched again
 

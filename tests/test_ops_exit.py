@@ -229,7 +229,12 @@ def test_interrupted_run_leaves_pending_and_exits_1(tmp_path: Path):
     with DeliverySite(10) as site:
         site.hold_after(3)
         cmd = crawl_command(
-            site.root, state, "-o", f"{tmp_path}/out/%(time)s.jsonl", args={"columns": COLUMN}
+            # the target run_crawl writes: the next run goes on with the same destination
+            site.root,
+            state,
+            "-o",
+            f"{tmp_path}/records.jsonl",
+            args={"columns": COLUMN},
         )
         log = tmp_path / "run.log"
         proc = start(cmd, PROJECT, log)

@@ -10,6 +10,7 @@ test_delivery_store.py and test_distributed_store.py.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import os
 import time
 from collections.abc import Iterator
@@ -204,6 +205,104 @@ def test_alone_nothing_is_held_elsewhere(backend: StateBackend) -> None:
     store.discovered("1")
     assert store.wait_for_others(["1", "2"], timeout=0) == 0
     assert str(store.directory)
+
+
+# -- destinations (issue 14 item 3: delivered is a property of a feed target) -------------------
+
+
+def publish_to(
+    store: StateBackend,
+    tmp: Path,
+    name: str,
+    destination: str,
+    deliveries: list[Delivery],
+    *,
+    claimed: bool = True,
+) -> None:
+    if claimed:
+        claim(store, deliveries)
+    temp = tmp / f".{name}.tmp"
+    temp.write_text("".join(f'{{"article_id": "{d.article_id}"}}\n' for d in deliveries))
+    st = temp.stat()
+    entry = PublishEntry(
+        str(temp), str(tmp / name), st.st_dev, st.st_ino, st.st_size, deliveries, destination
+    )
+    token = store.begin_publish([entry])
+    os.replace(temp, tmp / name)
+    store.finish_publish(token, [entry])
+
+
+def test_each_destination_keeps_what_it_was_given(backend: StateBackend, tmp_path: Path) -> None:
+    store = backend
+    publish_to(store, tmp_path, "a.jsonl", "/srv/a.jsonl", [delivery("1"), delivery("2")])
+    assert store.destination_revision("/srv/a.jsonl", "1") == 1
+    assert store.destination_revision("/srv/b.csv", "1") is None
+    assert store.destination_revision("/srv/a.jsonl", "3") is None
+    publish_to(store, tmp_path, "b.csv", "/srv/b.csv", [delivery("1", revision=2)])
+    assert store.destination_revision("/srv/b.csv", "1") == 2
+    assert store.destination_revision("/srv/a.jsonl", "1") == 1  # the other keeps revision 1
+    # An older revision published late never lowers what a destination has.
+    # (a distributed worker's claim refuses it; a late publish on one machine does not)
+    publish_to(store, tmp_path, "b2.csv", "/srv/b.csv", [delivery("1", revision=1)], claimed=False)
+    assert store.destination_revision("/srv/b.csv", "1") == 2
+    # A publish that names no destination (a rebuild) gives no destination anything.
+    publish(store, tmp_path, "c.jsonl", [delivery("5")])
+    assert store.state_of("5") == "exported"
+    assert store.destination_revision("", "5") is None
+
+
+def test_a_feed_newsbot_cannot_watch_is_a_destination_too(backend: StateBackend) -> None:
+    store = backend
+    store.bulk_exported([(delivery("8"), "-")])
+    store.note_destination("s3://bucket/a.jsonl", [delivery("8"), delivery("9", revision=3)])
+    assert store.destination_revision("s3://bucket/a.jsonl", "8") == 1
+    assert store.destination_revision("s3://bucket/a.jsonl", "9") == 3
+
+
+def _as_if_upgraded(store: StateBackend) -> None:
+    """Make what was published so far count as published before the store kept destinations
+    (what opening a store of an older newsbot records)."""
+    later = str(int(time.time()) + 5)
+    if isinstance(store, RedisStateStore):
+        store.redis.hset(store.k("meta"), "destinations_since", later)
+    else:
+        assert isinstance(store, StateStore)
+        store.commit()
+        store._db.execute("UPDATE meta SET value = ? WHERE key = 'destinations_since'", (later,))
+
+
+def test_a_new_destination_adopts_the_files_published_before_upgrading(
+    backend: StateBackend, tmp_path: Path
+) -> None:
+    store = backend
+    publish(store, tmp_path, "articles-2026-01-01.jsonl", [delivery("1"), delivery("2")])
+    publish(store, tmp_path, "other.csv", [delivery("3")])
+    # A store that never kept destinations before: nothing to adopt.
+    assert store.adopt("/x", "*") == 0
+    _as_if_upgraded(store)
+    pattern = glob.escape(str(tmp_path)) + "/articles-*.jsonl"
+    assert store.adopt(str(tmp_path) + "/articles-%(time)s.jsonl", pattern) == 2
+    name = str(tmp_path) + "/articles-%(time)s.jsonl"
+    assert store.destination_revision(name, "1") == 1
+    assert store.destination_revision(name, "3") is None
+    # Only a destination never seen adopts; a second call changes nothing.
+    assert store.adopt(name, "*") == 0
+    assert store.destination_revision(name, "3") is None
+
+
+def test_a_rebuilt_store_lets_destinations_adopt_its_files(
+    backend: StateBackend, tmp_path: Path
+) -> None:
+    store = backend
+    store.bulk_exported([(delivery("1"), str(tmp_path / "a.jsonl")), (delivery("2"), "-")])
+    assert store.adopt(str(tmp_path / "a.jsonl"), glob.escape(str(tmp_path / "a.jsonl"))) == 0
+    store.files_adoptable()
+    name = str(tmp_path / "b.jsonl")
+    assert store.adopt(name, glob.escape(name)) == 0  # its files hold nothing
+    name = str(tmp_path / "a.jsonl")
+    assert store.adopt(name + "x", glob.escape(name)) == 1
+    assert store.destination_revision(name + "x", "1") == 1
+    assert store.destination_revision(name + "x", "2") is None
 
 
 def reopened_after_a_crash(store: StateBackend) -> StateBackend:

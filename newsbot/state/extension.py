@@ -11,14 +11,17 @@ and exporters report to (``register_temp``, ``forget_temp``, ``note_written``,
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import logging
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from scrapy.extensions.feedexport import FeedExporter
+from scrapy.extensions.feedexport import FeedExporter, ItemFilter
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.misc import load_object
 from scrapy.utils.spider import DefaultSpider
 from twisted.internet.defer import Deferred
 
@@ -27,10 +30,17 @@ from newsbot.idset import IdSet
 from newsbot.outcome import fail_and_stop, fail_run, failed_feeds
 from newsbot.spiders.arguments import run_arguments
 from newsbot.state.backends import open_store
+from newsbot.state.destinations import (
+    DestinationFilter,
+    destination_name,
+    destination_pattern,
+    is_local,
+)
 from newsbot.state.errors import StateError, StateUnavailable
 from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.records import as_dict, url_date
 from newsbot.state.redis_guard import RedisUnavailable
+from newsbot.state.store import StateStore
 
 T = TypeVar("T")
 
@@ -57,6 +67,11 @@ class StateExtension:
         self._column_marks: dict[str, int] = {}
         self._feeds_done: Deferred[None] | None = None
         self._closed = False
+        #: The run's destinations (newsbot.state.destinations): name → glob of its files.
+        self.destinations: dict[str, str] = {}
+        #: One machine: what to fetch and write is decided per destination. A distributed
+        #: crawl (Redis) records destinations too, but its workers' claim stays per article.
+        self.per_destination = isinstance(store, StateStore)
         #: The store refused a write (a full disk, a lock held elsewhere): the run is failing.
         self._store_broken = False
 
@@ -105,9 +120,29 @@ class StateExtension:
     # -- what the spider asks -------------------------------------------------------------
 
     def is_delivered(self, article_id: str) -> bool:
-        """True when an earlier run exported (or dropped, for a reason that does not change by
-        fetching again) this article: no need to fetch it."""
-        return self.store.is_settled(article_id)
+        """True when earlier runs gave this article to every destination of this run (or
+        dropped it, for a reason that does not change by fetching again): no need to fetch it.
+        A destination the store has never seen has nothing, so it gets every article."""
+        if not self.per_destination:
+            return self.store.is_settled(article_id)
+        state = self.store.state_of(article_id)
+        if state == "dropped":
+            return True
+        if state != "exported":
+            return False
+        return all(
+            self.store.destination_revision(name, article_id) is not None
+            for name in self.destinations
+        )
+
+    def all_have(self, article_id: str, revision: int) -> bool:
+        if not self.per_destination:
+            return True  # the delivered revision: the claim would refuse it anyway
+        return not any(self.lacks(name, article_id, revision) for name in self.destinations)
+
+    def lacks(self, destination: str, article_id: str, revision: int) -> bool:
+        had = self.store.destination_revision(destination, article_id)
+        return had is None or had < revision
 
     def high_water_mark(self, column: str) -> dt.datetime | None:
         """Publication time of the newest article a complete earlier run exported from this
@@ -151,7 +186,21 @@ class StateExtension:
             self._untracked[delivery.article_id] = delivery
 
     def publishing(self, entries: list[PublishEntry]) -> int:
+        for entry in entries:
+            if not entry.destination:
+                entry.destination = self._destination_of(entry.target)
         return self.store.begin_publish(entries)
+
+    def _destination_of(self, target: str) -> str:
+        """The run's destination whose template renders ``target`` (a file, or a file under a
+        directory destination such as a Hexo blog); empty when none does."""
+        target = os.path.normpath(target)  # `-o ../a.jsonl` renders /dir/../a.jsonl
+        if target in self.destinations:
+            return target
+        for name, pattern in self.destinations.items():
+            if fnmatch.fnmatchcase(target, pattern) or fnmatch.fnmatchcase(target, pattern + "/*"):
+                return name
+        return ""
 
     def published(self, token: int | None, entries: list[PublishEntry]) -> None:
         """The entries' files are in place: their articles are exported (the first published
@@ -205,14 +254,51 @@ class StateExtension:
         stats = self.crawler.stats
         assert stats is not None
         stats.set_value("newsbot/exported", 0)
-        if self.crawler.get_extension(FeedExporter) is not None:
+        feeds = self.crawler.get_extension(FeedExporter)
+        if feeds is not None:
             self._feeds_done = Deferred()
+            self._open_destinations(feeds)
         else:
             logger.warning(
                 "No feed is configured (-o/FEEDS): records are not delivered anywhere, so "
                 "every article stays pending in %s",
                 self.store.directory,
             )
+
+    def _open_destinations(self, feeds: FeedExporter) -> None:
+        """Name the run's destinations, let a new one adopt what an upgraded store published
+        before it kept destinations, and give each feed the filter that keeps it to what its
+        destination lacks (one fetch per article, as many copies as feeds need)."""
+        for template, options in feeds.feeds.items():
+            name = destination_name(str(template))
+            pattern = destination_pattern(name)
+            self.destinations[name] = pattern
+            if is_local(name):
+                adopted = self.store.adopt(name, pattern)
+                if adopted:
+                    logger.info(
+                        "Destination %s takes the %d articles its files held before the state "
+                        "store kept destinations",
+                        name,
+                        adopted,
+                    )
+            options["item_filter"] = self._filter_factory(name, options.get("item_filter"))
+        # Scrapy may have opened the feeds' first batch before this handler ran.
+        for slot in feeds.slots:
+            name = destination_name(str(slot.uri_template))
+            if not isinstance(slot.filter, DestinationFilter):
+                slot.filter = DestinationFilter(
+                    slot.feed_options, service=self, destination=name, inner=slot.filter
+                )
+
+    def _filter_factory(self, name: str, user: Any) -> Any:
+        def build(feed_options: dict[str, Any] | None) -> DestinationFilter:
+            inner = (
+                load_object(user)(feed_options) if user is not None else ItemFilter(feed_options)
+            )
+            return DestinationFilter(feed_options, service=self, destination=name, inner=inner)
+
+        return build
 
     def article_discovered(
         self, article_id: str, url: str, meta: dict[str, Any], spider: Spider
@@ -264,6 +350,9 @@ class StateExtension:
             # their feeds closed without error, which is the best evidence there is.
             for d in untracked:
                 self._note_mark(d)
+            for name in self.destinations:
+                if not is_local(name):
+                    self.store.note_destination(name, untracked)
             stats.inc_value(
                 "newsbot/exported", self.store.bulk_exported((d, "") for d in untracked)
             )

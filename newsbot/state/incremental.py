@@ -1,9 +1,10 @@
 """The incremental rule, in one place: what an earlier run delivered is not fetched again, and a
 column's paging stops where the earlier runs left off.
 
-- :meth:`Incremental.skip_delivered`: an article an earlier run exported (or dropped for a
-  reason that does not change by fetching again) is not fetched, unless the run is ``full=1``;
-  counted once, as ``newsbot/skipped/delivered``.
+- :meth:`Incremental.skip_delivered`: an article earlier runs gave to every destination of this
+  run (:mod:`newsbot.state.destinations`), or dropped for a reason that does not change by
+  fetching again, is not fetched, unless the run is ``full=1``; counted once, as
+  ``newsbot/skipped/delivered``.
 - :meth:`Incremental.caught_up`: a list page on which every article was delivered and is older
   than the column's high-water mark (less ``NEWSBOT_INCREMENTAL_OVERLAP_HOURS``) ends the
   column.

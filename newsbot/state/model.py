@@ -58,6 +58,9 @@ class PublishEntry:
     size: int
     deliveries: Collection[Delivery] = field(default_factory=list)
     """A list, or the feed's packed :class:`~newsbot.idset.DeliveryLog` (never copied)."""
+    destination: str = ""
+    """The feed's destination name (:func:`newsbot.state.destinations.destination_name`);
+    empty for a file no feed of the run wrote (a rebuild)."""
 
     def json_text(self) -> str:
         """:meth:`to_json` as JSON text, one record at a time: a feed file of 50,000 records
@@ -78,6 +81,7 @@ class PublishEntry:
             "dev": self.dev,
             "ino": self.ino,
             "size": self.size,
+            "destination": self.destination,
             **({"records": [d.to_json() for d in self.deliveries]} if records else {}),
         }
 
@@ -90,6 +94,7 @@ class PublishEntry:
             obj["ino"],
             obj["size"],
             [Delivery.from_json(r) for r in obj["records"]],
+            obj.get("destination", ""),  # intents an older newsbot recorded have none
         )
 
     def is_published(self) -> bool:

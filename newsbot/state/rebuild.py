@@ -230,6 +230,8 @@ def load(store: StateBackend, best: Best) -> None:
             marks[d.column] = max(marks.get(d.column, 0), d.published_at)
     for column, mark in marks.items():
         store.set_high_water_mark(column, mark)
+    # The destinations are not in the files: each adopts what its files hold on its next run.
+    store.files_adoptable()
     store.commit()
 
 

@@ -125,10 +125,17 @@ local function clear_worker(w)
 end
 
 -- Mark the records of published files exported (entries: [[file, [delivery, ...]], ...]).
+local function give(dest, id, rev)
+  local key = k('dest:' .. dest)
+  local had = tonumber(redis.call('HGET', key, id) or '0')
+  if rev > had then redis.call('HSET', key, id, rev) end
+end
+
 local function publish(w, entries, now)
   local n = 0
   for _, e in ipairs(entries) do
     local file = nn(e[1])
+    local dest = nn(e[3])
     if file then
       redis.call('HSET', k('files'), file, cjson.encode({n = #e[2], t = now, w = w}))
     end
@@ -152,6 +159,7 @@ local function publish(w, entries, now)
         rec_put(id, r)
         if r.p then redis.call('ZADD', k('recent'), r.p, id) end
       end
+      if dest then give(dest, id, rev) end
       local o = owner(id)
       if o and o.w == w then disown(id, o) end
       n = n + 1
@@ -467,6 +475,13 @@ end
 return 1
 """
 
+#: ARGV: P, destination, [[id, revision], ...] → records a feed newsbot cannot watch was given.
+GIVE = r"""
+local dest = ARGV[2]
+for _, r in ipairs(cjson.decode(ARGV[3])) do give(dest, tostring(r[1]), tonumber(r[2])) end
+return 1
+"""
+
 SCRIPTS = {
     name: PRELUDE + body
     for name, body in {
@@ -491,5 +506,6 @@ SCRIPTS = {
         "dropped": DROPPED,
         "first_with_text": FIRST_WITH_TEXT,
         "set_mark": SET_MARK,
+        "give": GIVE,
     }.items()
 }

@@ -26,6 +26,7 @@ How the guarantees are kept (every step is one Lua script, see :mod:`newsbot.sta
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
 import json
 import os
@@ -159,6 +160,10 @@ class RedisStateStore:
                 )
         if marker_dir is not None:
             self._check_created(Path(marker_dir), create)
+        if self.redis.hget(self.k("meta"), "destinations_since") is None:
+            # Data from before destinations were kept: their files may be adopted (see adopt).
+            since = int(time.time()) if self.redis.hlen(self.k("a")) else 0
+            self.redis.hsetnx(self.k("meta"), "destinations_since", since)
 
     def _check_created(self, directory: Path, create: bool | None) -> None:
         """Never start over silently: a machine that worked with this state remembers it (a
@@ -455,6 +460,46 @@ class RedisStateStore:
         digest = r.get("h")
         return int(r.get("v", 0)), bytes.fromhex(digest) if digest else None
 
+    def destination_revision(self, destination: str, article_id: str | int) -> int | None:
+        raw = self.redis.hget(self.k(f"dest:{destination}"), str(article_id))
+        return None if raw is None else int(raw)
+
+    def adopt(self, destination: str, pattern: str) -> int:
+        """As :meth:`StateStore.adopt`: a destination never seen takes the articles of the
+        files published before destinations were kept that ``pattern`` matches."""
+        dest_key = self.k(f"dest:{destination}")
+        if self.redis.exists(dest_key):
+            return 0
+        since = int(self.redis.hget(self.k("meta"), "destinations_since") or 0)
+        if not since:
+            return 0
+        files: dict[str, bool] = {}
+        given: dict[str, int] = {}
+        for ident, raw in self.redis.hscan_iter(self.k("a"), count=1000):
+            r = json.loads(raw)
+            path = r.get("f")
+            if r.get("s") != 1 or not path:
+                continue
+            if path not in files:
+                info = self.redis.hget(self.k("files"), path)
+                old = info is not None and int(json.loads(info).get("t", 0)) <= since
+                files[path] = old and fnmatch.fnmatchcase(path, pattern)
+            if files[path]:
+                given[str(ident)] = int(r.get("v", 0))
+        if given:
+            self.redis.hset(dest_key, mapping=given)
+        return len(given)
+
+    def files_adoptable(self) -> None:
+        self.redis.hset(self.k("meta"), "destinations_since", int(time.time()))
+
+    def note_destination(self, destination: str, deliveries: Iterable[Delivery]) -> None:
+        deliveries = list(deliveries)
+        if deliveries:
+            self._run(
+                "give", destination, json.dumps([[d.article_id, d.revision] for d in deliveries])
+            )
+
     def high_water_mark(self, column: str) -> dt.datetime | None:
         raw = self.redis.hget(self.k("marks"), column)
         return dt.datetime.fromtimestamp(int(raw), BEIJING) if raw else None
@@ -726,7 +771,10 @@ class RedisStateStore:
 
 def _entries_json(entries: Iterable[PublishEntry]) -> str:
     return json.dumps(
-        [[e.target or None, [d.to_json() for d in e.deliveries]] for e in entries],
+        [
+            [e.target or None, [d.to_json() for d in e.deliveries], e.destination or None]
+            for e in entries
+        ],
         ensure_ascii=False,
     )
 

@@ -65,6 +65,10 @@ class StateBackend(Protocol):
 
     def high_water_mark(self, column: str) -> dt.datetime | None: ...
 
+    def destination_revision(self, destination: str, article_id: str | int) -> int | None:
+        """The revision of the article a destination (feed target) was given; None: never."""
+        ...
+
     def columns_with_marks(self) -> list[str]: ...
 
     # -- transitions ------------------------------------------------------------------------
@@ -89,6 +93,20 @@ class StateBackend(Protocol):
     def set_high_water_mark(self, column: str, mark: int) -> None: ...
 
     def bulk_exported(self, deliveries: Iterable[tuple[Delivery, str]]) -> int: ...
+
+    def note_destination(self, destination: str, deliveries: Iterable[Delivery]) -> None:
+        """Record that a destination newsbot cannot watch (stdout, remote) was given these."""
+        ...
+
+    def files_adoptable(self) -> None:
+        """Let a destination seen for the first time adopt what the files published so far
+        hold (a rebuilt store: the files say nothing of destinations)."""
+        ...
+
+    def adopt(self, destination: str, pattern: str) -> int:
+        """A destination never seen takes what files published before the store kept
+        destinations (an upgraded store) hold, when their path matches ``pattern``."""
+        ...
 
     # -- publishing -------------------------------------------------------------------------
 
@@ -135,6 +153,13 @@ class DeliveryService(Protocol):
 
     # the delivery pipeline
     def delivered(self, article_id: str) -> tuple[int, bytes | None] | None: ...
+
+    def all_have(self, article_id: str, revision: int) -> bool:
+        """Every destination of the run has this revision of the article (or a later one)."""
+        ...
+
+    # the feeds' item filters (newsbot.state.destinations)
+    def lacks(self, destination: str, article_id: str, revision: int) -> bool: ...
 
     def first_with_text(self, text_hash: int, article_id: str) -> str | None: ...
 

@@ -67,7 +67,7 @@ DB_NAME = "state.sqlite3"
 #: before the first crawl: its lock file and log directory. They say nothing about whether a
 #: store existed (this lock file, and the run reports in runs/, do).
 WRAPPER_NAMES = ("cron.lock", "logs")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 REBUILD_HINT = (
     "newsbot never recreates a state store on its own, because a new store would deliver every "
@@ -144,6 +144,17 @@ def _statements(script: str) -> list[str]:
                 out.append(current.strip())
             current = ""
     return out
+
+
+# Schema 3: what each destination (feed target, newsbot.state.destinations) has been given.
+_DESTINATIONS = """
+CREATE TABLE IF NOT EXISTS destinations (
+    destination TEXT NOT NULL,
+    article_id INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    PRIMARY KEY (destination, article_id)
+) WITHOUT ROWID
+"""
 
 
 class StateStore:
@@ -270,6 +281,7 @@ class StateStore:
         conn.execute("BEGIN IMMEDIATE")
         for stmt in _statements(_SCHEMA + _TOTALS):
             conn.execute(stmt)
+        conn.execute(_DESTINATIONS)
         now = str(int(time.time()))
         conn.executemany(
             "INSERT INTO meta VALUES (?, ?)",
@@ -278,6 +290,8 @@ class StateStore:
                 ("created_at", now),
                 ("kind", "newsbot"),
                 (CHECKED_AT, now),  # an empty store is sound: the first full check is due later
+                # Nothing was published before destinations were kept: nothing to adopt.
+                ("destinations_since", "0"),
             ],
         )
         conn.execute("COMMIT")
@@ -303,6 +317,9 @@ class StateStore:
         version = int(rows.get("schema_version", "0"))
         if version == 1:
             self._upgrade_to_totals()
+            version = 2
+        if version == 2:
+            self._migrate_to_3()
         elif version != SCHEMA_VERSION:
             raise sqlite3.DatabaseError(
                 f"schema version {version}, this newsbot reads version {SCHEMA_VERSION}"
@@ -324,9 +341,7 @@ class StateStore:
         conn.execute("BEGIN IMMEDIATE")
         for stmt in _statements(_TOTALS):
             conn.execute(stmt)
-        conn.execute(
-            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
-        )
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
         conn.execute("COMMIT")
 
     def _checked(self) -> None:
@@ -343,6 +358,20 @@ class StateStore:
         if not problems:
             self._checked()
         return problems
+
+    def _migrate_to_3(self) -> None:
+        """Schema 2 → 3: add the destinations table. What was published before stays with the
+        files that hold it: a destination seen for the first time adopts the articles of the
+        files published before ``destinations_since`` that its template matches (:meth:`adopt`)."""
+        conn = self._db
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(_DESTINATIONS)
+        conn.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            [("schema_version", "3"), ("destinations_since", str(int(time.time())))],
+        )
+        conn.execute("COMMIT")
+        logger.info("State store %s upgraded to schema 3 (destinations)", self.path)
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -531,6 +560,56 @@ class StateStore:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def destination_revision(self, destination: str, article_id: str | int) -> int | None:
+        """The revision of the article ``destination`` was given; None when it never was."""
+        row = self._db.execute(
+            "SELECT revision FROM destinations WHERE destination = ? AND article_id = ?",
+            (destination, key(article_id)),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def adopt(self, destination: str, pattern: str) -> int:
+        """A destination the store has never seen takes the articles of the files published
+        before the store kept destinations (an upgraded store) whose path matches ``pattern``
+        (a glob, :func:`~newsbot.state.destinations.destination_pattern`). Returns how many."""
+        db = self._db
+        if db.execute(
+            "SELECT 1 FROM destinations WHERE destination = ? LIMIT 1", (destination,)
+        ).fetchone():
+            return 0
+        row = db.execute("SELECT value FROM meta WHERE key = 'destinations_since'").fetchone()
+        since = int(row[0]) if row else 0
+        if not since:
+            return 0
+        cur = self._write(
+            "INSERT OR IGNORE INTO destinations (destination, article_id, revision)"
+            " SELECT ?, a.article_id, a.revision FROM articles a JOIN files f USING (file_id)"
+            " WHERE a.state = 1 AND f.published_at <= ? AND f.path GLOB ?",
+            (destination, since, pattern),
+        )
+        self.commit()
+        return max(cur.rowcount, 0)
+
+    def files_adoptable(self) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO meta VALUES ('destinations_since', ?)", (str(int(time.time())),)
+        )
+        self.commit()
+
+    def note_destination(self, destination: str, deliveries: Iterable[Delivery]) -> None:
+        """Record that ``destination`` was given these records (a feed newsbot cannot watch)."""
+        for d in deliveries:
+            self._give(destination, d)
+        self.commit()
+
+    def _give(self, destination: str, d: Delivery) -> None:
+        self._write(
+            "INSERT INTO destinations (destination, article_id, revision) VALUES (?, ?, ?)"
+            " ON CONFLICT (destination, article_id) DO UPDATE SET"
+            " revision = max(revision, excluded.revision)",
+            (destination, key(d.article_id), d.revision),
+        )
+
     def high_water_mark(self, column: str) -> dt.datetime | None:
         row = self._db.execute("SELECT mark FROM marks WHERE column_id = ?", (column,)).fetchone()
         return dt.datetime.fromtimestamp(row[0], BEIJING) if row else None
@@ -709,6 +788,8 @@ class StateStore:
                     file_id,
                 ),
             )
+            if entry.destination:
+                self._give(entry.destination, d)
         return len(entry.deliveries)
 
     def recover(self) -> Recovery:
