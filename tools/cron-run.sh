@@ -70,8 +70,11 @@ fi
 
 cd "$project"
 status=0
+# --foreground: timeout signals Scrapy alone. Without it, timeout sends SIGTERM to Scrapy and then
+# to its whole process group, and a loaded machine can deliver the two separately: Scrapy reads
+# a second SIGTERM as "force an unclean shutdown" and nothing is published or reported.
 flock -n -E 75 "$state/cron.lock" \
-    timeout --signal=TERM --kill-after="$grace" "$limit" "$@" \
+    timeout --signal=TERM --kill-after="$grace" --foreground "$limit" "$@" \
     || status=$?
 
 case $status in
