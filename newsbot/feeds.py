@@ -39,7 +39,7 @@ from w3lib.url import file_uri_to_path
 
 from newsbot.idset import DeliveryLog
 from newsbot.outcome import fail_and_stop, fail_run, running_engine
-from newsbot.state.files import fsync_dir
+from newsbot.state.files import fsync_dir, temp_beside
 from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.service import delivery_service
 
@@ -359,7 +359,7 @@ class AtomicFileFeedStorage:
 
     @staticmethod
     def _temp_name(target: Path) -> str:
-        return str(target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        return str(temp_beside(target))
 
     def _register(self, path: str) -> None:
         ledger = self.ledger

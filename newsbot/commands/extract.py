@@ -151,13 +151,19 @@ def summary_line(records: int, pages: int, removed: Counter[str]) -> str:
     )
 
 
-class Command(ScrapyCommand):
+class PathsCommand:
+    """Mixin of the commands that read the files and folders named (``extract``, ``tails``):
+    no project needed, no log (their output is what they print), PATHs as arguments. (Not a
+    ScrapyCommand itself: Scrapy would list it as a command.)"""
+
     requires_project = False
     default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
         return "[options] PATH [PATH ...]"
 
+
+class Command(PathsCommand, ScrapyCommand):
     def short_desc(self) -> str:
         return "Print a JSON line for each saved article page (files or folders)"
 

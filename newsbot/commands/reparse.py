@@ -16,8 +16,6 @@ and make the exit status 1; articles archived only with other statuses (a 404) a
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import sys
 from collections import Counter
 from pathlib import Path
@@ -35,6 +33,7 @@ from newsbot.ops.archive import Capture, archive_dir, iter_captures, warc_files
 from newsbot.pages import NotArticle
 from newsbot.pages.article import ArticlePage
 from newsbot.pipelines import RecordDropped, ValidationPipeline
+from newsbot.state.files import atomic_file
 from newsbot.urls import article_path_parts
 
 
@@ -97,15 +96,8 @@ class Command(ScrapyCommand):
 
     def _write_file(self, target: Path, captures: dict[str, list[Capture]]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-        try:
-            with open(temp, "xb") as fh:
-                self._emit(fh, captures)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(temp, target)
-        finally:
-            temp.unlink(missing_ok=True)
+        with atomic_file(target) as fh:
+            self._emit(fh, captures)
 
     def _emit(self, out: IO[bytes], captures: dict[str, list[Capture]]) -> None:
         assert self.settings is not None

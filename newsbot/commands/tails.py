@@ -12,12 +12,17 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from newsbot.commands.extract import POST_SUFFIX, page_files, post_page, saved_response
+from newsbot.commands.extract import (
+    POST_SUFFIX,
+    PathsCommand,
+    page_files,
+    post_page,
+    saved_response,
+)
 from newsbot.ops.tails import tail_counts
 from newsbot.pages import NotArticle
 from newsbot.pages.article import ArticlePage
@@ -25,13 +30,7 @@ from newsbot.pages.article import ArticlePage
 RECORD_SUFFIXES = (".jsonl", ".jl")
 
 
-class Command(ScrapyCommand):
-    requires_project = False
-    default_settings: ClassVar[dict[str, Any]] = {"LOG_ENABLED": False}
-
-    def syntax(self) -> str:
-        return "[options] PATH [PATH ...]"
-
+class Command(PathsCommand, ScrapyCommand):
     def short_desc(self) -> str:
         return "List the most frequent last blocks of bodies (records or saved pages)"
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import secrets
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from newsbot.state.files import atomic_file
 from newsbot.state.model import url_date_str
 from newsbot.urls import article_url
 
@@ -126,21 +125,13 @@ def _merged(
 
 
 def _write(path: Path, lines: Iterable[str], expect: int | None = None) -> dict[str, Any]:
-    """Write ``lines`` to ``path`` through a temporary file, fsync'ed and renamed; with
+    """Replace ``path`` with ``lines`` (:func:`~newsbot.state.files.atomic_file`); with
     ``expect``, raise :class:`_Disagrees` (leaving ``path`` alone) unless that many came."""
-    temp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
     n = 0
-    try:
-        with open(temp, "xb") as fh:
-            for line in lines:
-                fh.write(line.encode("utf-8") + b"\n")
-                n += 1
-            if expect is not None and n != expect:
-                raise _Disagrees
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as fh:
+        for line in lines:
+            fh.write(line.encode("utf-8") + b"\n")
+            n += 1
+        if expect is not None and n != expect:
+            raise _Disagrees
     return {"path": str(path), "count": n}

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from newsbot.state.files import atomic_file
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
@@ -85,16 +87,8 @@ def run_context(crawler: Crawler) -> RunContext:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync'ed and renamed: a reader sees
+    """Write ``data`` to ``path`` (:func:`~newsbot.state.files.atomic_file`): a reader sees
     the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    try:
-        with open(temp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as fh:
+        fh.write(data)

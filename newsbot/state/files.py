@@ -1,6 +1,6 @@
-"""Filesystem helpers of the state directory: the run lock, durable renames, telling a
-filesystem problem from a damaged store, and removing the temporary files a crashed run left
-(ours only: they were registered before being written).
+"""Filesystem helpers of the state directory: the run lock, durable renames, files replaced
+whole (:func:`atomic_file`), telling a filesystem problem from a damaged store, and removing the
+temporary files a crashed run left (ours only: they were registered before being written).
 """
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
+import secrets
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from newsbot.state.errors import StateBusy, StateLocked, StateUnavailable
 
@@ -54,6 +57,45 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def temp_beside(target: Path) -> Path:
+    """A temporary name in ``target``'s folder (so that renaming it over ``target`` is atomic),
+    hidden, and unique to this process and call (two writers never share one)."""
+    return target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A new file that replaces ``path`` whole when the block ends without error: it is written
+    beside it (:func:`temp_beside`), fsync'ed, and renamed over it, so a reader sees the old file
+    or the new one, never a part. Whatever is raised, in the block or in the writing, removes
+    the temporary file and leaves ``path`` as it was. (The folder is not fsync'ed: a crash right
+    after the rename may bring back the old file, whole.)
+
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with atomic_file(target) as fh:
+    ...     _ = fh.write(b"new\\n")
+    >>> try:
+    ...     with atomic_file(target) as fh:
+    ...         _ = fh.write(b"torn")
+    ...         raise ValueError("changed its mind")
+    ... except ValueError:
+    ...     pass
+    >>> target.read_bytes(), [p.name for p in target.parent.iterdir()]
+    (b'new\\n', ['out.txt'])
+    """
+    temp = temp_beside(path)
+    try:
+        with open(temp, "xb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def remove_temp(path: str) -> bool:
