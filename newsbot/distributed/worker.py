@@ -345,7 +345,7 @@ class WorkerExtension:
             if date is None:  # no URL can be made for it (it was never given one): nothing to do
                 continue
             request = request_article(
-                self.crawler, article_url(date, ident), column=column, again=True, mark="owed"
+                self.crawler, article_url(date, ident), column=column, mark="owed"
             )
             if request is not None:
                 engine.crawl(request)

@@ -11,7 +11,7 @@ Modes (see :mod:`newsbot.spiders.arguments` and README.md, Crawling):
 Pages are read by the page objects (:mod:`newsbot.pages`); every request goes to
 ``NEWSBOT_SITE_ROOT`` whatever form the link had, while records keep canonical URLs. Every
 article request carries an :class:`~newsbot.requestmeta.ArticleMeta` (article_id, url, column,
-listed_at, list_title), made by :meth:`NbdSpider.article_request` only;
+listed_at, list_title), made by :meth:`NbdSpider._article_request` only;
 each article found is announced once with :data:`~newsbot.signals.article_discovered`, and one
 that cannot become a record with :data:`~newsbot.signals.article_failed` and a reason.
 """
@@ -43,7 +43,7 @@ from newsbot.pages.listing import ListPage, ListRow, NotListPage
 from newsbot.pages.search import SEARCH_PATH, SearchAnswerError, parse_answer, search_body
 from newsbot.perimeter import Refused, SitePerimeter
 from newsbot.processors import BEIJING
-from newsbot.requestmeta import ARTICLE, LIST, ArticleMeta, ListMeta, list_meta
+from newsbot.requestmeta import ARTICLE, LIST, ArticleMeta, ListMeta, list_meta, new_article_meta
 from newsbot.signals import (
     article_discovered,
     article_failed,
@@ -318,18 +318,16 @@ class NbdSpider(Spider):
 
     # -- articles ---------------------------------------------------------------------------
 
-    def article_request(
-        self, url: str, *, column: str | None = None, again: bool = False
-    ) -> Request | None:
-        """The request for the article at ``url`` (any URL form), announcing it as discovered;
-        None for an article already requested in this run (unless ``again``: a distributed
-        worker asks again for an article another worker left unfinished) or past max_articles.
-        Other components (the state store's resume and recheck) ask for articles through this."""
+    def article_request(self, url: str, *, column: str | None = None) -> Request | None:
+        """The request for the article at ``url`` (any URL form) that another component asks
+        for (:func:`newsbot.requestmeta.request_article`), announcing it as discovered; made
+        even if this run requested it before, since the component knows it is still owed; None
+        past max_articles."""
         canonical = canonical_article_url(url)
         if canonical is None:
             raise ValueError(f"not an article URL: {url!r}")
-        if again:
-            self._seen.discard(article_path_parts(canonical)[1])  # type: ignore[index]
+        # Counted once against max_articles however often it is asked for.
+        self._seen.discard(article_path_parts(canonical)[1])  # type: ignore[index]
         return self._article_request(Found(canonical, None, None), column=column)
 
     def _article_request(
@@ -345,13 +343,13 @@ class NbdSpider(Spider):
         if self._limit_reached():
             return None
         self._seen.add(article_id)
-        meta: ArticleMeta = {
-            "article_id": article_id,
-            "url": found.url,
-            "column": column,
-            "listed_at": found.listed_at.isoformat() if found.listed_at else None,
-            "list_title": found.title,
-        }
+        meta = new_article_meta(
+            article_id,
+            found.url,
+            column=column,
+            listed_at=found.listed_at.isoformat() if found.listed_at else None,
+            list_title=found.title,
+        )
         self._inc("newsbot/discovered")
         self.crawler.signals.send_catch_log(
             article_discovered, article_id=article_id, url=found.url, meta=dict(meta), spider=self
@@ -409,13 +407,7 @@ class NbdSpider(Spider):
         path = self.perimeter.site_path(url) or urlsplit(url).path
         canonical = canonical_article_url(CANONICAL_ROOT + path)
         parts = article_path_parts(canonical) if canonical else None
-        return {
-            "article_id": parts[1] if parts else "",
-            "url": canonical or url,
-            "column": None,
-            "listed_at": None,
-            "list_title": None,
-        }
+        return new_article_meta(parts[1] if parts else "", canonical or url)
 
     def _check_time(self, item: ArticleItem, page: ArticlePage) -> None:
         """Count and report a page whose time sources disagree (the record keeps the visible
