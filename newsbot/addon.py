@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: newsbot's add-ons and their order, as settings.py lists them: the nbd spider adds them to any
+#: ``ADDONS`` a user gives, and the crawl command tries them on the settings first.
+ADDONS: tuple[tuple[str, int], ...] = (
+    ("newsbot.addon.NewsbotAddon", 0),
+    ("newsbot.distributed.DistributedAddon", 10),
+)
+
 #: newsbot's components: (setting, import path, order). ``None`` turns off Scrapy's component
 #: that newsbot's own replaces.
 COMPONENTS: tuple[tuple[str, str, int | None], ...] = (

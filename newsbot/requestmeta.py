@@ -1,10 +1,10 @@
 """What newsbot's requests carry in ``request.meta``, typed, and the one way to ask for an article.
 
-Every article request carries an :class:`ArticleMeta` under ``meta["newsbot"]``, made by the
-spider's :meth:`~newsbot.spiders.nbd.NbdSpider.article_request` (which also announces the
-article as discovered and keeps the run's one fetch per article). A list page request carries a
-:class:`ListMeta` under ``meta["newsbot_list"]``; a request popped from a distributed crawl's
-queue carries its lease under ``meta["newsbot_lease"]``.
+Every article request carries an :class:`ArticleMeta` under ``meta["newsbot"]``, made with
+:func:`new_article_meta` by the spider (which also announces the article as discovered and keeps
+the run's one fetch per found article). A list page request carries a :class:`ListMeta` under
+``meta["newsbot_list"]``; a request popped from a distributed crawl's queue carries its lease
+under ``meta["newsbot_lease"]``.
 
 Components other than the spider -- the delivery middleware (owed and recheck requests), the
 replay middleware (``retry_failed=1``), the distributed worker (orphaned articles) -- ask for an
@@ -64,6 +64,29 @@ class ListMeta(TypedDict):
     column quietly."""
 
 
+def new_article_meta(
+    article_id: str,
+    url: str,
+    *,
+    column: str | None = None,
+    listed_at: str | None = None,
+    list_title: str | None = None,
+) -> ArticleMeta:
+    """The meta of a new article request (the one place an :class:`ArticleMeta` is made).
+
+    >>> new_article_meta("5", "https://www.nbd.com.cn/articles/2021-04-01/5.html", column="3")
+    {'article_id': '5', 'url': 'https://www.nbd.com.cn/articles/2021-04-01/5.html', \
+'column': '3', 'listed_at': None, 'list_title': None}
+    """
+    return {
+        "article_id": article_id,
+        "url": url,
+        "column": column,
+        "listed_at": listed_at,
+        "list_title": list_title,
+    }
+
+
 def article_meta(request: Request) -> ArticleMeta | None:
     """The request's :class:`ArticleMeta`, or None for any other request."""
     meta = request.meta.get(ARTICLE)
@@ -88,9 +111,7 @@ def list_meta(request: Request) -> ListMeta | None:
 class ArticleSource(Protocol):
     """A spider that can make article requests (the ``nbd`` spider)."""
 
-    def article_request(
-        self, url: str, *, column: str | None = None, again: bool = False
-    ) -> Request | None: ...
+    def article_request(self, url: str, *, column: str | None = None) -> Request | None: ...
 
 
 def request_article(
@@ -98,13 +119,13 @@ def request_article(
     url: str,
     *,
     column: str | None = None,
-    again: bool = False,
     mark: Literal["owed", "recheck"],
     **flags: Any,
 ) -> Request | None:
     """The request for the article at ``url``, asked for by a component (``mark`` says why,
-    see :class:`ArticleMeta`; ``flags`` adds other markers such as ``replay=True``). None when
-    the spider already requested it in this run (unless ``again``) or max_articles is reached.
+    see :class:`ArticleMeta`; ``flags`` adds other markers such as ``replay=True``). It is made
+    even if the run requested the article before (that request did not settle it: it is owed
+    again); None once max_articles is reached.
 
     Raises :class:`NotConfigured` when the run's spider cannot make article requests.
     """
@@ -112,7 +133,7 @@ def request_article(
     if not isinstance(spider, ArticleSource):
         name = getattr(spider, "name", "?")
         raise NotConfigured(f"spider {name} has no article_request: it cannot fetch {url}")
-    request = spider.article_request(url, column=column, again=again)
+    request = spider.article_request(url, column=column)
     if request is None:
         return None
     meta = request.meta[ARTICLE]

@@ -27,7 +27,7 @@ from newsbot.exporters import DeliveryTracking, safe_filename
 from newsbot.feeds import FeedTargetError, StagingDir
 from newsbot.idset import DeliveryLog
 from newsbot.outcome import fail_and_stop
-from newsbot.spiders.arguments import CrawlArguments
+from newsbot.spiders.arguments import run_arguments
 from newsbot.state.records import delivery_of
 from newsbot.state.service import delivery_service
 from newsbot.syndication import (
@@ -126,10 +126,10 @@ class SyndicationExporter(DeliveryTracking, BaseItemExporter):
                 "want absolute self links).",
                 cls.format_name,
             )
-        # A search run's feed is named after its query (the nbd spider's parsed arguments).
+        # A search run's feed is named after its query.
         spider = crawler.spider
-        arguments = getattr(spider, "args", None)
-        if isinstance(arguments, CrawlArguments) and arguments.mode == "query":
+        arguments = run_arguments(spider)
+        if arguments.mode == "query":
             exporter.query = arguments.query
         return exporter
 

@@ -2,12 +2,15 @@
 
 Components find the delivery service with ``crawler.get_extension(...)``
 (:func:`newsbot.state.service.delivery_service`), never through an attribute hung on the crawler
-or a ``getattr`` on a store; the distributed scheduler and worker do not import each other.
+or a ``getattr`` on a store; the distributed scheduler and worker do not import each other. The
+spider only crawls: it reads no delivery state but through the incremental rule, knows nothing of
+distributed crawls, and components read the run's arguments with ``run_arguments``.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 
@@ -41,3 +44,69 @@ def test_the_distributed_scheduler_and_worker_do_not_import_each_other() -> None
     worker = _imports(PACKAGE / "distributed" / "worker.py")
     assert "newsbot.distributed.scheduler" not in worker
     assert "newsbot.distributed.worker" in scheduler  # one way only
+
+
+SPIDER = PACKAGE / "spiders" / "nbd.py"
+#: Words of a distributed crawl (its workers, queue, leases): none belongs in the spider.
+DISTRIBUTED_WORDS = re.compile(
+    r"distributed|worker|redis|lease|orphan|adopt|\bagain=", re.IGNORECASE
+)
+#: The spider's arguments read by attribute instead of with run_arguments.
+ARGUMENTS_BY_ATTRIBUTE = re.compile(r"""getattr\([^()]*,\s*["'](args|raw_args|adopt_\w+)["']""")
+SPIDER_BY_ATTRIBUTE = re.compile(r"getattr\((self\.)?(crawler\.)?spider\b")
+
+
+def test_the_spider_knows_nothing_of_distributed_crawls() -> None:
+    from newsbot.requestmeta import ArticleSource
+    from newsbot.spiders.nbd import NbdSpider
+
+    source = SPIDER.read_text(encoding="utf-8")
+    mentions = [
+        f"nbd.py:{n}: {line.strip()}"
+        for n, line in enumerate(source.splitlines(), 1)
+        if DISTRIBUTED_WORDS.search(line)
+    ]
+    assert mentions == [], "\n".join(mentions)
+    assert not any(name.startswith("newsbot.distributed") for name in _imports(SPIDER))
+    assert not hasattr(NbdSpider, "adopt_arguments")
+    # Components ask for articles through requestmeta.request_article, with no say over the
+    # spider's once-per-run rule.
+    asked = inspect.signature(NbdSpider.article_request).parameters
+    assert list(asked) == ["self", "url", "column"]
+    assert list(inspect.signature(ArticleSource.article_request).parameters) == list(asked)
+
+
+def test_the_spider_reads_no_delivery_state() -> None:
+    """It asks the incremental rule (newsbot.state.incremental) and nothing else of the state."""
+    state = {name for name in _imports(SPIDER) if name.startswith("newsbot.state")}
+    assert state == {"newsbot.state.incremental"}
+    source = SPIDER.read_text(encoding="utf-8")
+    assert "delivery_service" not in source
+    assert not re.search(r"\.store\b|is_delivered|high_water_mark|skipped/delivered", source)
+
+
+def test_the_distributed_crawl_reads_the_run_like_every_component() -> None:
+    offending = [
+        f"{path.relative_to(PACKAGE.parent)}:{n}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "arguments.py"  # run_arguments itself: other spiders' -a attributes
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ARGUMENTS_BY_ATTRIBUTE.search(line)
+        or (path.parent.name == "distributed" and SPIDER_BY_ATTRIBUTE.search(line))
+    ]
+    assert offending == [], "\n".join(offending)
+
+
+def test_one_article_meta_builder_and_one_list_of_add_ons() -> None:
+    from newsbot import settings
+    from newsbot.addon import ADDONS
+
+    builders = [
+        f"{path.relative_to(PACKAGE.parent)}:{n}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "requestmeta.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"""["']list_title["']\s*:""", line)
+    ]
+    assert builders == [], "\n".join(builders)
+    assert dict(ADDONS) == settings.ADDONS

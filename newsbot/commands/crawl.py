@@ -22,6 +22,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 from scrapy.utils.misc import load_object
 
+from newsbot.addon import ADDONS
 from newsbot.verdict import verdict
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 def check_settings(settings: Settings) -> None:
     """Run newsbot's add-ons on a copy of ``settings``; a refusal becomes a usage error."""
     trial = settings.copy()
-    for path in ("newsbot.addon.NewsbotAddon", "newsbot.distributed.DistributedAddon"):
+    for path, _order in ADDONS:
         try:
             load_object(path)().update_settings(trial)
         except (ValueError, ImportError) as e:

@@ -31,6 +31,7 @@ from w3lib.url import is_url
 
 from newsbot.pages.search import search_body
 from newsbot.perimeter import SitePerimeter
+from newsbot.spiders.arguments import run_arguments
 from newsbot.spiders.entry import page_kind, site_root_of
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class Command(ScrapyParseCommand):
         self, spider: Spider, request: Request, opts: argparse.Namespace
     ) -> Request:
         kind = page_kind(request.url)
-        query = getattr(getattr(spider, "args", None), "query", None)
+        query = run_arguments(spider).query
         if kind is not None and kind.kind == "search" and query:
             # The search API answers POSTs of a JSON body: the URL names the keyword, the
             # request is the one a crawl sends for the first answer page.

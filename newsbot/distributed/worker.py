@@ -26,6 +26,7 @@ from twisted.internet.task import LoopingCall
 from newsbot.outcome import fail_and_stop, running_engine
 from newsbot.pipelines import RecordDropped
 from newsbot.requestmeta import LEASE, ArticleSource, article_id_of, request_article
+from newsbot.spiders.arguments import ArgumentError, run_arguments, take_arguments
 from newsbot.state.errors import StateError
 from newsbot.state.redis_guard import RedisUnavailable
 from newsbot.state.redis_store import LeaseLost, RedisStateStore
@@ -50,13 +51,15 @@ def redis_store(crawler: Crawler) -> RedisStateStore:
 
 
 def job_arguments(spider: Spider) -> dict[str, str]:
-    """The spider arguments that define what a crawl does (not ``_job``, not feed path
+    """The run's arguments that define what a crawl does (not ``_job``, not feed path
     parameters); a ``urls_file`` becomes its URLs, since other workers cannot read the file."""
-    raw: dict[str, Any] = dict(getattr(spider, "raw_args", None) or {})
-    args = getattr(spider, "args", None)
-    feed_params = set(getattr(args, "feed_params", None) or ())
-    out = {k: str(v) for k, v in raw.items() if not k.startswith("_") and k not in feed_params}
-    if "urls_file" in out and args is not None:
+    args = run_arguments(spider)
+    out = {
+        k: str(v)
+        for k, v in args.given.items()
+        if not k.startswith("_") and k not in args.feed_params
+    }
+    if "urls_file" in out:
         del out["urls_file"]
         out["url"] = ",".join(args.urls)
     return out
@@ -91,12 +94,10 @@ def join_crawl(crawler: Crawler, store: RedisStateStore, spider: Spider, *, seed
             "with `scrapy queue-status --drop` once its workers are stopped"
         )
     if joined.how == "joined" and joined.arguments and not mine:
-        adopt = getattr(spider, "adopt_arguments", None)
-        if adopt is None:
-            raise StateError(f"spider {spider.name} cannot take the job's arguments")
+        # Every worker reads list pages the same way: by the job's arguments.
         try:
-            adopt(joined.arguments)
-        except ValueError as exc:
+            take_arguments(spider, crawler.settings, joined.arguments)
+        except ArgumentError as exc:
             raise StateError(f"the job's arguments do not work here: {exc}") from exc
     spider.worker = store.worker  # type: ignore[attr-defined]  # %(worker)s in feed paths
     logger.info(
@@ -345,7 +346,7 @@ class WorkerExtension:
             if date is None:  # no URL can be made for it (it was never given one): nothing to do
                 continue
             request = request_article(
-                self.crawler, article_url(date, ident), column=column, again=True, mark="owed"
+                self.crawler, article_url(date, ident), column=column, mark="owed"
             )
             if request is not None:
                 engine.crawl(request)

@@ -45,6 +45,7 @@ from newsbot.ops.run import RunContext, run_context, write_atomically
 from newsbot.ops.tails import TailWatcher
 from newsbot.outcome import fail_run, failed_feeds, failure
 from newsbot.requestmeta import article_meta, list_meta
+from newsbot.spiders.arguments import run_arguments
 from newsbot.state.errors import StateError
 from newsbot.state.records import as_dict
 from newsbot.state.service import delivery_service
@@ -136,10 +137,9 @@ class RunReporter:
 
     def spider_opened(self, spider: Spider) -> None:
         self.context = run_context(self.crawler)
-        args = getattr(spider, "args", None)
-        mode = getattr(args, "mode", "urls")
-        self._mode_label = MODE_LABELS.get(mode, "(urls)")
-        if mode == "columns" and not getattr(args, "retry_failed", False):
+        args = run_arguments(spider)
+        self._mode_label = MODE_LABELS.get(args.mode, "(urls)")
+        if args.mode == "columns" and not args.retry_failed:
             # The report lists the columns in the order the run was asked for them.
             for column in getattr(getattr(spider, "config", None), "columns", ()):
                 self.ledger.book(str(column))
@@ -320,7 +320,7 @@ class RunReporter:
             "job": context.job,
             "spider": getattr(spider, "name", None),
             "newsbot_version": __version__,
-            "arguments": {k: v for k, v in (getattr(spider, "raw_args", None) or {}).items()},
+            "arguments": dict(run_arguments(spider).given),
             "site_root": self.crawler.settings.get("NEWSBOT_SITE_ROOT"),
             "started_at": context.started_at.isoformat(),
             "finished_at": _now_iso(),

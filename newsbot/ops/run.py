@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from newsbot.spiders.arguments import run_arguments
 from newsbot.state.files import atomic_file
 
 if TYPE_CHECKING:
@@ -73,7 +74,8 @@ def run_context(crawler: Crawler) -> RunContext:
     if reporter is not None and reporter.context is not None:
         return reporter.context
     spider = crawler.spider
-    job = os.environ.get("SCRAPY_JOB") or (getattr(spider, "raw_args", None) or {}).get("_job")
+    given = run_arguments(spider).given.get("_job")
+    job = os.environ.get("SCRAPY_JOB") or (str(given) if given is not None else None)
     started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     context = RunContext(
         run_id=run_id(started, job),

@@ -11,7 +11,7 @@ Modes (see :mod:`newsbot.spiders.arguments` and README.md, Crawling):
 Pages are read by the page objects (:mod:`newsbot.pages`); every request goes to
 ``NEWSBOT_SITE_ROOT`` whatever form the link had, while records keep canonical URLs. Every
 article request carries an :class:`~newsbot.requestmeta.ArticleMeta` (article_id, url, column,
-listed_at, list_title), made by :meth:`NbdSpider.article_request` only;
+listed_at, list_title), made by :meth:`NbdSpider._article_request` only;
 each article found is announced once with :data:`~newsbot.signals.article_discovered`, and one
 that cannot become a record with :data:`~newsbot.signals.article_failed` and a reason.
 """
@@ -26,13 +26,14 @@ from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider
+from scrapy import Request
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import JsonRequest, Response, TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.misc import load_object
 
+from newsbot.addon import ADDONS
 from newsbot.idset import IdSet
 from newsbot.inputs import DEFAULT_MAX_INPUT_BYTES
 from newsbot.items import ArticleItem
@@ -43,7 +44,7 @@ from newsbot.pages.listing import ListPage, ListRow, NotListPage
 from newsbot.pages.search import SEARCH_PATH, SearchAnswerError, parse_answer, search_body
 from newsbot.perimeter import Refused, SitePerimeter
 from newsbot.processors import BEIJING
-from newsbot.requestmeta import ARTICLE, LIST, ArticleMeta, ListMeta, list_meta
+from newsbot.requestmeta import ARTICLE, LIST, ArticleMeta, ListMeta, list_meta, new_article_meta
 from newsbot.signals import (
     article_discovered,
     article_failed,
@@ -55,6 +56,7 @@ from newsbot.signals import (
 )
 from newsbot.spiders.arguments import (
     ArgumentError,
+    ArgumentSpider,
     CrawlArguments,
     feed_param_names,
     parse_arguments,
@@ -79,9 +81,6 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
-
-#: newsbot's add-ons and their order (as in settings.py).
-ADDONS = (("newsbot.addon.NewsbotAddon", 0), ("newsbot.distributed.DistributedAddon", 10))
 
 #: Close reasons of runs that did not do their job (the operations side maps them to exit codes).
 FAILED_CLOSE_REASONS = ("blocked", "search_failed", "search_answer_invalid")
@@ -179,21 +178,21 @@ def article_priority(page: int) -> int:
     return -2 * page
 
 
-class NbdSpider(Spider):
+class NbdSpider(ArgumentSpider):
     """Crawls 每经网 articles: columns (default), URL lists or keyword search."""
 
     name = "nbd"
-    config: CrawlConfig
     perimeter: SitePerimeter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args:
             raise ArgumentError(f"unexpected positional arguments {args!r}: use -a name=value")
         super().__init__()
-        self.raw_args = dict(kwargs)
-        #: The run's arguments, checked (again, knowing the feed URIs and the settings, in
-        #: from_crawler, which also reads a urls_file).
+        #: The run's arguments (:func:`~newsbot.spiders.arguments.run_arguments`), checked
+        #: (again, knowing the feed URIs and the settings, in from_crawler, which also reads a
+        #: urls_file).
         self.args: CrawlArguments = parse_arguments(kwargs, feed_params=kwargs, read_files=False)
+        self._config: tuple[CrawlArguments, CrawlConfig] | None = None
         self._seen = IdSet()
         self._pages: dict[str, int] = {}  # column (or "query") -> pages requested
         self._listed: dict[str, IdSet] = {}  # column -> article ids its pages listed
@@ -217,34 +216,32 @@ class NbdSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         feed_params = feed_param_names(crawler.settings.getdict("FEEDS"))
-        spider.args = cls._parse_arguments(crawler.settings, kwargs)
+        spider.args = cls.arguments_from(crawler.settings, kwargs)
         cls._check_feeds(crawler.settings)
         # Scrapy fills feed URI parameters from spider attributes.
         for name in feed_params & kwargs.keys():
             setattr(spider, name, kwargs[name])
-        spider.config = CrawlConfig.from_settings(crawler.settings, spider.args)
         spider.perimeter = spider.config.perimeter
         logger.info(
             "Crawling %s from %s", spider.config.describe(spider.args), spider.perimeter.root
         )
         return spider
 
-    def adopt_arguments(self, kwargs: dict[str, Any]) -> None:
-        """Take the arguments of the distributed crawl this worker joins (checked as its own
-        would be), so that every worker reads list pages the same way."""
-        self.args = self._parse_arguments(self.crawler.settings, kwargs)
-        self.raw_args = dict(kwargs)
-        self.config = CrawlConfig.from_settings(self.crawler.settings, self.args)
-        self.perimeter = self.config.perimeter
-        logger.info(
-            "Crawling %s (the distributed crawl's arguments)", self.config.describe(self.args)
-        )
+    @property
+    def config(self) -> CrawlConfig:
+        """The settings the run uses with its arguments, checked; made again when the run's
+        arguments were replaced (:func:`~newsbot.spiders.arguments.take_arguments`)."""
+        made = self._config
+        if made is None or made[0] is not self.args:
+            made = (self.args, CrawlConfig.from_settings(self.crawler.settings, self.args))
+            self._config = made
+        return made[1]
 
     @classmethod
     def check_arguments(cls, settings: BaseSettings, kwargs: dict[str, Any]) -> None:
         """Raise :class:`ArgumentError` if a run with these arguments and settings cannot start
         (the ``crawl`` command calls it before starting anything)."""
-        CrawlConfig.from_settings(settings, cls._parse_arguments(settings, kwargs))
+        cls.arguments_from(settings, kwargs)
         cls._check_feeds(settings)
 
     @staticmethod
@@ -256,13 +253,16 @@ class NbdSpider(Spider):
             raise ArgumentError(problem)
 
     @classmethod
-    def _parse_arguments(cls, settings: BaseSettings, kwargs: Mapping[str, Any]) -> CrawlArguments:
-        return parse_arguments(
+    def arguments_from(cls, settings: BaseSettings, kwargs: Mapping[str, Any]) -> CrawlArguments:
+        """``kwargs`` checked as the spider's arguments, and with these settings."""
+        args = parse_arguments(
             kwargs,
             feed_params=feed_param_names(settings.getdict("FEEDS")),
             reserved=cls.own_names(),
             max_input_bytes=settings.getint("NEWSBOT_MAX_INPUT_BYTES", DEFAULT_MAX_INPUT_BYTES),
         )
+        CrawlConfig.from_settings(settings, args)
+        return args
 
     @classmethod
     def own_names(cls) -> frozenset[str]:
@@ -318,18 +318,16 @@ class NbdSpider(Spider):
 
     # -- articles ---------------------------------------------------------------------------
 
-    def article_request(
-        self, url: str, *, column: str | None = None, again: bool = False
-    ) -> Request | None:
-        """The request for the article at ``url`` (any URL form), announcing it as discovered;
-        None for an article already requested in this run (unless ``again``: a distributed
-        worker asks again for an article another worker left unfinished) or past max_articles.
-        Other components (the state store's resume and recheck) ask for articles through this."""
+    def article_request(self, url: str, *, column: str | None = None) -> Request | None:
+        """The request for the article at ``url`` (any URL form) that another component asks
+        for (:func:`newsbot.requestmeta.request_article`), announcing it as discovered; made
+        even if this run requested it before, since the component knows it is still owed; None
+        past max_articles."""
         canonical = canonical_article_url(url)
         if canonical is None:
             raise ValueError(f"not an article URL: {url!r}")
-        if again:
-            self._seen.discard(article_path_parts(canonical)[1])  # type: ignore[index]
+        # Counted once against max_articles however often it is asked for.
+        self._seen.discard(article_path_parts(canonical)[1])  # type: ignore[index]
         return self._article_request(Found(canonical, None, None), column=column)
 
     def _article_request(
@@ -345,13 +343,13 @@ class NbdSpider(Spider):
         if self._limit_reached():
             return None
         self._seen.add(article_id)
-        meta: ArticleMeta = {
-            "article_id": article_id,
-            "url": found.url,
-            "column": column,
-            "listed_at": found.listed_at.isoformat() if found.listed_at else None,
-            "list_title": found.title,
-        }
+        meta = new_article_meta(
+            article_id,
+            found.url,
+            column=column,
+            listed_at=found.listed_at.isoformat() if found.listed_at else None,
+            list_title=found.title,
+        )
         self._inc("newsbot/discovered")
         self.crawler.signals.send_catch_log(
             article_discovered, article_id=article_id, url=found.url, meta=dict(meta), spider=self
@@ -409,13 +407,7 @@ class NbdSpider(Spider):
         path = self.perimeter.site_path(url) or urlsplit(url).path
         canonical = canonical_article_url(CANONICAL_ROOT + path)
         parts = article_path_parts(canonical) if canonical else None
-        return {
-            "article_id": parts[1] if parts else "",
-            "url": canonical or url,
-            "column": None,
-            "listed_at": None,
-            "list_title": None,
-        }
+        return new_article_meta(parts[1] if parts else "", canonical or url)
 
     def _check_time(self, item: ArticleItem, page: ArticlePage) -> None:
         """Count and report a page whose time sources disagree (the record keeps the visible
@@ -668,7 +660,8 @@ class NbdSpider(Spider):
         return self._list_request(column, page + 1, guessed, guessed=True)
 
     def _ref(self, column: str) -> ColumnRef:
-        """The list of a column label (also for columns a distributed worker was handed)."""
+        """The list of a column label (also for a column whose list requests this spider did
+        not make itself: a request queued elsewhere, ``scrapy parse``)."""
         ref = self._refs.get(column)
         if ref is None:
             ref = next((r for r in self.config.column_refs if r.label == column), None)
