@@ -149,31 +149,33 @@ class ArticleLoader:
         return ArticleItem(**loaded)
 
 
-_INPUT_PROCESSORS: dict[tuple[type, str], Any] = {}
-_OUTPUT_PROCESSORS: dict[tuple[type, str], Any] = {}
+_INPUT_PROCESSORS: dict[type, dict[str, Any]] = {}
+_OUTPUT_PROCESSORS: dict[type, dict[str, Any]] = {}
 
 
 def _input_processor(cls: type, name: str) -> Any:
     """A field's input processor; a MapCompose as its functions, each with whether it takes the
     loader context (found once, not at every value as MapCompose does)."""
-    found = _INPUT_PROCESSORS.get((cls, name))
+    known = _INPUT_PROCESSORS.get(cls)
+    if known is None:
+        known = _INPUT_PROCESSORS[cls] = {}
+    found = known.get(name)
     if found is None:
         processor = getattr(cls, f"{name}_in", cls.default_input_processor)  # type: ignore[attr-defined]
         if isinstance(processor, MapCompose):
             found = [(f, "loader_context" in get_func_args(f)) for f in processor.functions]
         else:
             found = processor
-        _INPUT_PROCESSORS[(cls, name)] = found
+        known[name] = found
     return found
 
 
 def _output_processor(cls: type, name: str) -> Any:
     """A field's output processor, looked up once per loader class and field."""
-    found = _OUTPUT_PROCESSORS.get((cls, name))
+    known = _OUTPUT_PROCESSORS.get(cls)
+    if known is None:
+        known = _OUTPUT_PROCESSORS[cls] = {}
+    found = known.get(name)
     if found is None:
-        found = _OUTPUT_PROCESSORS[(cls, name)] = getattr(
-            cls,
-            f"{name}_out",
-            cls.default_output_processor,  # type: ignore[attr-defined]
-        )
+        found = known[name] = getattr(cls, f"{name}_out", cls.default_output_processor)  # type: ignore[attr-defined]
     return found

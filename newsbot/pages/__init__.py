@@ -145,6 +145,14 @@ class _Compound:
                     return False
         return all(el.get(name) == wanted for name, wanted in self.attrs)
 
+    def covers(self, other: _Compound) -> bool:
+        """Whether this matches every element that ``other`` matches."""
+        return (
+            self.tag in (None, other.tag)
+            and set(self.classes) <= set(other.classes)
+            and set(self.attrs) <= set(other.attrs)
+        )
+
 
 def _compound(text: str) -> _Compound:
     m = _COMPOUND.match(text)
@@ -173,8 +181,13 @@ class Query:
 
     def __init__(self, css: str) -> None:
         self.css = css
-        self.sequences = tuple(
+        sequences = [
             tuple(_compound(part) for part in alternative.split()) for alternative in css.split(",")
+        ]
+        # ``X h1, h1`` is ``h1``: an alternative whose matches another one always finds is left out
+        singles = [s[0] for s in sequences if len(s) == 1]
+        self.sequences = tuple(
+            s for s in sequences if len(s) == 1 or not any(t.covers(s[-1]) for t in singles)
         )
         last_tags = {sequence[-1].tag for sequence in self.sequences}
         # Candidates come from lxml's own tag filter when every alternative names its tag.
@@ -188,8 +201,11 @@ class Query:
     def __call__(self, el: etree._Element) -> list[etree._Element]:
         if self.top_down:
             return self._top_down(el)
+        candidates = el.iter(*self.tags) if self.tags else el.iter(etree.Element)
+        if len(self.sequences) == 1 and len(self.sequences[0]) == 1:
+            return [m for m in candidates if self.sequences[0][0].matches(m)]
         found = []
-        for m in el.iter(*self.tags) if self.tags else el.iter(etree.Element):
+        for m in candidates:
             for sequence in self.sequences:
                 if _matches(sequence, m, el):
                     found.append(m)

@@ -70,7 +70,6 @@ VIDEO_POSTER_ATTRS = ("poster", "data-poster", "data-cover", "data-video-poster"
 # every call and wraps each match in a Selector, and even a compiled XPath costs an evaluation
 # context per call and a string per element for each class test.
 _QUERIES: dict[str, Query] = {}
-_STRING = etree.XPath("string()")
 
 
 def _find(el: etree._Element, css: str) -> list[etree._Element]:
@@ -86,7 +85,7 @@ def _text(el: etree._Element) -> str:
         return el.get("content") or ""
     if not len(el):  # only text inside: its one run of text is all of it
         return el.text or ""
-    return str(_STRING(el))
+    return "".join(el.itertext())  # XPath string(): no comment or PI text, their tails
 
 
 # --- body structure ---------------------------------------------------------------------------
@@ -416,7 +415,8 @@ def _attr(el: etree._Element, name: str) -> str:
 
 def _tags(el: etree._Element) -> Iterator[Tag]:
     for a in _find(el, TAGS):
-        name = normalize_space("".join(a.xpath("text()")))
+        # The link's own text nodes (XPath text()), not the price change in its child span.
+        name = normalize_space((a.text or "") + "".join(c.tail or "" for c in a))
         if not name:
             continue
         try:

@@ -73,9 +73,9 @@ class Published:
     def chosen(self) -> Reading | None:
         """The reading that gives the time: the visible one if readable, else the first other
         readable one, else the first present (unreadable: the record keeps its raw text)."""
-        readable = [r for r in self.readings if r.value is not None]
-        if readable:
-            return readable[0]
+        for reading in self.readings:
+            if reading.value is not None:
+                return reading
         return self.readings[0] if self.readings else None
 
     @property
@@ -193,11 +193,12 @@ def _texts(sel: Selector | SelectorList[Selector] | etree._Element, css: str) ->
     else:
         roots = [s.root for s in sel] if isinstance(sel, SelectorList) else [sel.root]
     found = (el for root in roots if isinstance(root, etree._Element) for el in query(root))
-    return [normalize_space(el.text if not len(el) else str(_STRING(el))) for el in found]
+    # XPath string(): the text of an element with no children is its text; itertext() leaves
+    # out comments and PIs as string() does.
+    return [normalize_space(el.text if not len(el) else "".join(el.itertext())) for el in found]
 
 
 _QUERIES: dict[str, Query] = {}
-_STRING = etree.XPath("string()")
 
 
 def _first(texts: list[str]) -> str | None:
