@@ -107,7 +107,11 @@ class ArticleLoader:
         self._values: dict[str, list[Any]] = {}
 
     def add_value(self, name: str, value: Any) -> None:
-        values = arg_to_iter(value)
+        if value is None:
+            return
+        # arg_to_iter for the two kinds of value a page object adds, without its class lookups
+        cls = value.__class__
+        values = [value] if cls is str else value if cls is list else arg_to_iter(value)
         processor = _input_processor(type(self), name)
         if isinstance(processor, list):  # a MapCompose, unrolled
             for function, wants_context in processor:
@@ -116,35 +120,62 @@ class ArticleLoader:
                     result = (
                         function(v, loader_context=self.context) if wants_context else function(v)
                     )
-                    if result is not None:
+                    if result is None:
+                        continue
+                    if result.__class__ is str:
+                        mapped.append(result)
+                    else:
                         mapped.extend(arg_to_iter(result))
                 values = mapped
         else:
             values = arg_to_iter(processor(values))
         if values:
-            self._values.setdefault(name, []).extend(values)
+            found = self._values.get(name)
+            if found is None:
+                self._values[name] = list(values)
+            else:
+                found.extend(values)
 
     def get_output_value(self, name: str) -> Any:
-        processor = getattr(self, f"{name}_out", self.default_output_processor)
-        return processor(self._values.get(name, []))
+        return _output_processor(type(self), name)(self._values.get(name, []))
 
     def load_article(self) -> ArticleItem:
-        loaded = {name: self.get_output_value(name) for name in self._values}
-        return ArticleItem(**{k: v for k, v in loaded.items() if v is not None})
+        cls = type(self)
+        loaded = {}
+        for name, values in self._values.items():
+            value = _output_processor(cls, name)(values)
+            if value is not None:
+                loaded[name] = value
+        return ArticleItem(**loaded)
 
 
-_INPUT_PROCESSORS: dict[tuple[type, str], Any] = {}
+_INPUT_PROCESSORS: dict[type, dict[str, Any]] = {}
+_OUTPUT_PROCESSORS: dict[type, dict[str, Any]] = {}
 
 
 def _input_processor(cls: type, name: str) -> Any:
     """A field's input processor; a MapCompose as its functions, each with whether it takes the
     loader context (found once, not at every value as MapCompose does)."""
-    found = _INPUT_PROCESSORS.get((cls, name))
+    known = _INPUT_PROCESSORS.get(cls)
+    if known is None:
+        known = _INPUT_PROCESSORS[cls] = {}
+    found = known.get(name)
     if found is None:
         processor = getattr(cls, f"{name}_in", cls.default_input_processor)  # type: ignore[attr-defined]
         if isinstance(processor, MapCompose):
             found = [(f, "loader_context" in get_func_args(f)) for f in processor.functions]
         else:
             found = processor
-        _INPUT_PROCESSORS[(cls, name)] = found
+        known[name] = found
+    return found
+
+
+def _output_processor(cls: type, name: str) -> Any:
+    """A field's output processor, looked up once per loader class and field."""
+    known = _OUTPUT_PROCESSORS.get(cls)
+    if known is None:
+        known = _OUTPUT_PROCESSORS[cls] = {}
+    found = known.get(name)
+    if found is None:
+        found = known[name] = getattr(cls, f"{name}_out", cls.default_output_processor)  # type: ignore[attr-defined]
     return found

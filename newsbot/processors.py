@@ -35,8 +35,11 @@ def normalize_space(text: str | None) -> str:
     """
     if not text:
         return ""
-    # Already normal (the common case): a few scans in C instead of two rewrites.
-    if _ODD_SPACE.search(text) is None and "  " not in text and text[0] != " " != text[-1]:
+    # Already normal (the common case): a few scans in C instead of two rewrites. Every odd
+    # space and zero-width character is unprintable (categories Cc, Cf, Zs, Zl, Zp), and
+    # isprintable() scans faster than the character class; other unprintable text is rare.
+    normal = text.isprintable() or _ODD_SPACE.search(text) is None
+    if normal and "  " not in text and text[0] != " " != text[-1]:
         return text
     return _SPACES.sub(" ", _ZERO_WIDTH.sub("", text)).strip()
 
@@ -275,28 +278,25 @@ def credit_line(text: str) -> Credits | None:
     True
     """
     text = normalize_space(text)
+    ai_reporter = _AI_REPORTER.match(text)
+    written_by = _WRITTEN_BY.match(text) if ai_reporter is None else None
+    if ai_reporter is None and written_by is None and not _CREDIT_LINE.match(text):
+        return None  # the line opens with none of the credit forms (most lines fail at once)
     # Names may be listed with 、 and carry a role note; neither makes the line a sentence.
     if _SENTENCE.search(_ROLE_NOTE.sub("", text).replace("、", " ")):
         # "记者：请问……" opens an interview question, not a credit
         return None
-    m = _AI_REPORTER.match(text)
+    m = ai_reporter or written_by
     if m:
         return Credits(reporters=_names(m.group(1)))
-    m = _WRITTEN_BY.match(text)
-    if m:
-        return Credits(reporters=_names(m.group(1)))
-    if _CREDIT_LINE.match(text):
-        # Several credits may share a line: "编辑|A B 校对|C".
-        credits = Credits()
-        for part in re.split(
-            r"(?=(?:责任编辑|编辑|校对|记者|视觉|排版|封面|整理)[\s]*[|｜:：])", text
-        ):
-            role = re.match(r"(责任编辑|编辑|记者)[\s]*[|｜:：]", part)
-            if role:
-                key = "editors" if "编辑" in role.group(1) else "reporters"
-                credits.add(key, _names(part[role.end() :]))
-        return credits
-    return None
+    # Several credits may share a line: "编辑|A B 校对|C".
+    credits = Credits()
+    for part in re.split(r"(?=(?:责任编辑|编辑|校对|记者|视觉|排版|封面|整理)[\s]*[|｜:：])", text):
+        role = re.match(r"(责任编辑|编辑|记者)[\s]*[|｜:：]", part)
+        if role:
+            key = "editors" if "编辑" in role.group(1) else "reporters"
+            credits.add(key, _names(part[role.end() :]))
+    return credits
 
 
 # --- body blocks ----------------------------------------------------------------------------------

@@ -19,13 +19,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 from parsel import Selector
-from parsel.csstranslator import HTMLTranslator
 from scrapy.http import TextResponse
 
 from newsbot import EXTRACTOR_VERSION
 from newsbot.items import ArticleItem, Figure, Tag, Video
 from newsbot.loaders import ArticleLoader
-from newsbot.pages import NotArticle, html_selector, utf8_root
+from newsbot.pages import NotArticle, Query, html_selector, utf8_root
 from newsbot.pages.boilerplate import Line, Removed, cover_credit, head_promotion, trim_tail
 from newsbot.pages.challenge import looks_blocked
 from newsbot.pages.figures import caption_of
@@ -67,26 +66,26 @@ REPORTER_CLASS = "m-original-right"  # AI flash "(记者 X)" line
 VIDEO_URL_ATTRS = ("data-video-download-url", "data-video-url", "data-src")
 VIDEO_POSTER_ATTRS = ("poster", "data-poster", "data-cover", "data-video-poster")
 
-# CSS compiled to XPath once: parsel translates a CSS query again at every call, and wraps each
-# match in a Selector, which together cost more than the queries themselves.
-_TRANSLATOR = HTMLTranslator()
-_QUERIES: dict[str, etree.XPath] = {}
-_STRING = etree.XPath("string()")
+# CSS run as plain lxml iteration (newsbot.pages.Query): parsel translates a query to XPath at
+# every call and wraps each match in a Selector, and even a compiled XPath costs an evaluation
+# context per call and a string per element for each class test.
+_QUERIES: dict[str, Query] = {}
 
 
 def _find(el: etree._Element, css: str) -> list[etree._Element]:
     query = _QUERIES.get(css)
     if query is None:
-        query = _QUERIES[css] = etree.XPath(_TRANSLATOR.css_to_xpath(css))
-    found = query(el)
-    return found if isinstance(found, list) else []
+        query = _QUERIES[css] = Query(css)
+    return query(el)
 
 
 def _text(el: etree._Element) -> str:
     """All text inside an element, comments excluded (the h1's leftover commented-out link)."""
     if el.tag == "meta":
         return el.get("content") or ""
-    return str(_STRING(el))
+    if not len(el):  # only text inside: its one run of text is all of it
+        return el.text or ""
+    return "".join(el.itertext())  # XPath string(): no comment or PI text, their tails
 
 
 # --- body structure ---------------------------------------------------------------------------
@@ -256,11 +255,7 @@ class ArticlePage:
             loader.add_value("title", _first_text(root, PAGE_TITLES))
         loader.add_value("source", (_texts(scope, SOURCE) or _texts(article, SOURCE))[:1])
         # The visible time in the top; the page is read next (also for a time placed elsewhere).
-        self.published = read_published(
-            Selector(root=scope, type="html"),
-            Selector(root=root, type="html"),
-            now=self.fetched_at,
-        )
+        self.published = read_published(scope, root, now=self.fetched_at)
         loader.add_value("published_at_raw", self.published.raw)
         loader.add_value("published_at", self.published.text)
         loader.add_value("reporters", read.credits.reporters)
@@ -420,7 +415,8 @@ def _attr(el: etree._Element, name: str) -> str:
 
 def _tags(el: etree._Element) -> Iterator[Tag]:
     for a in _find(el, TAGS):
-        name = normalize_space("".join(a.xpath("text()")))
+        # The link's own text nodes (XPath text()), not the price change in its child span.
+        name = normalize_space((a.text or "") + "".join(c.tail or "" for c in a))
         if not name:
             continue
         try:
@@ -440,17 +436,32 @@ def _tags(el: etree._Element) -> Iterator[Tag]:
 # --- the body walk ------------------------------------------------------------------------------
 
 
-def _tag(el: etree._Element) -> str | None:
-    tag = el.tag
-    return tag.lower() if isinstance(tag, str) else None  # comments and PIs have no str tag
+# How the walk treats each tag, looked up once per element (the sets above, as one table). Tags
+# are looked up as the parser wrote them (lower case) and, failing that, lower-cased.
+_VIDEO, _SKIPPED, _IMG, _BR, _BLOCK, _CONTAINER, _INLINE = range(7)
+_KIND_OF = (
+    {t: _SKIPPED for t in _SKIP}
+    | {t: _BLOCK for t in _BLOCKS}
+    | {t: _CONTAINER for t in _CONTAINERS}
+    | {"video": _VIDEO, "img": _IMG, "br": _BR}
+)
+_KNOWN_INLINE = ("span", "a", "strong", "b", "em", "i", "u", "font", "sup", "sub", "small")
+_KIND_OF |= {t: _INLINE for t in _KNOWN_INLINE}
 
 
-def _is_dropped(el: etree._Element) -> bool:
-    return RELATED_CLASS in (el.get("class") or "")
+def _kind(tag: str) -> int:
+    kind = _KIND_OF.get(tag)
+    if kind is None:
+        kind = _KIND_OF.get(tag.lower(), _INLINE)
+    return kind
 
 
 def _has_blocks(el: etree._Element) -> bool:
-    return any((t := _tag(c)) in _BLOCKS or t in _CONTAINERS for c in el)
+    for c in el:
+        tag = c.tag
+        if tag.__class__ is str and _kind(tag) in (_BLOCK, _CONTAINER):
+            return True
+    return False
 
 
 def _walk_body(root: etree._Element, base_url: str) -> _Walk:
@@ -494,44 +505,49 @@ def _add_video(el: etree._Element, walk: _Walk, base_url: str) -> None:
 
 
 def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> None:
-    run: list[str] = []
+    run: list[str] = []  # text outside any block: the container's own lines
     run_images = 0
-    if container.text:
-        run.append(container.text)
-
-    def flush() -> None:
-        nonlocal run_images
-        _emit(walk, run, container, images=run_images, link_text=None)
-        run.clear()
-        run_images = 0
-
+    text = container.text
+    if text:
+        run.append(text)
     for child in container:
-        tag = _tag(child)
-        if tag is None:
-            pass
-        elif tag == "video" or child.get(VIDEO_URL_ATTRS[0]) is not None:
-            _add_video(child, walk, base_url)
-        elif tag in _SKIP or _is_dropped(child):
-            pass
-        elif tag == "img":
-            _add_image(child, walk, base_url)
-            run_images += 1
-        elif tag == "br":
-            run.append(LINE_BREAK)
-        elif tag in _BLOCKS or tag in _CONTAINERS or _has_blocks(child):
-            flush()
-            if tag in _CONTAINERS or _has_blocks(child):
+        tag = child.tag
+        if tag.__class__ is str:  # not a comment or a PI
+            kind = _kind(tag)
+            if kind == _VIDEO or child.get(VIDEO_URL_ATTRS[0]) is not None:
+                _add_video(child, walk, base_url)
+            elif kind == _SKIPPED or RELATED_CLASS in (child.get("class") or ""):
+                pass
+            elif kind == _IMG:
+                _add_image(child, walk, base_url)
+                run_images += 1
+            elif kind == _BR:
+                run.append(LINE_BREAK)
+            elif kind == _CONTAINER or (len(child) and _has_blocks(child)):
+                if run or run_images:
+                    _emit(walk, "".join(run), container, run_images, None)
+                    run.clear()
+                    run_images = 0
                 _walk_container(child, walk, base_url)
-            else:
+            elif kind == _BLOCK:
+                if run or run_images:
+                    _emit(walk, "".join(run), container, run_images, None)
+                    run.clear()
+                    run_images = 0
                 _emit_block(child, walk, base_url)
-        else:  # inline element outside any paragraph: part of the current run
-            run_images += _inline_text(child, run, walk, base_url)
-        if child.tail:
-            run.append(child.tail)
-    flush()
+            else:  # inline element outside any paragraph: part of the current run
+                run_images += _inline_text(child, run, walk, base_url)
+        tail = child.tail
+        if tail:
+            run.append(tail)
+    if run or run_images:
+        _emit(walk, "".join(run), container, run_images, None)
 
 
 def _emit_block(el: etree._Element, walk: _Walk, base_url: str) -> None:
+    if not len(el):  # text only (most paragraphs): no inline elements, no links
+        _emit(walk, el.text or "", el, 0, None)
+        return
     parts: list[str] = []
     if el.text:
         parts.append(el.text)
@@ -540,18 +556,21 @@ def _emit_block(el: etree._Element, walk: _Walk, base_url: str) -> None:
         images += _inline_text(child, parts, walk, base_url)
         if child.tail:
             parts.append(child.tail)
-    _emit(walk, parts, el, images=images, link_text=_link_text(el))
+    _emit(walk, "".join(parts), el, images, _link_text(el))
 
 
 def _inline_text(el: etree._Element, parts: list[str], walk: _Walk, base_url: str) -> int:
     """Append an inline element's text to ``parts``; returns how many images it held."""
-    tag = _tag(el)
-    if tag is None or tag in _SKIP or _is_dropped(el):
+    tag = el.tag
+    if tag.__class__ is not str:
         return 0
-    if tag == "img":
+    kind = _kind(tag)
+    if kind == _SKIPPED or RELATED_CLASS in (el.get("class") or ""):
+        return 0
+    if kind == _IMG:
         _add_image(el, walk, base_url)
         return 1
-    if tag == "br":
+    if kind == _BR:
         parts.append(LINE_BREAK)
         return 0
     if el.text:
@@ -574,25 +593,27 @@ def _link_text(el: etree._Element) -> str | None:
     return "".join("".join(a.itertext()) for a in anchors)
 
 
-def _emit(
-    walk: _Walk, parts: list[str], el: etree._Element, *, images: int, link_text: str | None
-) -> None:
-    text = "".join(parts)
+def _emit(walk: _Walk, text: str, el: etree._Element, images: int, link_text: str | None) -> None:
     if not images and (not text or text.isspace()):
         return  # the white space between blocks, most runs of a container
     classes = el.get("class") or ""
     style = el.get("style") or ""
     # One pass over the block, then split: LINE_BREAK is no space, so it survives.
-    lines = [line.strip() for line in normalize_space(text).split(LINE_BREAK)]
-    lines = [line for line in lines if line]
+    normal = normalize_space(text)
+    if LINE_BREAK in normal:
+        lines = [line for line in (part.strip() for part in normal.split(LINE_BREAK)) if line]
+    else:  # normal text has no space at either end
+        lines = [normal] if normal else []
     walk.groups += 1
     if not lines:
         if images:  # an image-only block still separates the lead image from its caption
             walk.blocks.append(_Block("", classes, style, images, group=walk.groups))
         return
-    link_only = link_text is not None and normalize_space(text) == normalize_space(link_text)
+    link_only = link_text is not None and normal == normalize_space(link_text)
+    group = walk.groups
+    blocks = walk.blocks
     for line in lines:
-        walk.blocks.append(_Block(line, classes, style, images, link_only, walk.groups))
+        blocks.append(_Block(line, classes, style, images, link_only, group))
         images = 0
 
 
@@ -665,10 +686,12 @@ def _read_blocks(walk: _Walk) -> _Reading:
     )
 
     images = _ImagesAbove(walk)
+    seen_classes = ""  # the lines of one element share its class attribute
     for i, block in enumerate(walk.blocks):
         text = block.text
-        if block.classes:
+        if block.classes and block.classes is not seen_classes:
             out.classes.update(block.classes.split())
+            seen_classes = block.classes
         image = images.above(i, block)
         if not text:
             continue

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from newsbot.processors import is_related_heading
 
@@ -220,9 +221,9 @@ def _source_list(text: str) -> bool:
 # --- the tail ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Line:
-    """A body line, with the block (element) it came from: ``<br>`` lines share a group."""
+class Line(NamedTuple):
+    """A body line, with the block (element) it came from: ``<br>`` lines share a group. (A
+    tuple: one is made for every line of every page.)"""
 
     text: str
     group: int = 0
@@ -317,4 +318,7 @@ def head_promotion(text: str) -> bool:
     >>> head_promotion("~~~文末有福利~~~"), head_promotion("文末有福利的说法不实。")
     (True, False)
     """
-    return bool(re.fullmatch(r"[~～\-—\s【\[]*文末有(?:福利|彩蛋|惊喜)[~～\-—\s】\]!！]*", text))
+    return _HEAD_PROMOTION.fullmatch(text) is not None
+
+
+_HEAD_PROMOTION = re.compile(r"[~～\-—\s【\[]*文末有(?:福利|彩蛋|惊喜)[~～\-—\s】\]!！]*")

@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 
 from lxml import etree
 from parsel import Selector, SelectorList
-from parsel.csstranslator import HTMLTranslator
 
+from newsbot.pages import Query
 from newsbot.processors import BEIJING, normalize_space, parse_time
 
 VISIBLE = "span.time"
@@ -73,9 +73,9 @@ class Published:
     def chosen(self) -> Reading | None:
         """The reading that gives the time: the visible one if readable, else the first other
         readable one, else the first present (unreadable: the record keeps its raw text)."""
-        readable = [r for r in self.readings if r.value is not None]
-        if readable:
-            return readable[0]
+        for reading in self.readings:
+            if reading.value is not None:
+                return reading
         return self.readings[0] if self.readings else None
 
     @property
@@ -147,10 +147,14 @@ def read_time(raw: str, *, now: datetime | None = None) -> datetime | None:
 
 
 def read_published(
-    article: Selector | SelectorList[Selector], page: Selector, *, now: datetime | None = None
+    article: Selector | SelectorList[Selector] | etree._Element,
+    page: Selector | etree._Element,
+    *,
+    now: datetime | None = None,
 ) -> Published:
     """Every time source of a page: ``article`` is the article's own element (its visible time
-    first), ``page`` the whole document (scripts and meta live outside the article).
+    first), ``page`` the whole document (scripts and meta live outside the article); selectors
+    or, from a page object, their lxml elements.
 
     >>> page = Selector(text='''<div class="g-article"><p class="u-time">
     ...   <span class="time"> 2026-07-21 10:00:00 </span></p></div>
@@ -178,26 +182,30 @@ def read_published(
     return Published(tuple(readings))
 
 
-def _texts(sel: Selector | SelectorList[Selector], css: str) -> list[str]:
-    """Text of each match. The query is compiled once and run on the lxml elements: parsel
+def _texts(sel: Selector | SelectorList[Selector] | etree._Element, css: str) -> list[str]:
+    """Text of each match. The query runs on the lxml elements (newsbot.pages.Query): parsel
     translates CSS again at every call and wraps each match (benchmarks/extract.py)."""
     query = _QUERIES.get(css)
     if query is None:
-        query = _QUERIES[css] = etree.XPath(HTMLTranslator().css_to_xpath(css))
-    roots = [s.root for s in sel] if isinstance(sel, SelectorList) else [sel.root]
+        query = _QUERIES[css] = Query(css)
+    if isinstance(sel, etree._Element):
+        roots = [sel]
+    else:
+        roots = [s.root for s in sel] if isinstance(sel, SelectorList) else [sel.root]
     found = (el for root in roots if isinstance(root, etree._Element) for el in query(root))
-    return [normalize_space(str(_STRING(el))) for el in found]
+    # XPath string(): the text of an element with no children is its text; itertext() leaves
+    # out comments and PIs as string() does.
+    return [normalize_space(el.text if not len(el) else "".join(el.itertext())) for el in found]
 
 
-_QUERIES: dict[str, etree.XPath] = {}
-_STRING = etree.XPath("string()")
+_QUERIES: dict[str, Query] = {}
 
 
 def _first(texts: list[str]) -> str | None:
     return next((t for t in texts if t), None)
 
 
-def _others(page: Selector) -> Iterator[tuple[str, str]]:
+def _others(page: Selector | etree._Element) -> Iterator[tuple[str, str]]:
     """The first time of each other source present, in order of trust.
 
     One pass over the page's scripts and meta tags: three selector queries over a 100 KB page
@@ -205,7 +213,7 @@ def _others(page: Selector) -> Iterator[tuple[str, str]]:
     scripts: list[str] = []
     blocks: list[str] = []
     meta = ""
-    root = page.root
+    root = page if isinstance(page, etree._Element) else page.root
     for el in root.iter("script", "meta") if hasattr(root, "iter") else ():
         if el.tag == "meta":
             if not meta and (el.get("property") or "").strip() == META_PROPERTY:
