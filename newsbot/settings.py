@@ -57,6 +57,10 @@ DOWNLOAD_TIMEOUT = 30
 #: default, 100, was 17 % of a crawl's CPU). An article page gives one record, a list page a
 #: few dozen requests that are only queued, and no pipeline awaits anything: one is enough.
 CONCURRENT_ITEMS = 1
+#: Scrapy re-reads and parses a callback's source for this check whenever the bound method it
+#: cached has been freed, which in a crawl is most responses (a quarter of a small page's CPU
+#: in the worst case). tests/test_layout.py checks the spiders' callbacks once, on the source.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 RETRY_TIMES = 3
