@@ -14,6 +14,8 @@ COMMANDS_MODULE = "newsbot.commands"
 #: A log a person reads: what the run does and what went wrong, not every request and item
 #: (``-s LOG_LEVEL=DEBUG`` shows those).
 LOG_LEVEL = "INFO"
+#: Scrapy's messages; the per-page and per-record DEBUG ones are not even made at INFO.
+LOG_FORMATTER = "newsbot.logsafe.LogFormatter"
 
 USER_AGENT = "newsbot/0.1 (+https://github.com/newsbot; research crawler)"
 ROBOTSTXT_OBEY = True
@@ -63,6 +65,8 @@ CONCURRENT_ITEMS = 4
 #: cached has been freed, which in a crawl is most responses (a quarter of a small page's CPU
 #: in the worst case). tests/test_layout.py checks the spiders' callbacks once, on the source.
 WARN_ON_GENERATOR_RETURN_VALUE = False
+#: Scrapy's in-memory stats, without a wrapper around every call (newsbot.ops.stats).
+STATS_CLASS = "newsbot.ops.stats.StatsCollector"
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 RETRY_TIMES = 3
