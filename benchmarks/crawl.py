@@ -2,7 +2,7 @@
 
     python benchmarks/crawl.py [--articles 5000] [--runs 3] [--pages full,small]
 
-Serves benchmarks/synthsite.py on 127.0.0.1 with ``--articles`` generated articles in one column,
+Serves testsite.synthetic on 127.0.0.1 with ``--articles`` generated articles in one column,
 twice: whole pages of about 95 KB (``full``) and the bare article template of 3-5 KB (``small``).
 Then, ``--runs`` times, interleaved (the side that goes first alternates) so that both see the
 same load on the machine, on each site:
@@ -38,6 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import ROOT, machine_line, median, spread
+
+sys.path.insert(0, str(ROOT))  # the test site package, testsite/, is not installed
+
+from testsite.synthetic import SyntheticSite
 
 HERE = Path(__file__).resolve().parent
 STAT = re.compile(r"^\s*[{ ]?'([^']+)':\s*(.+?),?}?$")
@@ -163,21 +167,11 @@ def scrapy_env() -> dict[str, str]:
 def site(
     articles: int, columns: str = "3", per_page: int = 50, *, small: bool = False
 ) -> Iterator[str]:
-    """The generated site, served on 127.0.0.1 while the block runs; yields its root URL."""
-    cmd = [sys.executable, str(HERE / "synthsite.py"), "--articles", str(articles)]
-    cmd += ["--columns", columns, "--per-page", str(per_page), "--port", "0"]
-    if small:
-        cmd.append("--small")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"synthsite did not start: {line!r}")
-        yield line.split()[-1]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    """The generated site (testsite.synthetic), served on 127.0.0.1 by a thread of this process
+    while the block runs (it keeps no hits: 50,000 would only cost memory); yields its root."""
+    served = SyntheticSite(articles, columns.split(","), per_page, small=small, record=False)
+    with served:
+        yield served.root
 
 
 # --- the two measurements ------------------------------------------------------------------------

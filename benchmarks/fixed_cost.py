@@ -6,7 +6,7 @@ store and on a big one.
 For each size N it builds a SQLite store the way years of crawling leave it (N article ids: 96 %
 exported with a content hash, a file and a text fingerprint, 3 % dropped, 1 % failed for good
 -- the dead-letter list --, none pending), then crawls a local column of 200 articles
-(benchmarks/synthsite.py, small pages) into it once, which exports them and sets the column's
+(testsite/synthetic.py, small pages) into it once, which exports them and sets the column's
 high-water mark. The measured runs are the same crawl again, the way an hourly job finds the
 site when nothing was published: the first list page, every article on it already delivered,
 nothing fetched, nothing exported. Each is ``scrapy crawl nbd`` with the project's settings

@@ -2,7 +2,7 @@
 
     python benchmarks/memory.py [--sizes 5000,50000] [--runs 3]
 
-For each size, benchmarks/synthsite.py serves that many generated articles on 127.0.0.1 and
+For each size, testsite/synthetic.py serves that many generated articles on 127.0.0.1 and
 ``scrapy crawl nbd`` crawls the whole column the way benchmarks/crawl.py does (project settings,
 politeness off, a fresh state directory and output file each run). The peak RSS is the crawl
 process's own, from ``wait4()`` (Scrapy's ``memusage/max`` only samples once a minute). Printed

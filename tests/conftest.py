@@ -1,22 +1,17 @@
-"""Shared fixtures: the local copy of the site (tools/sitecopy.py) on 127.0.0.x."""
+"""Shared fixtures: the local copy of the site (testsite.SiteCopy) on 127.0.0.x."""
 
 from __future__ import annotations
 
 import os
 import random
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-
-from sitecopy import SiteCopy
-
 from tests import distkit
 from tests.redis_server import RedisServer
+from testsite import SiteCopy
 
 #: Rounds of the slow fault loops (``@pytest.mark.slow``) when --slow-rounds is not given: a few,
 #: which is what CI runs. ``pytest -m slow --slow-rounds=20`` runs them all (README: Reliability).
@@ -65,8 +60,8 @@ def trap() -> Iterator[SiteCopy]:
 @pytest.fixture
 def site_factory(trap: SiteCopy) -> Iterator[Callable[..., SiteCopy]]:
     """``site_factory(**options)``: a started SiteCopy on 127.0.0.1 with those options (see
-    its docstring: robots_status, robots_delay, challenge_articles, search_shape, volume …),
-    off-site links pointing at ``trap``; all are stopped at the end of the test."""
+    its docstring: volume, search_shape, latency …), off-site links pointing at ``trap``; all
+    are stopped at the end of the test. Faults are planned on it: ``site.plan(...)``."""
     started: list[SiteCopy] = []
 
     def make(**options: Any) -> SiteCopy:
@@ -83,7 +78,7 @@ def site_factory(trap: SiteCopy) -> Iterator[Callable[..., SiteCopy]]:
 @pytest.fixture
 def site(site_factory: Callable[..., SiteCopy]) -> SiteCopy:
     """The site copy with default options; ``site.root`` is the NEWSBOT_SITE_ROOT to crawl,
-    ``site.hits`` the hit log."""
+    ``site.hits`` the hit log, ``site.plan(path, *faults)`` its faults (testsite.faults)."""
     return site_factory()
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the reliability tests: crawls against the fault server (tests/faultserver.py),
+"""Helpers for the reliability tests: crawls against the site copy under fault plans (testsite),
 and what a run left behind, read the way an operator would: the records, the state store's
 verdict on every article it discovered, and the exit status.
 """
@@ -20,8 +20,8 @@ from zope.interface import implementer
 from newsbot.pages.article import ArticlePage
 from newsbot.urls import is_nbd_host
 from tests.crawlkit import CrawlResult, LoopbackResolver, run_crawl
-from tests.faultserver import FaultServer
 from tests.helpers import extracted_part
+from testsite import Server, SiteCopy
 
 #: Short timeouts and few retries: faults show quickly. DOWNLOAD_MAXSIZE is 1 MiB, so "ten times
 #: too large" is 10 MiB and a gzip bomb is far over it.
@@ -42,7 +42,7 @@ PLAIN_IDS = (
 
 
 def crawl(
-    server: FaultServer, *arguments: str, tmp_path: Path, settings: dict[str, str] | None = None
+    server: SiteCopy, *arguments: str, tmp_path: Path, settings: dict[str, str] | None = None
 ) -> CrawlResult:
     """``scrapy crawl nbd`` against the fault server, with :data:`FAULT_SETTINGS`."""
     return run_crawl(
@@ -50,9 +50,9 @@ def crawl(
     )
 
 
-def url_arg(server: FaultServer, ids: list[str]) -> str:
+def url_arg(server: SiteCopy, ids: list[str]) -> str:
     """``url=`` with the canonical URLs of these site-copy articles."""
-    return "url=" + ",".join(server.site.articles[i].url for i in ids)
+    return "url=" + ",".join(server.articles[i].url for i in ids)
 
 
 def ledger(state: Path) -> dict[str, str]:
@@ -86,16 +86,16 @@ def assert_accounted(result: CrawlResult, state: Path, expected: dict[str, str])
     assert result.stat("newsbot/discovered") == len(expected), result.explain()
 
 
-def clean_record(server: FaultServer, ident: str, body: bytes | None = None) -> dict[str, Any]:
+def clean_record(server: SiteCopy, ident: str, body: bytes | None = None) -> dict[str, Any]:
     """The extracted fields of the article as its whole, undamaged page gives them."""
-    article = server.site.articles[ident]
+    article = server.articles[ident]
     if body is None:
-        body = server.site.answer_path(article.path).body
+        body = server.answer_path(article.path).body
     response = HtmlResponse(url=server.root + article.path, body=body, encoding="utf-8")
     return extracted_part(ItemAdapter(ArticlePage(response).to_item()).asdict())
 
 
-def no_request_left_the_server(result: CrawlResult, *servers: FaultServer) -> None:
+def no_request_left_the_server(result: CrawlResult, *servers: Server) -> None:
     """Every request the downloader sent reached one of these servers (so none went to any
     other address, private, link-local or remote): Scrapy counts what it downloads, the
     servers count what they received."""

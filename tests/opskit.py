@@ -6,15 +6,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.crawlkit import PROJECT, CrawlResult
-
-sys.path.insert(0, str(PROJECT / "tools"))
-
-from sitecopy import Hit, Reply, SiteCopy, render_article
+from tests.crawlkit import CrawlResult
+from testsite import Hit, Reply, SiteCopy, render_article
 
 _BYLINE = re.compile(r'<p style="color: #6d6d6d;">.*?</p>', re.S)
 

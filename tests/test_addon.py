@@ -18,7 +18,7 @@ from tests.crawlkit import PROJECT, TEST_SETTINGS
 from tests.opskit import reports
 
 if TYPE_CHECKING:
-    from tools.sitecopy import SiteCopy
+    from testsite import SiteCopy
 
 SPIDERMON = "spidermon.contrib.scrapy.extensions.Spidermon"
 

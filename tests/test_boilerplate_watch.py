@@ -8,10 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sitecopy import SiteCopy
-
 from tests.crawlkit import run_crawl
 from tests.opskit import report_of, synthetic_route
+from testsite import SiteCopy
 
 # Invented, and in no class of the rules: the extractor keeps it in the body.
 FOOTER = "本栏目由某某研究小组每周二更新，下期再会"

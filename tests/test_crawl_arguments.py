@@ -8,11 +8,11 @@ import sys
 
 import pytest
 from scrapy.utils.test import get_crawler
-from sitecopy import SiteCopy
 
 from newsbot.spiders.arguments import ArgumentError
 from newsbot.spiders.nbd import NbdSpider
 from tests.crawlkit import PROJECT, run_crawl
+from testsite import SiteCopy
 
 GOOD_URL = "https://www.nbd.com.cn/articles/2021-04-05/1700501.html"
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sitecopy import SiteCopy
-
 from tests.crawlkit import run_crawl
+from testsite import SiteCopy
 
 #: Column 3 (2019–2026 markup, three pages): article ids by list date.
 COLUMN_3 = {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from sitecopy import SEARCH_PATH, SiteCopy
-
 from tests.crawlkit import run_crawl
+from testsite import Reply, SiteCopy
+from testsite.sitecopy import SEARCH_PATH
 
 
 def test_url_list_in_every_form_maps_to_canonical_records(site: SiteCopy, trap: SiteCopy, tmp_path):
@@ -112,7 +112,7 @@ def test_query_answer_of_another_shape_fails_the_run(site_factory, tmp_path):
 
 
 def test_query_api_failure_fails_the_run(site: SiteCopy, tmp_path):
-    site.route(SEARCH_PATH, lambda hit: __import__("sitecopy").Reply(500, b"{}"))
+    site.route(SEARCH_PATH, lambda hit: Reply(500, b"{}"))
     result = run_crawl(site.root, "query=碳中和", tmp_path=tmp_path, settings={"RETRY_TIMES": "1"})
     assert result.records == []
     assert result.stats["finish_reason"] == "search_failed", result.explain()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-from sitecopy import SiteCopy
-
 from tests.crawlkit import PROJECT, run_crawl
+from testsite import Late, SiteCopy, Status
 
 ALLOWED = [f"https://www.nbd.com.cn/articles/2021-04-0{d}/{i}.html" for d, i in (
     (5, 1700501), (5, 1700502), (5, 1700503), (4, 1700401), (4, 1700402), (4, 1700403),
@@ -81,7 +80,8 @@ def test_redirect_off_site_from_a_start_url_is_refused(site: SiteCopy, trap: Sit
 def test_robots_txt_holds_for_many_concurrent_first_requests(site_factory, tmp_path):
     """All start requests arrive while robots.txt is still loading (it takes 0.5 s): every
     one of them is checked against it."""
-    site = site_factory(robots_delay=0.5)
+    site = site_factory()
+    site.plan("/robots.txt", Late(0.5))
     result = run_crawl(site.root, "url=" + ",".join(ALLOWED + DISALLOWED), tmp_path=tmp_path)
     assert result.returncode == 0, result.explain()
     assert not any(p.startswith("/articles/2021-03-15/") for p in site.paths())
@@ -95,7 +95,8 @@ def test_stock_robots_middleware_leaks_under_the_same_load(site_factory, tmp_pat
     """Canary for the test above: with Scrapy's own RobotsTxtMiddleware (2.14-2.19) the same
     crawl fetches disallowed pages, which is why newsbot replaces it. If this starts failing,
     Scrapy has fixed the race and newsbot.perimeter.RobotsTxtMiddleware.robot_parser can go."""
-    site = site_factory(robots_delay=0.5)
+    site = site_factory()
+    site.plan("/robots.txt", Late(0.5))
     stock = {  # Scrapy's robots.txt middleware in place of newsbot's
         "newsbot.perimeter.RobotsTxtMiddleware": None,
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100,
@@ -113,7 +114,8 @@ def test_stock_robots_middleware_leaks_under_the_same_load(site_factory, tmp_pat
 
 
 def test_robots_txt_5xx_means_disallow_all(site_factory, tmp_path):
-    site = site_factory(robots_status=503)
+    site = site_factory()
+    site.plan("/robots.txt", Status(503, b"unavailable"))
     result = run_crawl(site.root, "url=" + ",".join(ALLOWED[:3]), tmp_path=tmp_path)
     # Nothing may be fetched: the site counts as unreachable, and the run fails.
     assert result.returncode == 1, result.explain()
@@ -126,7 +128,8 @@ def test_robots_txt_5xx_means_disallow_all(site_factory, tmp_path):
 
 
 def test_robots_txt_timeout_means_disallow_all(site_factory, tmp_path):
-    site = site_factory(robots_delay=3)
+    site = site_factory()
+    site.plan("/robots.txt", Late(3))
     result = run_crawl(
         site.root,
         "columns=3",
@@ -140,7 +143,8 @@ def test_robots_txt_timeout_means_disallow_all(site_factory, tmp_path):
 
 
 def test_robots_txt_404_allows_all(site_factory, tmp_path):
-    site = site_factory(robots_status=404)
+    site = site_factory()
+    site.plan("/robots.txt", Status(404, b"unavailable"))
     result = run_crawl(site.root, "url=" + ",".join(DISALLOWED[:1]), tmp_path=tmp_path)
     assert result.returncode == 0, result.explain()
     assert result.ids() == ["1690001"]

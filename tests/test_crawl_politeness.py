@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
-
-from sitecopy import Hit, Reply, SiteCopy
-
 from tests.crawlkit import run_crawl
+from testsite import Challenge, Hit, Normal, Reply, SiteCopy, Status
 
 A = "/articles/2021-04-05/1700501.html"
 A_URL = "https://www.nbd.com.cn" + A
 B_URL = "https://www.nbd.com.cn/articles/2021-04-05/1700502.html"
-
-
-def fail_first(n: int, reply: Reply):
-    """A route handler answering ``reply`` n times, then falling through to the site."""
-    counter = itertools.count()
-    return lambda hit: reply if next(counter) < n else None
 
 
 def times(site: SiteCopy, path: str) -> list[float]:
@@ -24,7 +15,7 @@ def times(site: SiteCopy, path: str) -> list[float]:
 
 
 def test_5xx_is_retried_with_backoff(site: SiteCopy, tmp_path):
-    site.route(A, fail_first(2, Reply(503, b"busy")))
+    site.plan(A, Status(503, b"busy"), Status(503, b"busy"), Normal())
     result = run_crawl(
         site.root,
         f"url={A_URL}",
@@ -52,7 +43,7 @@ def test_5xx_for_ever_fails_the_article(site: SiteCopy, tmp_path):
 
 
 def test_429_retry_after_is_honoured(site: SiteCopy, tmp_path):
-    site.route(A, fail_first(1, Reply(429, b"slow down", {"Retry-After": "1"})))
+    site.plan(A, Status(429, b"slow down", {"Retry-After": "1"}), Normal())
     result = run_crawl(site.root, f"url={A_URL}", tmp_path=tmp_path)
     assert result.ids() == ["1700501"], result.explain()
     at = times(site, A)
@@ -76,7 +67,8 @@ def test_429_asking_for_too_long_a_wait_fails_for_now(site: SiteCopy, tmp_path):
 
 
 def test_challenge_pages_slow_down_then_stop_the_crawl(site_factory, tmp_path):
-    site = site_factory(challenge_articles=True)
+    site = site_factory()
+    site.plan(r"/articles/.*", Challenge())
     result = run_crawl(
         site.root,
         "columns=3",
@@ -110,12 +102,7 @@ HELD_QUEUE = {
 
 
 def test_a_429_holds_the_requests_already_waiting(site: SiteCopy, tmp_path):
-    answered = itertools.count()
-
-    def first_429(hit: Hit) -> Reply | None:
-        return Reply(429, b"slow down", {"Retry-After": "1"}) if next(answered) == 0 else None
-
-    site.route(r"/articles/.*", first_429)
+    site.plan(r"/articles/.*", Status(429, b"slow down", {"Retry-After": "1"}), Normal())
     result = run_crawl(site.root, "columns=3", tmp_path=tmp_path, settings=HELD_QUEUE)
     assert result.returncode == 0, result.explain()
     refused = next(h for h in site.hits if h.status == 429)
@@ -125,7 +112,8 @@ def test_a_429_holds_the_requests_already_waiting(site: SiteCopy, tmp_path):
 
 
 def test_a_challenge_page_holds_the_requests_already_waiting(site_factory, tmp_path):
-    site = site_factory(challenge_articles=True)
+    site = site_factory()
+    site.plan(r"/articles/.*", Challenge())
     result = run_crawl(
         site.root,
         "columns=3",

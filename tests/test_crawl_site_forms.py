@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sitecopy import SECOND_HOST, WHOLE_COLUMN_ROWS, Reply, SiteCopy
-
 from tests.crawlkit import run_crawl
 from tests.opskit import report_of
+from testsite import Reply, SiteCopy
+from testsite.sitecopy import SECOND_HOST, WHOLE_COLUMN_ROWS
 
 MONEY = "https://money.nbd.com.cn/columns/432.html/"
 WHOLE = "https://www.nbd.com.cn/columns/2093.html/"

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.delivery_site import ROOT
+from tests.deliverykit import ROOT
 
 
 def test_state_store_benchmark_prints_a_row_per_size(tmp_path: Path) -> None:

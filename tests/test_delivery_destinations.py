@@ -14,15 +14,10 @@ import sqlite3
 from pathlib import Path
 
 from newsbot.state.store import DB_NAME, SCHEMA_VERSION
-from tests.delivery_site import (
-    COLUMN,
-    ROOT,
-    DeliverySite,
-    crawl_command,
-    read_records,
-    run,
-)
+from tests.deliverykit import ROOT, crawl_command, read_records, run
 from tests.test_delivery_e2e import assert_exactly_once, stats
+from testsite import DeliverySite
+from testsite.delivery import COLUMN
 
 
 def crawl(site: DeliverySite, tmp: Path, *outputs: str, **args: str) -> dict:
@@ -103,7 +98,7 @@ def test_full_run_to_a_new_target_writes_everything(tmp_path: Path) -> None:
 def test_a_search_after_the_main_job_keeps_the_matches_it_delivered(tmp_path: Path) -> None:
     with DeliverySite() as site:
         keyword = "碳中和"
-        matches = site.copy.search(keyword)
+        matches = site.search(keyword)
         assert len(matches) > 3
         urls = ",".join(a.url for a in matches[:3])
         main = crawl_command(

@@ -1,7 +1,7 @@
 """Delivery end to end: ``scrapy crawl nbd`` through the real engine against the site copy.
 
 Each test runs the unmodified spider in a subprocess, as cron would, against the local site copy
-on 127.0.0.1 (tools/sitecopy.py, made changeable by :class:`tests.delivery_site.DeliverySite`),
+on 127.0.0.1 (made changeable: :class:`testsite.DeliverySite`),
 and looks only at what a user sees: the published files, the exit status, the log and the
 state directory.
 """
@@ -22,24 +22,20 @@ from typing import Any
 import pytest
 
 from tests.crawlkit import _STATS
-from tests.delivery_site import (
-    COLUMN,
-    FIXTURE_COLUMN,
+from tests.deliverykit import (
     ROOT,
-    Article,
-    DeliverySite,
-    Reply,
     crawl_command,
     env,
     fill,
     published_files,
     read_records,
-    render_article,
     run,
     small_filesystem,
     start,
     stop,
 )
+from testsite import Article, DeliverySite, Reply, render_article
+from testsite.delivery import COLUMN, FIXTURE_COLUMN
 
 
 def stats(log: str) -> dict[str, Any]:
@@ -106,7 +102,7 @@ def test_every_fixture_variant_is_delivered_once(tmp_path: Path) -> None:
     with DeliverySite() as site:
         first = crawl(site, tmp_path, args={"columns": FIXTURE_COLUMN})
         assert first.returncode == 0, first.stderr[-3000:]
-        listed = [a.id for a in site.copy.listed(FIXTURE_COLUMN)]
+        listed = [a.id for a in site.listed(FIXTURE_COLUMN)]
         counted = stats(first.stderr)
         dropped = {k: v for k, v in counted.items() if k.startswith("newsbot/dropped/")}
         assert dropped == {}, dropped
@@ -121,10 +117,10 @@ def test_every_fixture_variant_is_delivered_once(tmp_path: Path) -> None:
 def test_every_article_ends_exported_dropped_or_failed_with_a_reason(tmp_path: Path) -> None:
     with DeliverySite(5) as site:
         missing, misdated = site.article(site.ids[1]), site.article(site.ids[3])
-        site.copy.route(re.escape(missing.path), lambda hit: Reply(404, b"gone"))
+        site.route(re.escape(missing.path), lambda hit: Reply(404, b"gone"))
         wrong = Article(misdated.id, "2020-01-01", misdated.time, misdated.title)
         page = render_article(wrong).replace(wrong.url, misdated.url)
-        site.copy.route(re.escape(misdated.path), lambda hit: Reply(200, page.encode()))
+        site.route(re.escape(misdated.path), lambda hit: Reply(200, page.encode()))
         first = crawl(site, tmp_path)
         assert first.returncode == 0, first.stderr[-3000:]
         info = state_info(tmp_path)
@@ -350,11 +346,11 @@ def test_a_lost_state_store_stops_the_run_until_rebuilt(tmp_path: Path) -> None:
     with DeliverySite(3) as site:
         assert crawl(site, tmp_path).returncode == 0
         (tmp_path / "state" / "state.sqlite3").unlink()
-        hits = len(site.copy.hits)
+        hits = len(site.hits)
         refused = crawl(site, tmp_path)
         assert refused.returncode == 1
         assert "scrapy state rebuild" in refused.stderr
-        assert len(site.copy.hits) == hits
+        assert len(site.hits) == hits
         files = [str(p) for p in published_files(tmp_path / "out")]
         rebuilt = subprocess.run(
             [*crawl_command(site.root, tmp_path)[:3], "state", "rebuild", *files,

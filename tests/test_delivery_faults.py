@@ -24,16 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.delivery_site import (
-    ROOT,
-    DeliverySite,
-    crawl_command,
-    env,
-    read_records,
-    run,
-    start,
-)
+from tests.deliverykit import ROOT, crawl_command, env, read_records, run, start
 from tests.faultkit import ledger
+from testsite import DeliverySite
 
 
 def strace_delaying_renames(seconds: float) -> list[str]:
@@ -181,11 +174,11 @@ def test_appending_a_format_that_cannot_be_appended_is_refused_at_start(
         assert first.returncode == 0, first.stderr[-3000:]
         assert len(reader(out)) == 2
         before = out.read_bytes()
-        hits = len(site.copy.hits)
+        hits = len(site.hits)
         second = run(crawl_command(site.root, state, "-o", str(out), args={"columns": "9000"}),
                      ROOT)  # fmt: skip
         assert second.returncode == 1, second.stderr[-3000:]
-        assert len(site.copy.hits) == hits  # refused before anything was fetched
+        assert len(site.hits) == hits  # refused before anything was fetched
         last = second.stderr.strip().splitlines()[-1]
         assert "feed_refused" in last and f"cannot be appended to in the {fmt} format" in last
         assert out.read_bytes() == before  # still one valid file

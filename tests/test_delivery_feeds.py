@@ -13,7 +13,7 @@ from scrapy.utils.test import get_crawler
 from newsbot.exporters import HexoExporter, JsonLinesExporter, safe_filename
 from newsbot.feeds import AtomicFileFeedStorage, FeedTargetError, StagingDir
 from newsbot.items import RECORD_FIELDS, ArticleItem
-from tests.delivery_site import small_filesystem
+from tests.deliverykit import small_filesystem
 
 
 def item(ident: int, **extra: Any) -> ArticleItem:

@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from newsbot.pages.kinds import KINDS
-from tests.conftest import SiteCopy
 from tests.crawlkit import run_crawl
+from testsite import SiteCopy
 
 
 def test_every_format_holds_every_record(site: SiteCopy, tmp_path: Path) -> None:

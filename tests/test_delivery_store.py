@@ -19,7 +19,7 @@ from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.rebuild import rebuild
 from newsbot.state.records import delivery_of
 from newsbot.state.store import DB_NAME, StateStore
-from tests.delivery_site import ROOT, env
+from tests.deliverykit import ROOT, env
 
 
 def delivery(ident: str, revision: int = 1, published: int = 1_618_069_791) -> Delivery:

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sitecopy import SiteCopy
 
 from tests.distkit import Crawl, finish, id_counts, logs, published, scrapy, worker
+from testsite import SiteCopy
 
 VOLUME = 240
 

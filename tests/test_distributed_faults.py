@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sitecopy import SiteCopy
 
 from tests.distkit import Crawl, finish, id_counts, logs, published, worker
 from tests.redis_server import RedisServer, server_binary
+from testsite import SiteCopy
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Atom and RSS feeds from real crawls of the local site copy (tests/delivery_site.py), read the
+"""Atom and RSS feeds from real crawls of the local site copy (tests/deliverykit.py), read the
 way subscribers read them: feedparser (also over HTTP from a static server, as a reader
 subscribes), a strict RELAX NG parse and the W3C validator's rules (tests/feedcheck.py)."""
 
@@ -21,18 +21,10 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from tests.delivery_site import (
-    COLUMN,
-    FIXTURE_COLUMN,
-    ROOT,
-    DeliverySite,
-    crawl_command,
-    read_records,
-    run,
-    start,
-    stop,
-)
+from tests.deliverykit import ROOT, crawl_command, read_records, run, start, stop
 from tests.feedcheck import check_feed, shown
+from testsite import DeliverySite
+from testsite.delivery import COLUMN, FIXTURE_COLUMN
 
 HOSTILE = "收盘]]>速评<script>alert(1)</script>\x07&amp;<b>加粗</b>"
 ATOM = "{http://www.w3.org/2005/Atom}"

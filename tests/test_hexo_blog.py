@@ -24,8 +24,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from newsbot.processors import BEIJING
 from tests.crawlkit import PROJECT
-from tests.delivery_site import BEIJING, COLUMN, DeliverySite, crawl_command, run
+from tests.deliverykit import crawl_command, run
+from testsite import DeliverySite
+from testsite.delivery import COLUMN
 
 HEXO = PROJECT / "tests" / "hexo"
 HEXO_CLI = HEXO / "node_modules" / "hexo-cli" / "bin" / "hexo"

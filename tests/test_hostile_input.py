@@ -18,13 +18,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from sitecopy import SiteCopy
 
 from tests.crawlkit import PROJECT, run_crawl
 from tests.faultkit import crawl
-from tests.faultserver import FaultServer, Page
 from tests.helpers import ARTICLES, NOT_ARTICLES
 from tests.test_crawl_arguments import crawl_command
+from testsite import Page, SiteCopy
 
 GOOD_URL = "https://www.nbd.com.cn/articles/2021-04-05/1700501.html"
 #: A line a forged message would start with, and the escapes that would hide or colour it.
@@ -172,9 +171,9 @@ def test_a_hostile_next_page_link_forges_no_log_line(tmp_path: Path) -> None:
     """A list page's next-page link (logged as a WARNING, since it leaves the column) with line
     breaks, ANSI and OSC escapes, at DEBUG: every line of the log is one the program wrote."""
     link = f"https://evil.test/x\n{FORGED}&#27;[31m red&#27;]0;title&#7;\u2028\x85end"
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         ident = "1700501"
-        url = server.site.articles[ident].url
+        url = server.articles[ident].url
         page = (
             '<!DOCTYPE html><html><head><meta charset="utf-8"><title>栏目</title></head><body>'
             '<div class="g-list-text"><div class="m-list"><p class="u-channeltime">2021-04-05'

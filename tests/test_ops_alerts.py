@@ -19,10 +19,10 @@ from typing import Any, ClassVar
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from sitecopy import SiteCopy
 
 from tests.crawlkit import run_crawl
 from tests.opskit import assert_failed, report_of
+from testsite import SiteCopy
 
 SMTP_ACTION = "spidermon.contrib.actions.email.smtp.SendSmtpEmail"
 USER, PASSWORD = "newsbot", "s3cret"

@@ -9,14 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sitecopy import SiteCopy
 from warcio.archiveiterator import ArchiveIterator
 
 from newsbot import EXTRACTOR_VERSION
 from newsbot.items import EXTRACTED_FIELDS
 from tests.crawlkit import PROJECT, TEST_SETTINGS
-from tests.delivery_site import env
+from tests.deliverykit import env
 from tests.opskit import redesigned, synthetic_route
+from testsite import SiteCopy
 
 #: The crawl runs with an "old extractor": one that lost the bylines and says it is 2000.1.1.
 OLD_EXTRACTOR = """

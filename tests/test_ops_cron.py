@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from sitecopy import SiteCopy
-
 from tests.crawlkit import PROJECT, TEST_SETTINGS
-from tests.delivery_site import COLUMN, DeliverySite, env, read_records
+from tests.deliverykit import env, read_records
+from testsite import DeliverySite, SiteCopy
+from testsite.delivery import COLUMN
 
 SCRIPT = PROJECT / "tools" / "cron-run.sh"
 
@@ -78,10 +78,10 @@ def test_the_time_limit_stops_the_crawl_gracefully(tmp_path: Path):
     """SIGTERM at the limit: Scrapy's graceful shutdown finishes, publishes what was scraped,
     writes the report, and the run is red; nothing had to be killed."""
     # The limit leaves Scrapy time to start even on a loaded machine (a SIGTERM before Scrapy has
-    # installed its handlers ends Python at once, with no log); the site is slow enough (40
+    # installed its handlers ends Python at once, with no log); the site is slow enough (80
     # pages at 0.5 s, two at a time: 20 s) that the crawl is still going when the limit comes.
     with DeliverySite(80, per_page=40) as site:
-        site.copy.latency = 0.5
+        site.latency = 0.5
         began = time.monotonic()
         done = cron(
             tmp_path, site.root, "-a", f"columns={COLUMN}",

@@ -14,20 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sitecopy import Reply, SiteCopy
-
 from newsbot import EXTRACTOR_VERSION
 from tests.crawlkit import PROJECT, TEST_SETTINGS, run_crawl
-from tests.delivery_site import (
-    COLUMN,
-    DeliverySite,
-    crawl_command,
-    env,
-    fill,
-    run,
-    small_filesystem,
-    start,
-)
+from tests.deliverykit import crawl_command, env, fill, run, small_filesystem, start
 from tests.helpers import ARTICLES
 from tests.opskit import (
     assert_failed,
@@ -39,6 +28,8 @@ from tests.opskit import (
     synthetic_route,
     without_byline,
 )
+from testsite import Challenge, DeliverySite, Reply, SiteCopy
+from testsite.delivery import COLUMN
 
 
 def test_a_clean_run_exits_0_and_accounts_for_every_article(site: SiteCopy, tmp_path: Path):
@@ -101,7 +92,8 @@ def test_site_answering_nothing_but_robots_txt(site_factory, tmp_path: Path):
 
 
 def test_blocked(site_factory, tmp_path: Path):
-    site = site_factory(challenge_articles=True)
+    site = site_factory()
+    site.plan(r"/articles/.*", Challenge())
     result = run_crawl(
         site.root, "columns=3", tmp_path=tmp_path, settings={"NEWSBOT_BLOCKED_LIMIT": "2"}
     )

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sitecopy import Reply, SiteCopy
 
 from tests.browserkit import chromium, full_page_screenshot
 from tests.crawlkit import PROJECT, run_crawl
 from tests.opskit import reports
+from testsite import Reply, SiteCopy
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 EMPTY_LIST = (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from tests.crawlkit import PROJECT, TEST_SETTINGS
 
 if TYPE_CHECKING:
-    from tools.sitecopy import SiteCopy
+    from testsite import SiteCopy
 
 LEVEL = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[([^\]]+)\] (\w+): ", re.M)
 

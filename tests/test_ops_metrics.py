@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sitecopy import SiteCopy
 
 from tests.crawlkit import PROJECT, run_crawl
 from tests.opskit import report_of
+from testsite import SiteCopy
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

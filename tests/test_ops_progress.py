@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 from tests.crawlkit import PROJECT
-from tests.delivery_site import COLUMN, DeliverySite, crawl_command, run, start
+from tests.deliverykit import crawl_command, run, start
+from testsite import DeliverySite
+from testsite.delivery import COLUMN
 
 LINE = re.compile(
     r"^(\S+ \S+) \[newsbot\.ops\.progress\] INFO: Progress: (\d+)/([~≥]?)(\d+) articles done"
@@ -48,7 +50,7 @@ def opened_at(log: str) -> dt.datetime:
 def test_progress_lines_without_flooding(tmp_path: Path):
     interval = 0.2
     with DeliverySite(24, per_page=8) as site:
-        site.copy.latency = 0.05
+        site.latency = 0.05
         # A stall (nothing moves for two seconds) once the third and last list page is read:
         # the spider reads a column's next list page after the articles already listed.
         site.hold_after(17)
@@ -97,7 +99,7 @@ def test_first_line_within_seconds_with_an_estimate_from_the_page_limit(tmp_path
     # 40 articles, 8 a list page, max_pages=5: once a list page is read, the estimate is the
     # whole column (8 known + 4 pages to go x 8), long before its last page is read.
     with DeliverySite(60, per_page=8) as site:
-        site.copy.latency = 0.6
+        site.latency = 0.6
         cmd = crawl_command(
             site.root, tmp_path / "state", "-o", f"{tmp_path}/out.jsonl",
             args={"columns": COLUMN, "max_pages": "5"},

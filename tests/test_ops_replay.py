@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sitecopy import Hit, Reply, SiteCopy
-
 from tests.crawlkit import run_crawl
 from tests.opskit import assert_failed, report_of
+from testsite import Hit, Reply, SiteCopy
 
 BROKEN = {"1700502": "2021-04-05", "1700401": "2021-04-04"}
 

@@ -7,13 +7,12 @@ import json
 import re
 from pathlib import Path
 
-from sitecopy import SiteCopy
-
 from newsbot.items import EXTRACTED_FIELDS
 from newsbot.ops.ledger import RunLedger
 from tests.crawlkit import run_crawl
-from tests.delivery_site import COLUMN, DeliverySite
 from tests.opskit import report_of
+from testsite import DeliverySite, SiteCopy
+from testsite.delivery import COLUMN
 
 TABLE_HEAD = "column  listed  new  updated  unchanged  dropped  failed  pending  blocked"
 

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sitecopy import SiteCopy
 
 from tests.crawlkit import PROJECT
+from testsite import SiteCopy
 
 BIN = Path(sys.executable).parent
 JOB_SETTINGS = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "0", "LOGSTATS_INTERVAL": "0"}

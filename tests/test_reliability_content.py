@@ -15,18 +15,16 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from sitecopy import render_article
-
 from tests.faultkit import assert_accounted, clean_record, crawl
-from tests.faultserver import FaultServer, Page
 from tests.helpers import extracted_part
+from testsite import Page, SiteCopy, render_article
 
 HTML = {"Content-Type": "text/html"}  # no charset
 
 
-def synthetic(server: FaultServer, ident: str) -> str:
+def synthetic(server: SiteCopy, ident: str) -> str:
     """The site copy's page of a synthetic article (UTF-8, ``<meta charset="utf-8">``)."""
-    return render_article(server.site.articles[ident])
+    return render_article(server.articles[ident])
 
 
 def no_meta(page: str) -> str:
@@ -64,7 +62,7 @@ def list_page(rows: list[tuple[str, str]], day: str = "2021-04-05") -> bytes:
 def test_pages_in_any_charset_the_site_uses_give_the_same_record(tmp_path: Path) -> None:
     """GBK/GB18030 declared in the header only, in a meta tag only, or nowhere; a header or a
     meta tag that says UTF-8 over GBK bytes; UTF-8 with a BOM (which wins over a header)."""
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         cases: dict[str, tuple[str, Callable[[str], str], str, dict[str, str]]] = {
             "1700501": ("header only", no_meta, "gbk", {"Content-Type": "text/html; charset=GBK"}),
             "1700502": ("meta only", with_meta("gbk"), "gbk", HTML),
@@ -84,10 +82,10 @@ def test_pages_in_any_charset_the_site_uses_give_the_same_record(tmp_path: Path)
         expected = {}
         for ident, (_, change, codec, headers) in cases.items():
             page = change(synthetic(server, ident))
-            server.plan(re.escape(server.site.articles[ident].path),
+            server.plan(re.escape(server.articles[ident].path),
                         Page(page.encode(codec), headers))  # fmt: skip
             expected[ident] = clean_record(server, ident, page.encode("utf-8"))
-        rows = [(f"稿件{i}", server.site.articles[i].url) for i in cases]
+        rows = [(f"稿件{i}", server.articles[i].url) for i in cases]
         server.plan("/columns/88/", Page(list_page(rows)))
         result = crawl(server, "columns=88", tmp_path=tmp_path)
     assert result.returncode == 0, result.explain()
@@ -123,14 +121,14 @@ def hostile(page: str) -> str:
 
 def test_hostile_text_is_exported_as_plain_text_and_forges_no_log_line(tmp_path: Path) -> None:
     ident = "1700501"
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         page = hostile(synthetic(server, ident))
-        server.plan(re.escape(server.site.articles[ident].path), Page(page.encode()))
+        server.plan(re.escape(server.articles[ident].path), Page(page.encode()))
         # The list row's title is hostile too.
         rows = [
             (
                 "列表\r\n1999-01-01 00:00:00 [x] ERROR: forged\x1b[2J",
-                server.site.articles[ident].url,
+                server.articles[ident].url,
             )
         ]
         server.plan("/columns/88/", Page(list_page(rows)))
@@ -161,7 +159,7 @@ def test_broken_pages_give_a_record_or_a_reason(tmp_path: Path) -> None:
     markup, an empty article, bytes in no charset, and a page cut off before its body fail with
     their reasons, and so do bodies that parse as JSON. Here most articles failed, so the run
     exits 1."""
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         pages: dict[str, tuple[bytes, str]] = {}
         whole = synthetic(server, "1700501")
         cut = whole.index("多位业内人士") if "多位业内人士" in whole else len(whole) * 2 // 3
@@ -186,8 +184,8 @@ def test_broken_pages_give_a_record_or_a_reason(tmp_path: Path) -> None:
         pages["1700302"] = (b"404", "failed:not_article")
         for ident, (body, _) in pages.items():
             headers = {"Content-Type": "text/html; charset=utf-8"}
-            server.plan(re.escape(server.site.articles[ident].path), Page(body, headers))
-        urls = ",".join(server.site.articles[i].url for i in pages)
+            server.plan(re.escape(server.articles[ident].path), Page(body, headers))
+        urls = ",".join(server.articles[i].url for i in pages)
         result = crawl(server, f"url={urls}", tmp_path=tmp_path)
         clean = {i: clean_record(server, i) for i in ("1700501", "1700502")}
     assert_accounted(result, tmp_path / "state", {i: v for i, (_, v) in pages.items()})
@@ -203,7 +201,7 @@ def test_broken_pages_give_a_record_or_a_reason(tmp_path: Path) -> None:
 def test_a_list_page_with_no_rows_fails_the_run(tmp_path: Path) -> None:
     """The list markup is there but holds no rows (a redesign, or an empty answer): nothing is
     discovered, the log says the layout may have changed, and the run exits 1."""
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         server.plan("/columns/88/", Page(list_page([])))
         result = crawl(server, "columns=88", tmp_path=tmp_path)
         assert server.paths() == ["/robots.txt", "/columns/88/"]
@@ -219,8 +217,8 @@ def test_a_list_page_with_broken_rows_still_gives_its_other_rows(tmp_path: Path)
     impossible date: each is refused or skipped on its own, and the page's other rows are all
     followed (before, any of them made the whole page raise, losing every row on it)."""
     good = ["1700501", "1700502", "1700503"]
-    with FaultServer() as server:
-        urls = [server.site.articles[i].url for i in good]
+    with SiteCopy(keep_alive=False) as server:
+        urls = [server.articles[i].url for i in good]
         page = list_page([
             ("好", urls[0]),
             ("坏", "//[www.nbd.com.cn/articles/2021-04-05/1900001.html"),

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,9 +26,8 @@ from newsbot.perimeter import SitePerimeter
 from newsbot.pipelines import MULTILINE_FIELDS, clean_value
 from newsbot.urls import article_id, article_path_parts, canonical_article_url, is_nbd_host
 from tests.helpers import ARTICLES
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from sitecopy import SITE_DIR, SiteCopy, render_article
+from testsite import SiteCopy, render_article
+from testsite.sitecopy import SITE_DIR
 
 settings.register_profile(
     "default",
@@ -47,7 +44,7 @@ URL = "https://www.nbd.com.cn/articles/2021-04-05/1700501.html"
 
 def _seeds() -> list[bytes]:
     site = SiteCopy(serve_site=True)
-    site._server.server_close()
+    site.stop()  # only its pages are wanted, not its socket
     pages = [p.read_bytes() for p in sorted(ARTICLES.glob("*.html"))]
     pages.append(render_article(site.articles["1700501"]).encode())
     return pages

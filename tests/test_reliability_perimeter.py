@@ -16,13 +16,12 @@ import re
 from pathlib import Path
 
 import pytest
-from sitecopy import SiteCopy
 
 from newsbot.perimeter import SitePerimeter
 from newsbot.spiders.arguments import ArgumentError, parse_arguments
 from tests.crawlkit import PROJECT, run_crawl
 from tests.faultkit import assert_accounted, crawl, ledger, no_request_left_the_server
-from tests.faultserver import FaultServer, Page, Redirect
+from testsite import Page, Redirect, SiteCopy
 
 DAY = "2021-04-05"
 
@@ -85,7 +84,7 @@ def test_hostile_list_links_are_never_requested(trap: SiteCopy, tmp_path: Path) 
     rows["真稿件"] = f"https://m.nbd.com.cn/articles/{DAY}/1700501.html?from=list#top"
     rows["脚本"] = f"javascript:location='http://{trap.host}:{trap.port}/'"
     rows["数据"] = "data:text/html,<script>location='//127.0.0.2/'</script>"
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         server.plan("/columns/77/", Page(list_page(rows)))
         result = crawl(server, "columns=77", tmp_path=tmp_path)
         paths = server.paths()
@@ -104,7 +103,7 @@ def test_hostile_list_links_are_never_requested(trap: SiteCopy, tmp_path: Path) 
 def test_hostile_redirects_are_never_followed(trap: SiteCopy, tmp_path: Path, status: int) -> None:
     hostile = hostile_urls(trap, DAY, 1_910_001)
     good = ["1700501", "1700502"]
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         for ident, url in hostile.items():
             server.plan(re.escape(f"/articles/{DAY}/{ident}.html"), Redirect(url, status))
         articles = [f"https://www.nbd.com.cn/articles/{DAY}/{i}.html" for i in [*good, *hostile]]
@@ -135,7 +134,7 @@ def test_hostile_start_urls_are_refused_before_anything_is_fetched(trap: SiteCop
 
 def test_a_hostile_start_url_stops_the_crawl_command(trap: SiteCopy, tmp_path: Path) -> None:
     look_alike = f"http://www.nbd.com.cn@{trap.host}:{trap.port}/articles/{DAY}/1700501.html"
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         urls = tmp_path / "urls.txt"
         urls.write_text(f"https://www.nbd.com.cn/articles/{DAY}/1700502.html\n{look_alike}\n")
         result = crawl(server, f"urls_file={urls}", tmp_path=tmp_path)
@@ -152,7 +151,7 @@ def test_start_requests_to_private_and_disguised_addresses_are_refused(
 ) -> None:
     """A spider that asks (``dont_filter``) for the hostile URLs directly: the perimeter below
     every spider refuses each one."""
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         urls = [u for u in hostile_urls(trap, DAY, 1_930_001).values() if u.startswith("http")]
         urls.append(f"{server.root}/columns/3/")
         (tmp_path / "urls.txt").write_text("\n".join(urls))

@@ -20,10 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.delivery_site import (
-    COLUMN,
+from tests.deliverykit import (
     ROOT,
-    DeliverySite,
     crawl_command,
     fill,
     read_records,
@@ -33,7 +31,8 @@ from tests.delivery_site import (
     stop,
 )
 from tests.faultkit import FAULT_SETTINGS, PLAIN_IDS, ledger
-from tests.faultserver import FaultServer, HangAfterHeaders, Normal
+from testsite import DeliverySite, HangAfterHeaders, Normal, SiteCopy
+from testsite.delivery import COLUMN
 
 
 def assert_exactly_once(out: Path, expected: list[str], why: str = "") -> None:
@@ -69,11 +68,11 @@ def test_a_signal_during_a_hung_response_stops_within_the_download_timeout(
     timeout = 2
     ids = list(PLAIN_IDS[:5])
     hung = ids[0]
-    with FaultServer() as server:
-        path = server.site.articles[hung].path
+    with SiteCopy(keep_alive=False) as server:
+        path = server.articles[hung].path
         server.plan(re.escape(path), HangAfterHeaders())
         out = ["-o", f"{tmp_path / 'out'}/%(time)s.jsonl"]
-        urls = ",".join(server.site.articles[i].url for i in ids)
+        urls = ",".join(server.articles[i].url for i in ids)
         settings = {**FAULT_SETTINGS, "DOWNLOAD_TIMEOUT": str(timeout), "RETRY_TIMES": "1"}
         cmd = crawl_command(server.root, tmp_path / "state", *out, args={"url": urls},
                             settings=settings)  # fmt: skip
@@ -152,16 +151,16 @@ def test_sigkill_at_random_points_then_a_rerun_delivers_each_article_once(
             if n % 3 == 1:
                 site.add(2)
             cmd = crawl_command(site.root, tmp_path / "state", *outputs, args={"columns": COLUMN})
-            before = len(site.copy.hits)
+            before = len(site.hits)
             proc = start(cmd, ROOT, tmp_path / f"round-{n}.log")
             # A random number of requests in (up to about a whole run's), then a random pause.
             target = before + rng.randint(0, len(site.ids) + 6)
-            while len(site.copy.hits) < target and proc.poll() is None:
+            while len(site.hits) < target and proc.poll() is None:
                 time.sleep(0.005)
             time.sleep(rng.uniform(0, 0.5))
             if proc.poll() is None:
                 stop(proc, signal.SIGKILL)
-                kills.append(len(site.copy.hits) - before)
+                kills.append(len(site.hits) - before)
             else:
                 kills.append(-1)  # it finished first
             read_records(out)  # whatever was published is whole: no torn file, no torn line
@@ -187,10 +186,10 @@ def test_a_state_store_on_a_full_disk_refuses_to_start_and_says_why(tmp_path: Pa
                                   args={"columns": COLUMN, "max_articles": "3"}), ROOT)  # fmt: skip
         assert first.returncode == 0, first.stderr[-3000:]
         fill(disk, leave_bytes=0)
-        hits = len(site.copy.hits)
+        hits = len(site.hits)
         full = run(crawl_command(site.root, state, *outputs, args={"columns": COLUMN}), ROOT)
         assert full.returncode == 1
-        assert len(site.copy.hits) == hits  # nothing fetched
+        assert len(site.hits) == hits  # nothing fetched
         said = full.stderr
         assert "cannot be used" in said and "0 bytes free" in said, said[-3000:]
         # A full disk is not a damaged store: no advice to rebuild or replace it.
@@ -250,7 +249,7 @@ def test_a_read_only_output_directory_is_refused_at_start(tmp_path: Path, target
     with read_only_filesystem(tmp_path / "ro") as ro, DeliverySite(4) as site:
         done = run(crawl_command(site.root, tmp_path / "state", "-o", f"{ro}/{target}",
                                  args={"columns": COLUMN}), ROOT)  # fmt: skip
-        assert site.copy.hits == []  # not even robots.txt
+        assert site.hits == []  # not even robots.txt
     assert done.returncode == 1
     line = last_line(done.stderr)
     assert "feed_refused" in line or "FeedTargetError" in line, done.stderr[-3000:]
@@ -262,7 +261,7 @@ def test_a_read_only_state_directory_is_refused_at_start(tmp_path: Path) -> None
     with read_only_filesystem(tmp_path / "ro") as ro, DeliverySite(4) as site:
         done = run(crawl_command(site.root, ro / "state", "-o", f"{tmp_path}/a.jsonl",
                                  args={"columns": COLUMN}), ROOT)  # fmt: skip
-        assert site.copy.hits == []
+        assert site.hits == []
     assert done.returncode == 1
     said = done.stderr
     assert f"state store in {ro}/state cannot be used: Read-only file system" in said, said[-3000:]

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sitecopy import Hit, Reply
 
 from tests.faultkit import (
     PLAIN_IDS,
@@ -26,30 +25,33 @@ from tests.faultkit import (
     no_request_left_the_server,
     url_arg,
 )
-from tests.faultserver import (
+from tests.helpers import extracted_part
+from testsite import (
     BrokenChunked,
-    FaultServer,
     GzipBomb,
     HangAfterHeaders,
+    Hit,
     Huge,
     Normal,
     Page,
     Redirect,
+    Reply,
     ResetAfter,
     ResetBefore,
+    Server,
     ShortBody,
+    SiteCopy,
     SlowBody,
     SlowHeaders,
     Status,
-    self_signed,
 )
-from tests.helpers import extracted_part
+from testsite.tls import self_signed
 
 MIB = 1 << 20
 
 
-def path_of(server: FaultServer, ident: str) -> str:
-    return server.site.articles[ident].path
+def path_of(server: SiteCopy, ident: str) -> str:
+    return server.articles[ident].path
 
 
 def test_faults_that_heal_are_retried_into_whole_records(tmp_path: Path) -> None:
@@ -63,7 +65,7 @@ def test_faults_that_heal_are_retried_into_whole_records(tmp_path: Path) -> None
         "1700301": [SlowHeaders(0.4)],  # slow, within DOWNLOAD_TIMEOUT
         "1700302": [SlowBody(0.4)],
     }
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         for ident, faults in plans.items():
             server.plan(re.escape(path_of(server, ident)), *faults)
         result = crawl(server, url_arg(server, [*plans, "1700201"]), tmp_path=tmp_path)
@@ -83,9 +85,9 @@ def test_faults_that_heal_are_retried_into_whole_records(tmp_path: Path) -> None
 
 def test_a_page_that_changes_between_retries_gives_the_last_whole_version(tmp_path: Path) -> None:
     ident = "1700501"
-    with FaultServer() as server:
-        article = server.site.articles[ident]
-        old = server.site.answer_path(article.path).body
+    with SiteCopy(keep_alive=False) as server:
+        article = server.articles[ident]
+        old = server.answer_path(article.path).body
         new = old.replace("央行一季度货币政策报告".encode(), "更正：央行一季度报告".encode())
         assert new != old
         # Half of the old version, reset; then a 503; then the corrected page.
@@ -118,7 +120,7 @@ def test_faults_that_do_not_heal_fail_each_article_with_its_reason(tmp_path: Pat
         "1700001": ([Page(b"\x1f\x8b not gzip at all", {"Content-Encoding": "gzip"})],
                     "bad_gzip_file", 1),
     }  # fmt: skip
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         for ident, (faults, _, _) in plans.items():
             server.plan(re.escape(path_of(server, ident)), *faults)
         result = crawl(
@@ -138,8 +140,8 @@ def test_faults_that_do_not_heal_fail_each_article_with_its_reason(tmp_path: Pat
 
 
 def test_redirect_loops_and_long_chains_end_with_a_reason(tmp_path: Path) -> None:
-    with FaultServer() as server:
-        a, b, c, d = (server.site.articles[i] for i in ("1700501", "1700502", "1700503", "1700401"))
+    with SiteCopy(keep_alive=False) as server:
+        a, b, c, d = (server.articles[i] for i in ("1700501", "1700502", "1700503", "1700401"))
         server.plan(re.escape(a.path), Redirect(a.path))  # to itself
         server.plan(re.escape(b.path), Redirect("/hop/b1"))
         server.plan("/hop/b1", Redirect(b.path, 302))  # b -> b1 -> b -> …
@@ -166,7 +168,7 @@ def test_redirect_loops_and_long_chains_end_with_a_reason(tmp_path: Path) -> Non
 def test_the_site_down_at_start_fails_the_run(tmp_path: Path) -> None:
     """Connection refused from the first request (robots.txt) on: nothing is fetched, every
     article asked for is failed with a reason, and the run exits 1."""
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         server.refuse()
         result = crawl(server, url_arg(server, ["1700501", "1700502"]), tmp_path=tmp_path)
         listed = crawl(server, "columns=3", tmp_path=tmp_path / "columns")
@@ -190,7 +192,7 @@ def test_the_site_going_down_mid_crawl_then_back(tmp_path: Path) -> None:
     ``connection_refused`` (after their retries) and the run exits 1; the next run, with the
     site back, fetches exactly those and ends with every article delivered once."""
     ids = list(PLAIN_IDS[:8])
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         server.go_down_after(4, r"/articles/.*")
         # One request at a time, so that the outage falls between articles. (Not the per-domain
         # limit: Scrapy 2.19 starts every request queued in a slot at once when DOWNLOAD_DELAY
@@ -216,7 +218,7 @@ def test_the_site_going_down_mid_crawl_then_back(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def nbd_on_loopback(tmp_path: Path) -> Iterator[tuple[FaultServer, FaultServer, set[str]]]:
+def nbd_on_loopback(tmp_path: Path) -> Iterator[tuple[Server, SiteCopy, set[str]]]:
     """The production site root, https://www.nbd.com.cn, and its mobile host, served on this
     machine: 127.0.0.2 port 80 answers every http request with a redirect to https, port 443
     serves the site copy over TLS (a throwaway certificate), sends m.nbd.com.cn article
@@ -228,35 +230,35 @@ def nbd_on_loopback(tmp_path: Path) -> Iterator[tuple[FaultServer, FaultServer, 
         301, b"", {"Location": f"https://{hit.headers['host']}{hit.path}"}
     )
     try:
-        plain = FaultServer("127.0.0.2", 80, answer=to_https)
-        secure = FaultServer("127.0.0.2", 443, tls=context)
+        plain = Server("127.0.0.2", 80, keep_alive=False)
+        secure = SiteCopy("127.0.0.2", 443, keep_alive=False, tls=context)
     except OSError as exc:
         if os.environ.get("CI"):
             pytest.fail(f"cannot bind 127.0.0.2:80 and :443 in CI: {exc}")
         pytest.skip(f"cannot bind 127.0.0.2:80 and :443 here (needs root): {exc}")
-    site = secure.site
+    plain.route(".*", to_https)
     mobile_first: set[str] = set()
 
-    def by_host(hit: Hit) -> Reply:
+    def by_host(hit: Hit) -> Reply | None:
         if hit.headers.get("host", "").startswith("m.") and hit.route.startswith("/articles/"):
             return Reply(301, b"", {"Location": f"https://www.nbd.com.cn{hit.route}?from=m"})
         if hit.path in mobile_first:  # the desktop page sends phones (and us) to m.
             return Reply(302, b"", {"Location": f"http://m.nbd.com.cn{hit.path}"})
-        return site.answer(hit)
+        return None  # the site copy's own answer
 
-    secure.answer = by_host
+    secure.route(".*", by_host)
     with plain, secure:
         yield plain, secure, mobile_first
 
 
 def test_http_to_https_and_mobile_to_www_redirects_on_the_production_root(
-    nbd_on_loopback: tuple[FaultServer, FaultServer, set[str]], tmp_path: Path
+    nbd_on_loopback: tuple[Server, SiteCopy, set[str]], tmp_path: Path
 ) -> None:
     """With NEWSBOT_SITE_ROOT left at https://www.nbd.com.cn: an article that redirects to
     http://m.nbd.com.cn, which redirects to https, which redirects back to www, is followed
     and delivered under its canonical URL; a redirect to a look-alike host is refused."""
     plain, secure, mobile_first = nbd_on_loopback
-    moved, lured, direct = (secure.site.articles[i] for i in ("1700501", "1700502", "1700503"))
+    moved, lured, direct = (secure.articles[i] for i in ("1700501", "1700502", "1700503"))
     mobile_first.add(moved.path)
     secure.plan(re.escape(lured.path), Redirect(f"https://www.nbd.com.cn.evil.test{lured.path}"))
     result = crawl(

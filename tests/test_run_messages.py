@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sitecopy import SiteCopy
-
 from tests.faultkit import crawl
-from tests.faultserver import FaultServer, Huge, Redirect
 from tests.test_hostile_input import refused
+from testsite import Huge, Redirect, SiteCopy
 
 MIB = 1 << 20
 
@@ -22,7 +20,7 @@ def last_line(log: str) -> str:
 
 
 def test_a_robots_txt_over_the_size_limit_says_so(tmp_path: Path) -> None:
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         server.plan("/robots.txt", Huge(3 * MIB))  # DOWNLOAD_MAXSIZE is 1 MiB here
         result = crawl(server, "columns=3", tmp_path=tmp_path)
         assert server.paths() == ["/robots.txt"]
@@ -34,7 +32,7 @@ def test_a_robots_txt_over_the_size_limit_says_so(tmp_path: Path) -> None:
 
 
 def test_a_robots_txt_redirecting_off_the_site_names_where_it_goes(tmp_path: Path) -> None:
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         server.plan("/robots.txt", Redirect("http://127.0.0.2:9/robots.txt"))
         result = crawl(server, "columns=3", tmp_path=tmp_path)
         assert server.paths() == ["/robots.txt"]
@@ -45,7 +43,7 @@ def test_a_robots_txt_redirecting_off_the_site_names_where_it_goes(tmp_path: Pat
 
 
 def test_a_list_page_over_the_size_limit_is_not_an_unreachable_site(tmp_path: Path) -> None:
-    with FaultServer() as server:
+    with SiteCopy(keep_alive=False) as server:
         server.plan("/columns/3/", Huge(3 * MIB))
         result = crawl(server, "columns=3", tmp_path=tmp_path)
     assert result.returncode == 1

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from tests.crawlkit import PROJECT
 
 if TYPE_CHECKING:
-    from tools.sitecopy import Hit, Reply, SiteCopy
+    from testsite import Hit, Reply, SiteCopy
 
 ARTICLE = "/articles/2021-10-12/1967420.html"  # fixtures/articles/ai-flash-no-byline.html
 FIXTURE = PROJECT / "fixtures" / "articles" / "ai-flash-no-byline.html"
@@ -156,7 +156,7 @@ def test_check_runs_the_contracts_against_the_local_copy(site: SiteCopy, tmp_pat
 def test_check_fails_when_the_layout_changes(site: SiteCopy) -> None:
     # The article answers a page without the article markup, the list no article links.
     def bare(hit: Hit) -> Reply:
-        from tools.sitecopy import Reply
+        from testsite import Reply
 
         return Reply(
             200, b"<html><body><p>nothing here</p></body></html>", {"Content-Type": "text/html"}

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 from scrapy.http import HtmlResponse
-from sitecopy import SECOND_HOST, SiteCopy
 
 from newsbot.pages import NotArticle
 from newsbot.pages.article import ArticlePage
 from tests.helpers import FIXTURES
 from tests.test_extract_command import scrapy_extract
+from testsite import SiteCopy
+from testsite.sitecopy import SECOND_HOST
 
 FORMER = FIXTURES / "site" / "mrjjxw-2019.html"
 

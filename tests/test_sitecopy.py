@@ -9,11 +9,12 @@ import urllib.request
 
 import pytest
 from scrapy.http import HtmlResponse
-from sitecopy import SEARCH_PATH, SiteCopy
 
 from newsbot.pages.article import ArticlePage
 from newsbot.pages.listing import ListPage
 from tests.crawlkit import PROJECT
+from testsite import SiteCopy
+from testsite.sitecopy import SEARCH_PATH
 
 
 def get(url: str, data: bytes | None = None) -> tuple[int, bytes]:

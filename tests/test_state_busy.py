@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.delivery_site import COLUMN, ROOT, DeliverySite, crawl_command, read_records, run
+from tests.deliverykit import ROOT, crawl_command, read_records, run
 from tests.faultkit import ledger
+from testsite import DeliverySite
+from testsite.delivery import COLUMN
 
 #: Holds a lock on the store until stdin closes: ``BEGIN IMMEDIATE`` (a write lock, readers
 #: still read) or, with ``exclusive``, ``PRAGMA locking_mode=EXCLUSIVE`` and a write.
@@ -64,7 +66,7 @@ def test_a_store_locked_by_another_process_stops_the_run_at_start(tmp_path: Path
         assert first.returncode == 0, first.stderr[-3000:]
         holder = hold(state / "state.sqlite3", how)
         try:
-            hits = len(site.copy.hits)
+            hits = len(site.hits)
             began = time.monotonic()
             wait = {"NEWSBOT_STATE_BUSY_TIMEOUT": "2"}
             cmd = crawl_command(site.root, state, *outputs, args={"columns": COLUMN}, settings=wait)
@@ -74,7 +76,7 @@ def test_a_store_locked_by_another_process_stops_the_run_at_start(tmp_path: Path
             release(holder)
         said = busy.stderr
         assert busy.returncode == 1, said[-3000:]
-        assert len(site.copy.hits) == hits, said[-3000:]  # nothing fetched
+        assert len(site.hits) == hits, said[-3000:]  # nothing fetched
         last = said.strip().splitlines()[-1]
         assert "Run failed: state_failed: state store" in last, said[-3000:]
         assert "is busy: another process holds a lock on it" in last, last

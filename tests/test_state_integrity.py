@@ -19,7 +19,7 @@ import pytest
 from newsbot.state.errors import StateCorrupt
 from newsbot.state.model import Delivery, PublishEntry
 from newsbot.state.store import DB_NAME, SCHEMA_VERSION, StateStore
-from tests.delivery_site import ROOT, env
+from tests.deliverykit import ROOT, env
 
 
 def grouped(directory: Path) -> dict[str, int]:

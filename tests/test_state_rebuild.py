@@ -23,18 +23,10 @@ import pytest
 
 from newsbot.state.rebuild import BadLines, rebuild
 from newsbot.state.store import DB_NAME, StateMissing, StateStore
-from tests.delivery_site import (
-    COLUMN,
-    ROOT,
-    DeliverySite,
-    crawl_command,
-    env,
-    read_records,
-    run,
-    start,
-    stop,
-)
+from tests.deliverykit import ROOT, crawl_command, env, read_records, run, start, stop
 from tests.distkit import Crawl, finish, logs, scrapy, worker
+from testsite import DeliverySite
+from testsite.delivery import COLUMN
 
 
 def record(ident: str, revision: int = 1) -> dict:
@@ -204,11 +196,11 @@ def test_a_rebuild_killed_while_writing_leaves_the_old_store_or_none(tmp_path: P
         assert wait_for(lambda: loading(state), proc), (tmp_path / "rebuild-1.log").read_text()
         stop(proc)
         assert not (state / DB_NAME).exists()
-        hits = len(site.copy.hits)
+        hits = len(site.hits)
         refused = run(cmd, ROOT)
         assert refused.returncode == 1
         assert "missing" in refused.stderr and "scrapy state rebuild" in refused.stderr
-        assert len(site.copy.hits) == hits  # nothing fetched
+        assert len(site.hits) == hits  # nothing fetched
 
         done = run(argv, ROOT, timeout=300)
         assert done.returncode == 0, done.stderr

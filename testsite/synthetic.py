@@ -1,38 +1,36 @@
-"""A generated copy of 每经网 on 127.0.0.1, large and fast enough to benchmark a crawl against.
+"""A generated copy of 每经网, large and fast enough to benchmark a crawl against.
 
-    python benchmarks/synthsite.py --articles 5000 [--columns 3] [--per-page 50] [--port 0]
+    python -m testsite.synthetic --articles 5000 [--columns 3] [--per-page 50] [--port 0]
 
 Serves, following the real markup (NBD.md):
 
 - ``/robots.txt`` allowing everything;
 - ``/columns/<id>/`` and ``/columns/<id>/page/<n>``: the 2019–2026 list markup (date groups of
-  ``li.u-news-title`` rows with a time of day), ``--per-page`` rows a page, newest first, with a
+  ``li.u-news-title`` rows with a time of day), ``per_page`` rows a page, newest first, with a
   下一页 link on every page but the last;
 - ``/articles/YYYY-MM-DD/<id>.html``: whole pages of about 100 KB (head with styles and scripts,
   navigation, the 2021 article template in three kinds — original reporting with a byline and
   an abstract, AI flash, compiled with trailing credits —, a sidebar and a footer); with
-  ``--small``, the same article template without the chrome (3–5 KB);
-- ``/__stats``: JSON counts of what was served (never linked, never crawled).
+  ``small``, the same article template without the chrome (3–5 KB).
 
 The articles are split evenly over the columns. Everything is generated from the article id
-when asked for, so 50,000 articles cost no memory; the text is invented. Prints
-``listening on http://127.0.0.1:PORT`` once it accepts connections, and serves until killed.
-HTTP/1.1 with keep-alive, one asyncio loop: it answers in tens of microseconds, far below the
-crawler's cost per page, so the crawl measures the crawler.
+when asked for, so 50,000 articles cost no memory (with ``record=False``, no hits are kept
+either); the text is invented. It answers in tens of microseconds, far below the crawler's cost
+per page, so the crawl measures the crawler.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import json
 import random
 import re
 import sys
-from collections import Counter
 from datetime import datetime, timedelta
 from html import escape
+
+from testsite.server import Server
+from testsite.wire import Hit, Reply
 
 FIRST_ID = 4_000_000
 LATEST = datetime(2026, 9, 30, 22, 0, 0)  # Beijing time of the newest article
@@ -170,7 +168,10 @@ def sentence(rng: random.Random, article_id: int, n: int) -> str:
 # --- pages -----------------------------------------------------------------------------------
 
 
-class Site:
+class SyntheticPages:
+    """The generated pages (no server): ``articles`` articles split evenly over ``columns``,
+    ``per_page`` rows a list page, whole pages or (``small``) the article template alone."""
+
     def __init__(
         self, articles: int, columns: list[str], per_page: int, small: bool = False
     ) -> None:
@@ -367,74 +368,41 @@ class Site:
 
 # --- the server --------------------------------------------------------------------------------
 
-ARTICLE = re.compile(r"^/articles/(\d{4}-\d{2}-\d{2})/(\d+)\.html$")
-COLUMN = re.compile(r"^/columns/(\d+)(?:/page/(\d+))?/?$")
+_ARTICLE = re.compile(r"^/articles/(\d{4}-\d{2}-\d{2})/(\d+)\.html$")
+_COLUMN = re.compile(r"^/columns/(\d+)(?:/page/(\d+))?/?$")
+_HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 
-class Server:
-    def __init__(self, site: Site) -> None:
-        self.site = site
-        self.hits: Counter[str] = Counter()
+class SyntheticSite(Server):
+    """The server of the generated pages (see the module docs); ``self.pages`` makes them.
+    Other options are :class:`~testsite.server.Server`'s."""
 
-    def answer(self, path: str) -> tuple[int, str, bytes]:
-        path = path.split("?", 1)[0]
+    def __init__(
+        self,
+        articles: int = 5000,
+        columns: tuple[str, ...] | list[str] = ("3",),
+        per_page: int = 50,
+        *,
+        small: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        record: bool = True,
+    ) -> None:
+        super().__init__(host, port, record=record)
+        self.pages = SyntheticPages(articles, list(columns), per_page, small)
+
+    def respond(self, hit: Hit) -> Reply:
+        path = hit.route
         if path == "/robots.txt":
-            self.hits["robots"] += 1
-            return 200, "text/plain", b"User-agent: *\nAllow: /\n"
-        if path == "/__stats":
-            return 200, "application/json", json.dumps(self.hits).encode()
-        if m := ARTICLE.match(path):
-            page = self.site.article_page(m[1], int(m[2]))
-            if page is not None:
-                self.hits["articles"] += 1
-                return 200, "text/html; charset=utf-8", page
-        elif m := COLUMN.match(path):
-            page = self.site.list_page(m[1], int(m[2] or 1))
-            if page is not None:
-                self.hits["lists"] += 1
-                return 200, "text/html; charset=utf-8", page
-        self.hits["not_found"] += 1
-        return 404, "text/html; charset=utf-8", b"<html><body><h1>404</h1></body></html>"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, target, version = lines[0].split(" ", 2)
-                headers = {}
-                for line in lines[1:]:
-                    if ":" in line:
-                        key, value = line.split(":", 1)
-                        headers[key.strip().lower()] = value.strip()
-                if length := int(headers.get("content-length", 0)):
-                    await reader.readexactly(length)
-                status, kind, body = self.answer(target)
-                close = headers.get("connection", "").lower() == "close" or version == "HTTP/1.0"
-                reason = "OK" if status == 200 else "Not Found"
-                writer.write(
-                    f"HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\n"
-                    f"Content-Length: {0 if method == 'HEAD' else len(body)}\r\n"
-                    f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n".encode()
-                )
-                if method != "HEAD":
-                    writer.write(body)
-                await writer.drain()
-                if close:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
-            pass  # the client went away or sent garbage: drop the connection
-        finally:
-            writer.close()
-
-
-async def serve(site: Site, host: str, port: int) -> None:
-    server = Server(site)
-    listener = await asyncio.start_server(server.handle, host, port, backlog=256)
-    bound = listener.sockets[0].getsockname()[1]
-    print(f"listening on http://{host}:{bound}", flush=True)
-    async with listener:
-        await listener.serve_forever()
+            return Reply(200, b"User-agent: *\nAllow: /\n", {"Content-Type": "text/plain"})
+        page = None
+        if m := _ARTICLE.match(path):
+            page = self.pages.article_page(m[1], int(m[2]))
+        elif m := _COLUMN.match(path):
+            page = self.pages.list_page(m[1], int(m[2] or 1))
+        if page is None:
+            return Reply(404, b"<html><body><h1>404</h1></body></html>", _HTML)
+        return Reply(200, page, _HTML)
 
 
 def main() -> None:
@@ -448,12 +416,23 @@ def main() -> None:
         "--small", action="store_true", help="article pages without the site's chrome (3-5 KB)"
     )
     args = parser.parse_args()
-    if not args.host.startswith("127.") and args.host not in ("::1", "localhost"):
-        sys.exit("synthsite serves on loopback only")
     columns = [c.strip() for c in args.columns.split(",")]
-    site = Site(args.articles, columns, args.per_page, small=args.small)
+    try:
+        site = SyntheticSite(
+            args.articles,
+            columns,
+            args.per_page,
+            small=args.small,
+            host=args.host,
+            port=args.port,
+            record=False,
+        )
+    except (OSError, ValueError) as e:
+        sys.exit(f"synthetic site: {e}")
+    site.start()
+    print(f"listening on {site.root}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(site, args.host, args.port))
+        site.serve_forever()
 
 
 if __name__ == "__main__":
