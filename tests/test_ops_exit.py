@@ -8,6 +8,7 @@ log line and the run report.
 
 from __future__ import annotations
 
+import functools
 import signal
 import socket
 import subprocess
@@ -17,7 +18,8 @@ from pathlib import Path
 from sitecopy import Reply, SiteCopy
 
 from newsbot import EXTRACTOR_VERSION
-from tests.crawlkit import PROJECT, TEST_SETTINGS, run_crawl
+from tests import crawlkit
+from tests.crawlkit import PROJECT, TEST_SETTINGS
 from tests.delivery_site import (
     COLUMN,
     DeliverySite,
@@ -39,6 +41,9 @@ from tests.opskit import (
     synthetic_route,
     without_byline,
 )
+
+#: The exit status is the process's: every crawl here is ``scrapy crawl`` in a subprocess.
+run_crawl = functools.partial(crawlkit.run_crawl, process=True)
 
 
 def test_a_clean_run_exits_0_and_accounts_for_every_article(site: SiteCopy, tmp_path: Path):
