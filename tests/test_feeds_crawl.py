@@ -1,6 +1,7 @@
 """Atom and RSS feeds from real crawls of the local site copy (tests/delivery_site.py), read the
 way subscribers read them: feedparser (also over HTTP from a static server, as a reader
-subscribes), a strict RELAX NG parse and the W3C validator's rules (tests/feedcheck.py)."""
+subscribes), a strict RELAX NG parse and the W3C validator's rules (tests/feedcheck.py). The
+crawls run in the test process (tests/crawlkit.py), but the one that is killed."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import lxml.html
 import pytest
 from lxml import etree
 
+from tests.crawlkit import scrapy_crawl
 from tests.delivery_site import (
     COLUMN,
     FIXTURE_COLUMN,
@@ -28,7 +30,6 @@ from tests.delivery_site import (
     DeliverySite,
     crawl_command,
     read_records,
-    run,
     start,
     stop,
 )
@@ -79,7 +80,7 @@ def feeds_crawl(site: DeliverySite, tmp: Path, base: str, *, entries: int = 50, 
         args=args or {"columns": COLUMN},
         settings={"NEWSBOT_FEED_ENTRIES": str(entries), "NEWSBOT_FEED_BASE_URL": base},
     )
-    done = run(cmd, ROOT)
+    done = scrapy_crawl(cmd)
     assert done.returncode == 0, done.stderr[-4000:]
     return done
 
@@ -221,7 +222,7 @@ def test_a_file_newsbot_cannot_merge_into_fails_the_run_and_is_kept(tmp_path: Pa
             args={"columns": COLUMN},
             settings={"NEWSBOT_FEED_BASE_URL": "http://127.0.0.1:9/"},
         )
-        done = run(cmd, ROOT)
+        done = scrapy_crawl(cmd)
         assert done.returncode == 1
         last = done.stderr.strip().splitlines()[-1]
         assert "Run failed: storage_failed: could not publish" in last
@@ -231,7 +232,7 @@ def test_a_file_newsbot_cannot_merge_into_fails_the_run_and_is_kept(tmp_path: Pa
         assert [p.name for p in foreign.parent.iterdir()] == [foreign.name]  # no leftovers
         # Moved away: the next run delivers the articles the failed run kept pending.
         foreign.rename(tmp_path / "kept.html")
-        again = run(cmd, ROOT)
+        again = scrapy_crawl(cmd)
         assert again.returncode == 0, again.stderr[-3000:]
         assert "Run OK: 2 discovered, 2 exported" in again.stderr.strip().splitlines()[-1]
     parsed = check_feed(foreign.read_bytes(), "atom")
@@ -278,7 +279,7 @@ def test_a_bad_entry_count_fails_the_run_naming_it(tmp_path: Path) -> None:
             args={"columns": COLUMN},
             settings={"NEWSBOT_FEED_ENTRIES": "many"},
         )
-        done = run(cmd, ROOT)
+        done = scrapy_crawl(cmd)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert "Run failed: feed_refused: NEWSBOT_FEED_ENTRIES='many'" in last
@@ -315,7 +316,7 @@ def test_an_interrupted_run_then_a_rerun_give_every_article_once(
         site.release()
         for path in [*tmp_path.glob("feeds/*.atom")]:  # whatever was published is whole
             check_feed(path.read_bytes(), "atom", base + path.name)
-        again = run(cmd, ROOT)
+        again = scrapy_crawl(cmd)
         assert again.returncode == 0, again.stderr[-3000:]
         expected = [site.article(i).url for i in site.ids]  # newest first
     atom, rss = read(tmp_path, base, COLUMN)

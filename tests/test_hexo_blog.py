@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.crawlkit import PROJECT
-from tests.delivery_site import BEIJING, COLUMN, DeliverySite, crawl_command, run
+from tests.crawlkit import PROJECT, scrapy_crawl
+from tests.delivery_site import BEIJING, COLUMN, DeliverySite, crawl_command
 
 HEXO = PROJECT / "tests" / "hexo"
 HEXO_CLI = HEXO / "node_modules" / "hexo-cli" / "bin" / "hexo"
@@ -100,8 +100,8 @@ def blog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             ),
         )
         outputs = ("-o", f"{tmp}/records.jsonl", "-o", f"{tmp}/blog:hexo")
-        done = run(
-            crawl_command(site.root, tmp / "state", *outputs, args={"columns": COLUMN}), PROJECT
+        done = scrapy_crawl(
+            crawl_command(site.root, tmp / "state", *outputs, args={"columns": COLUMN})
         )
         assert done.returncode == 0, done.stderr[-3000:]
     lines = (tmp / "records.jsonl").read_text("utf-8").splitlines()
