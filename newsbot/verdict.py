@@ -23,6 +23,7 @@ the verdict ``not_started`` and exit code 1.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,3 +82,23 @@ def verdict(crawler: Crawler) -> Verdict:
         reporter = None
     report = reporter.report if reporter is not None else None
     return Verdict(1 if failure else 0, str(failure) if failure else None, report)
+
+
+def conclude(crawler: Crawler, exit_code: int = 0) -> int:
+    """End a run the way newsbot's commands do: log the verdict as the last line and return the
+    exit status (``exit_code``, what the process had already decided, wins when it is not 0).
+
+    The crawl command and whoever runs a crawl in-process (the tests' runner) share it, so a run
+    ends with the same line and status however it was started.
+    """
+    result = verdict(crawler)
+    log = logging.getLogger("newsbot")
+    if result.failure:
+        # Every failure newsbot.outcome.fail_run recorded (delivery: a full disk, a refused
+        # feed target; operations: the rules of newsbot.ops.monitors), or a crawl that never
+        # started, makes the run exit 1, and the first one is the last log line.
+        log.error("%s", result.line)
+        return exit_code or result.exit_code
+    if not exit_code and result.report is not None:
+        log.info("%s", result.line)
+    return exit_code

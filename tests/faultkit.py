@@ -42,11 +42,20 @@ PLAIN_IDS = (
 
 
 def crawl(
-    server: SiteCopy, *arguments: str, tmp_path: Path, settings: dict[str, str] | None = None
+    server: SiteCopy,
+    *arguments: str,
+    tmp_path: Path,
+    settings: dict[str, str] | None = None,
+    process: bool = False,
 ) -> CrawlResult:
-    """``scrapy crawl nbd`` against the fault server, with :data:`FAULT_SETTINGS`."""
+    """``scrapy crawl nbd`` against the fault server, with :data:`FAULT_SETTINGS` (in this
+    process unless ``process``: :func:`tests.crawlkit.run_crawl`)."""
     return run_crawl(
-        server.root, *arguments, tmp_path=tmp_path, settings={**FAULT_SETTINGS, **(settings or {})}
+        server.root,
+        *arguments,
+        tmp_path=tmp_path,
+        settings={**FAULT_SETTINGS, **(settings or {})},
+        process=process,
     )
 
 

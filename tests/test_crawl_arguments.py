@@ -105,9 +105,14 @@ def test_scheduler_and_feed_parameters_are_accepted(site: SiteCopy, tmp_path):
     assert (out / "要闻.jsonl").read_text(encoding="utf-8").count("\n") == 1
 
 
-def test_spider_built_in_process_raises_on_a_bad_argument():
+def test_spider_built_in_process_raises_on_a_bad_argument(tmp_path):
     """Outside the crawl command (CrawlerProcess, scrapyd's runner) the spider itself refuses."""
-    crawler = get_crawler(NbdSpider, {"NEWSBOT_SITE_ROOT": "http://127.0.0.1:9"})
+    # Its own state directory: the crawler's state extension takes the directory's lock and
+    # keeps it while this process lives (the crawler never runs, so never closes it).
+    crawler = get_crawler(
+        NbdSpider,
+        {"NEWSBOT_SITE_ROOT": "http://127.0.0.1:9", "NEWSBOT_STATE_DIR": str(tmp_path / "state")},
+    )
     with pytest.raises(ArgumentError, match="unknown argument 'colums'"):
         NbdSpider.from_crawler(crawler, colums="3")
     with pytest.raises(ArgumentError, match="since"):

@@ -1,8 +1,9 @@
 """Delivered is a property of a destination (issue 14 item 3), end to end.
 
-``scrapy crawl nbd`` in a subprocess against the local site copy, as a user runs it: after the
-main job (``-o articles.jsonl``), a new feed target gets every article its run selects, the main
-job's target keeps its exactly-once series, and each article is fetched at most once per run.
+``scrapy crawl nbd`` against the local site copy, as a user runs it: after the main job
+(``-o articles.jsonl``), a new feed target gets every article its run selects, the main job's
+target keeps its exactly-once series, and each article is fetched at most once per run. Most
+crawls run in the test's process (:mod:`tests.crawlkit`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sqlite3
 from pathlib import Path
 
 from newsbot.state.store import DB_NAME, SCHEMA_VERSION
+from tests.crawlkit import scrapy_crawl
 from tests.deliverykit import ROOT, crawl_command, read_records, run
 from tests.test_delivery_e2e import assert_exactly_once, stats
 from testsite import DeliverySite
@@ -22,9 +24,9 @@ from testsite.delivery import COLUMN
 
 def crawl(site: DeliverySite, tmp: Path, *outputs: str, **args: str) -> dict:
     cmd = crawl_command(site.root, tmp / "state", *outputs, args={"columns": COLUMN, **args})
-    done = run(cmd, ROOT)
+    done = scrapy_crawl(cmd)
     assert done.returncode == 0, done.stderr[-3000:]
-    return stats(done.stderr)
+    return stats(done)
 
 
 def csv_ids(path: Path) -> list[str]:
@@ -108,13 +110,13 @@ def test_a_search_after_the_main_job_keeps_the_matches_it_delivered(tmp_path: Pa
             f"{tmp_path}/main/articles.jsonl",
             args={"url": urls},
         )
-        assert run(main, ROOT).returncode == 0
+        assert scrapy_crawl(main).returncode == 0
         assert len(read_records(tmp_path / "main")) == 3
 
         search = crawl_command(
             site.root, tmp_path / "state", "-o", f"{tmp_path}/found.jsonl", args={"query": keyword}
         )
-        done = run(search, ROOT)
+        done = scrapy_crawl(search)
         assert done.returncode == 0, done.stderr[-3000:]
         found = sorted(r["article_id"] for r in read_records(tmp_path, "found.jsonl"))
         assert found == sorted(a.id for a in matches)
@@ -127,7 +129,7 @@ def test_a_search_after_the_main_job_keeps_the_matches_it_delivered(tmp_path: Pa
             f"{tmp_path}/main/articles.jsonl",
             args={"query": keyword},
         )
-        assert run(into_main, ROOT).returncode == 0
+        assert scrapy_crawl(into_main).returncode == 0
         assert_exactly_once(tmp_path / "main", [a.id for a in matches])
 
 

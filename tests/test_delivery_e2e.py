@@ -1,14 +1,14 @@
 """Delivery end to end: ``scrapy crawl nbd`` through the real engine against the site copy.
 
-Each test runs the unmodified spider in a subprocess, as cron would, against the local site copy
-on 127.0.0.1 (made changeable: :class:`testsite.DeliverySite`),
-and looks only at what a user sees: the published files, the exit status, the log and the
-state directory.
+Each test runs the unmodified spider against the local site copy on 127.0.0.1 (made
+changeable: :class:`testsite.DeliverySite`), and looks only at what a user sees: the
+published files, the exit status, the log and the state directory. The crawls run in the
+test's process (:mod:`tests.crawlkit`), except where the process is what is tested: killed,
+interrupted, or writing records to its stdout.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import re
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.crawlkit import _STATS
+from tests.crawlkit import CrawlResult, scrapy_crawl
 from tests.deliverykit import (
     ROOT,
     crawl_command,
@@ -29,7 +29,6 @@ from tests.deliverykit import (
     fill,
     published_files,
     read_records,
-    run,
     small_filesystem,
     start,
     stop,
@@ -38,11 +37,10 @@ from testsite import Article, DeliverySite, Reply, render_article
 from testsite.delivery import COLUMN, FIXTURE_COLUMN
 
 
-def stats(log: str) -> dict[str, Any]:
-    """The stats Scrapy dumps at the end of a run."""
-    match = _STATS.search(log)
-    assert match, f"no stats in the log:\n{log[-3000:]}"
-    return eval(match[1], {"datetime": dt})  # our own log, in tests
+def stats(result: CrawlResult) -> dict[str, Any]:
+    """The stats of a run, as Scrapy had them at its end."""
+    assert result.stats, f"no stats:\n{result.explain()}"
+    return result.stats
 
 
 def assert_exactly_once(out: Path, expected: list[str]) -> list[dict]:
@@ -61,39 +59,40 @@ def crawl(
     *outputs: str,
     args: dict[str, str] | None = None,
     settings: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
+    process: bool = False,
+) -> CrawlResult:
     root = site if isinstance(site, str) else site.root
     outs = outputs or ("-o", f"{tmp / 'out'}/%(name)s-%(time)s.jsonl")
     cmd = crawl_command(
         root, tmp / "state", *outs, args={"columns": COLUMN, **(args or {})}, settings=settings
     )
-    return run(cmd, ROOT)
+    return scrapy_crawl(cmd, process=process)
 
 
 def test_two_runs_deliver_each_article_once(tmp_path: Path) -> None:
     with DeliverySite(12) as site:
         first = crawl(site, tmp_path)
         assert first.returncode == 0, first.stderr[-3000:]
-        assert stats(first.stderr)["newsbot/exported"] == 12
+        assert stats(first)["newsbot/exported"] == 12
         fetched = len(site.article_hits())
 
         second = crawl(site, tmp_path)
         assert second.returncode == 0, second.stderr[-3000:]
-        assert stats(second.stderr)["newsbot/exported"] == 0
+        assert stats(second)["newsbot/exported"] == 0
         assert len(site.article_hits()) == fetched  # nothing delivered was fetched again
         assert len(published_files(tmp_path / "out")) == 1  # an empty run adds no file
 
         site.add(3)
         third = crawl(site, tmp_path)
         assert third.returncode == 0, third.stderr[-3000:]
-        assert stats(third.stderr)["newsbot/exported"] == 3
+        assert stats(third)["newsbot/exported"] == 3
         assert len(site.article_hits()) == fetched + 3
 
         # full=1 fetches everything again, and still exports nothing that did not change.
         full = crawl(site, tmp_path, args={"full": "1"})
         assert full.returncode == 0, full.stderr[-3000:]
-        assert stats(full.stderr)["newsbot/unchanged"] == 15
-        assert stats(full.stderr)["newsbot/exported"] == 0
+        assert stats(full)["newsbot/unchanged"] == 15
+        assert stats(full)["newsbot/exported"] == 0
         assert len(site.article_hits()) == fetched + 3 + 15
         assert_exactly_once(tmp_path / "out", site.ids)
 
@@ -103,12 +102,12 @@ def test_every_fixture_variant_is_delivered_once(tmp_path: Path) -> None:
         first = crawl(site, tmp_path, args={"columns": FIXTURE_COLUMN})
         assert first.returncode == 0, first.stderr[-3000:]
         listed = [a.id for a in site.listed(FIXTURE_COLUMN)]
-        counted = stats(first.stderr)
+        counted = stats(first)
         dropped = {k: v for k, v in counted.items() if k.startswith("newsbot/dropped/")}
         assert dropped == {}, dropped
         second = crawl(site, tmp_path, args={"columns": FIXTURE_COLUMN})
         assert second.returncode == 0
-        assert stats(second.stderr)["newsbot/exported"] == 0
+        assert stats(second)["newsbot/exported"] == 0
     records = assert_exactly_once(tmp_path / "out", listed)
     for record in records:
         assert all(not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", str(v)) for v in record.values())
@@ -127,12 +126,12 @@ def test_every_article_ends_exported_dropped_or_failed_with_a_reason(tmp_path: P
         assert info["articles"] == {"pending": 0, "exported": 3, "dropped": 1, "failed": 1}
         assert info["dropped"] == {"date_mismatch": 1}
         assert info["failed"] == {"http_404": 1}
-        assert stats(first.stderr)["newsbot/dropped/date_mismatch"] == 1
+        assert stats(first)["newsbot/dropped/date_mismatch"] == 1
 
         hits = site.article_hits()
         second = crawl(site, tmp_path)
         assert second.returncode == 0
-        assert stats(second.stderr)["newsbot/resumed"] == 1  # the failed one, once more
+        assert stats(second)["newsbot/resumed"] == 1  # the failed one, once more
         assert site.article_hits()[len(hits) :] == [missing.id]
         assert state_info(tmp_path)["articles"]["failed"] == 1
     assert sorted(r["article_id"] for r in read_records(tmp_path / "out")) == sorted(
@@ -142,14 +141,14 @@ def test_every_article_ends_exported_dropped_or_failed_with_a_reason(tmp_path: P
 
 def test_records_sent_to_stdout_count_as_delivered(tmp_path: Path) -> None:
     with DeliverySite(3) as site:
-        first = crawl(site, tmp_path, "-o", "-:jsonl")
+        first = crawl(site, tmp_path, "-o", "-:jsonl", process=True)
         assert first.returncode == 0, first.stderr[-3000:]
         assert sorted(json.loads(x)["article_id"] for x in first.stdout.splitlines()) == sorted(
             site.ids
         )
-        second = crawl(site, tmp_path, "-o", "-:jsonl")
+        second = crawl(site, tmp_path, "-o", "-:jsonl", process=True)
         assert second.stdout == ""
-        assert stats(second.stderr)["newsbot/exported"] == 0
+        assert stats(second)["newsbot/exported"] == 0
 
 
 def state_info(tmp: Path) -> dict[str, Any]:
@@ -168,7 +167,7 @@ def test_recheck_exports_an_edited_article_as_revision_2(tmp_path: Path) -> None
         site.edit(edited, "更正：交付测试稿件标题已修改")
         again = crawl(site, tmp_path, args={"recheck_days": "1"})
         assert again.returncode == 0, again.stderr[-3000:]
-        counted = stats(again.stderr)
+        counted = stats(again)
         assert counted["newsbot/recheck/requested"] == 6
         assert counted["newsbot/unchanged"] == 5
         assert counted["newsbot/exported"] == 1
@@ -179,7 +178,7 @@ def test_recheck_exports_an_edited_article_as_revision_2(tmp_path: Path) -> None
         assert len(records) == 7  # six first revisions, one second
         # Rechecking again finds nothing new: revision 2 is now what was delivered.
         third = crawl(site, tmp_path, args={"recheck_days": "1"})
-        assert stats(third.stderr)["newsbot/unchanged"] == 6
+        assert stats(third)["newsbot/unchanged"] == 6
         assert len(read_records(tmp_path / "out")) == 7
 
 
@@ -190,7 +189,7 @@ def test_a_republished_text_names_the_first_article(tmp_path: Path) -> None:
         copy = site.republish(original, "换了标题的同一篇文章")
         done = crawl(site, tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
-        assert stats(done.stderr)["newsbot/duplicates"] == 1
+        assert stats(done)["newsbot/duplicates"] == 1
     by_id = {r["article_id"]: r for r in read_records(tmp_path / "out")}
     assert by_id[copy.id]["duplicate_of"] == original
     assert by_id[copy.id]["title"] == "换了标题的同一篇文章"
@@ -210,7 +209,7 @@ def slow_rounds(request: pytest.FixtureRequest) -> int:
     return int(value)
 
 
-def interrupt_and_resume(tmp_path: Path, n: int, sig: int) -> subprocess.CompletedProcess[str]:
+def interrupt_and_resume(tmp_path: Path, n: int, sig: int) -> CrawlResult:
     """Crawl until n article pages were served, send ``sig``, then crawl again to the end;
     every article must be in the published files exactly once."""
     out = ["-o", f"{tmp_path / 'out'}/%(time)s-%(batch_id)d.jsonl", *BATCHED]
@@ -260,7 +259,7 @@ def test_sigkill_at_every_point(tmp_path: Path, slow_rounds: int) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_sigint_and_sigterm_stop_cleanly_and_resume(tmp_path: Path, sig: int) -> None:
     again = interrupt_and_resume(tmp_path, 4, sig)
-    assert stats(again.stderr)["newsbot/exported"] < 10  # the first run delivered some
+    assert stats(again)["newsbot/exported"] < 10  # the first run delivered some
 
 
 @pytest.mark.parametrize("where", ["writing", "merging"])
@@ -361,7 +360,7 @@ def test_a_lost_state_store_stops_the_run_until_rebuilt(tmp_path: Path) -> None:
         site.add(1)
         after = crawl(site, tmp_path)
         assert after.returncode == 0
-        assert stats(after.stderr)["newsbot/exported"] == 1
+        assert stats(after)["newsbot/exported"] == 1
         assert_exactly_once(tmp_path / "out", site.ids)
 
 

@@ -1,6 +1,7 @@
 """Atom and RSS feeds from real crawls of the local site copy (tests/deliverykit.py), read the
 way subscribers read them: feedparser (also over HTTP from a static server, as a reader
-subscribes), a strict RELAX NG parse and the W3C validator's rules (tests/feedcheck.py)."""
+subscribes), a strict RELAX NG parse and the W3C validator's rules (tests/feedcheck.py). The
+crawls run in the test process (tests/crawlkit.py), but the one that is killed."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ import lxml.html
 import pytest
 from lxml import etree
 
-from tests.deliverykit import ROOT, crawl_command, read_records, run, start, stop
+from tests.crawlkit import scrapy_crawl
+from tests.deliverykit import ROOT, crawl_command, read_records, start, stop
 from tests.feedcheck import check_feed, shown
 from testsite import DeliverySite
 from testsite.delivery import COLUMN, FIXTURE_COLUMN
@@ -71,7 +73,7 @@ def feeds_crawl(site: DeliverySite, tmp: Path, base: str, *, entries: int = 50, 
         args=args or {"columns": COLUMN},
         settings={"NEWSBOT_FEED_ENTRIES": str(entries), "NEWSBOT_FEED_BASE_URL": base},
     )
-    done = run(cmd, ROOT)
+    done = scrapy_crawl(cmd)
     assert done.returncode == 0, done.stderr[-4000:]
     return done
 
@@ -213,7 +215,7 @@ def test_a_file_newsbot_cannot_merge_into_fails_the_run_and_is_kept(tmp_path: Pa
             args={"columns": COLUMN},
             settings={"NEWSBOT_FEED_BASE_URL": "http://127.0.0.1:9/"},
         )
-        done = run(cmd, ROOT)
+        done = scrapy_crawl(cmd)
         assert done.returncode == 1
         last = done.stderr.strip().splitlines()[-1]
         assert "Run failed: storage_failed: could not publish" in last
@@ -223,7 +225,7 @@ def test_a_file_newsbot_cannot_merge_into_fails_the_run_and_is_kept(tmp_path: Pa
         assert [p.name for p in foreign.parent.iterdir()] == [foreign.name]  # no leftovers
         # Moved away: the next run delivers the articles the failed run kept pending.
         foreign.rename(tmp_path / "kept.html")
-        again = run(cmd, ROOT)
+        again = scrapy_crawl(cmd)
         assert again.returncode == 0, again.stderr[-3000:]
         assert "Run OK: 2 discovered, 2 exported" in again.stderr.strip().splitlines()[-1]
     parsed = check_feed(foreign.read_bytes(), "atom")
@@ -270,7 +272,7 @@ def test_a_bad_entry_count_fails_the_run_naming_it(tmp_path: Path) -> None:
             args={"columns": COLUMN},
             settings={"NEWSBOT_FEED_ENTRIES": "many"},
         )
-        done = run(cmd, ROOT)
+        done = scrapy_crawl(cmd)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert "Run failed: feed_refused: NEWSBOT_FEED_ENTRIES='many'" in last
@@ -307,7 +309,7 @@ def test_an_interrupted_run_then_a_rerun_give_every_article_once(
         site.release()
         for path in [*tmp_path.glob("feeds/*.atom")]:  # whatever was published is whole
             check_feed(path.read_bytes(), "atom", base + path.name)
-        again = run(cmd, ROOT)
+        again = scrapy_crawl(cmd)
         assert again.returncode == 0, again.stderr[-3000:]
         expected = [site.article(i).url for i in site.ids]  # newest first
     atom, rss = read(tmp_path, base, COLUMN)

@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from newsbot.processors import BEIJING
-from tests.crawlkit import PROJECT
-from tests.deliverykit import crawl_command, run
+from tests.crawlkit import PROJECT, scrapy_crawl
+from tests.deliverykit import crawl_command
 from testsite import DeliverySite
 from testsite.delivery import COLUMN
 
@@ -103,8 +103,8 @@ def blog(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             ),
         )
         outputs = ("-o", f"{tmp}/records.jsonl", "-o", f"{tmp}/blog:hexo")
-        done = run(
-            crawl_command(site.root, tmp / "state", *outputs, args={"columns": COLUMN}), PROJECT
+        done = scrapy_crawl(
+            crawl_command(site.root, tmp / "state", *outputs, args={"columns": COLUMN})
         )
         assert done.returncode == 0, done.stderr[-3000:]
     lines = (tmp / "records.jsonl").read_text("utf-8").splitlines()

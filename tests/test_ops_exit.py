@@ -8,6 +8,7 @@ log line and the run report.
 
 from __future__ import annotations
 
+import functools
 import signal
 import socket
 import subprocess
@@ -15,7 +16,8 @@ import sys
 from pathlib import Path
 
 from newsbot import EXTRACTOR_VERSION
-from tests.crawlkit import PROJECT, TEST_SETTINGS, run_crawl
+from tests import crawlkit
+from tests.crawlkit import PROJECT, TEST_SETTINGS
 from tests.deliverykit import crawl_command, env, fill, run, small_filesystem, start
 from tests.helpers import ARTICLES
 from tests.opskit import (
@@ -30,6 +32,9 @@ from tests.opskit import (
 )
 from testsite import Challenge, DeliverySite, Reply, SiteCopy
 from testsite.delivery import COLUMN
+
+#: The exit status is the process's: every crawl here is ``scrapy crawl`` in a subprocess.
+run_crawl = functools.partial(crawlkit.run_crawl, process=True)
 
 
 def test_a_clean_run_exits_0_and_accounts_for_every_article(site: SiteCopy, tmp_path: Path):

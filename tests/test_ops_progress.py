@@ -9,8 +9,8 @@ import re
 import time
 from pathlib import Path
 
-from tests.crawlkit import PROJECT
-from tests.deliverykit import crawl_command, run, start
+from tests.crawlkit import PROJECT, scrapy_crawl
+from tests.deliverykit import crawl_command, start
 from testsite import DeliverySite
 from testsite.delivery import COLUMN
 
@@ -105,7 +105,7 @@ def test_first_line_within_seconds_with_an_estimate_from_the_page_limit(tmp_path
             args={"columns": COLUMN, "max_pages": "5"},
             settings={"CONCURRENT_REQUESTS_PER_DOMAIN": "1"},  # the default interval (30 s)
         )  # fmt: skip
-        done = run(cmd, PROJECT, timeout=120)
+        done = scrapy_crawl(cmd, timeout=120)
     log = done.stderr + done.stdout
     assert done.returncode == 0, log[-3000:]
     lines = progress(log)

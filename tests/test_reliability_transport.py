@@ -1,5 +1,5 @@
 """Faults of the network and of the server, injected on 127.0.0.1 by the fault server, through
-the real engine (``scrapy crawl nbd`` in a subprocess).
+the real engine (``scrapy crawl nbd``, in the test process: tests/crawlkit.py).
 
 Each test checks the records delivered, the accounting (the state store's verdict on every
 article discovered, and the stats' failure reasons) and the exit status. Faults that heal are

@@ -23,7 +23,7 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.misc import load_object
 
 from newsbot.addon import ADDONS
-from newsbot.verdict import verdict
+from newsbot.verdict import conclude
 
 if TYPE_CHECKING:
     import argparse
@@ -57,16 +57,7 @@ class VerdictCommand:
         crawler = self._verdict_crawler
         if crawler is None:
             return
-        result = verdict(crawler)
-        log = logging.getLogger("newsbot")
-        if result.failure:
-            # Every failure newsbot.outcome.fail_run recorded (delivery: a full disk, a refused
-            # feed target; operations: the rules of newsbot.ops.monitors), or a crawl that never
-            # started, makes the run exit 1, and the first one is the last log line.
-            self.exitcode = self.exitcode or result.exit_code
-            log.error("%s", result.line)
-        elif not self.exitcode and result.report is not None:
-            log.info("%s", result.line)
+        self.exitcode = conclude(crawler, self.exitcode)
 
     def _remember(self, crawler: Crawler) -> Crawler:
         self._verdict_crawler = crawler
