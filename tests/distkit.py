@@ -88,8 +88,10 @@ def worker(
         "NEWSBOT_SITE_ROOT": root,
         "NEWSBOT_STATE_DIR": str(tmp_path / f"state-{name}"),
         "NEWSBOT_WORKER_ID": name,
-        # Short leases, so that a killed worker's work comes back within the test.
-        "NEWSBOT_REDIS_LEASE": "2",
+        # Short leases, so that a killed worker's work comes back within the test; not so short
+        # that a live worker starved of CPU (tests run on every core) is taken for dead: at 2 s
+        # a loaded machine lost leases of live workers.
+        "NEWSBOT_REDIS_LEASE": "5",
         "CONCURRENT_REQUESTS_PER_DOMAIN": "4",
         **crawl.settings(),
         **(settings or {}),
