@@ -20,6 +20,7 @@ server keeps connections alive.
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,10 +151,10 @@ class Hold(Fault):
     timeout: float = 120.0
 
     async def wait(self, conn: Conn) -> None:
-        waited = 0.0
-        while not self.gate.is_set() and waited < self.timeout and not conn.stopping.is_set():
+        # Polled: a threading.Event set by the test cannot be awaited on the server's loop.
+        end = time.monotonic() + self.timeout
+        while not self.gate.is_set() and time.monotonic() < end and not conn.stopping.is_set():
             await conn.sleep(0.01)
-            waited += 0.01
 
 
 @dataclass
