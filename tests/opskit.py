@@ -3,6 +3,7 @@ of the site copy changed the way a redesign or a broken article would change the
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -21,8 +22,10 @@ def last_line(log: str) -> str:
 
 
 def reports(state: Path) -> list[dict[str, Any]]:
-    """The run reports in a state directory, oldest first."""
-    return [json.loads(p.read_text("utf-8")) for p in sorted((state / "runs").glob("*.json"))]
+    """The run reports in a state directory, oldest first (by start time: run ids name whole
+    seconds, and runs of a test often start in one)."""
+    found = [json.loads(p.read_text("utf-8")) for p in (state / "runs").glob("*.json")]
+    return sorted(found, key=lambda r: dt.datetime.fromisoformat(r["started_at"]))
 
 
 def report_of(result: CrawlResult | str, state: Path) -> dict[str, Any]:

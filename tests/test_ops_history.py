@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from newsbot.ops.history import collect, read_reports
+from newsbot.ops.storeview import Window
 from tests.browserkit import chromium, full_page_screenshot
 from tests.crawlkit import PROJECT, run_crawl
 from tests.opskit import reports
@@ -126,6 +128,9 @@ def test_report_in_a_browser_shows_the_crawls_numbers(known_state: dict[str, Any
     # The crawls went as planned: OK, failed (too many failures), failed (empty list page).
     assert known_state["codes"] == [0, 1, 1], "\n".join(known_state["logs"])
     assert [r["status"] for r in runs] == ["ok", "failed", "failed"]
+    # The runs follow each other within a second or two: their start times still tell them apart.
+    started = [dt.datetime.fromisoformat(r["started_at"]) for r in runs]
+    assert started == sorted(set(started)), started
 
     page = tmp_path / "report.html"
     done = state_report(state, "-o", str(page))
@@ -280,6 +285,30 @@ def test_report_reads_the_warnings_other_versions_add(known_state: dict[str, Any
     # No store in this directory and one file that is not a report: both said, nothing lost.
     assert "there is no state store" in found["body"]
     assert "20260101T000000Z-broken.json" in found["body"]
+
+
+def test_runs_in_one_second_keep_the_order_they_ran(tmp_path: Path):
+    """Run ids name whole seconds and end in a random part; the history orders by the reports'
+    start times, which keep milliseconds, so a run started in the same second as the one before
+    is still the later one (its column verdict is the one that counts). Times are compared as
+    times, whatever offset or precision a report was written with."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    listed = {"list_pages": 1, "listed": 4}
+    written = [  # (file name, started_at, column 3's book), in the order they ran
+        ("20261202T171525Z-zzzzzz", "2026-12-03T01:15:25+08:00", listed),  # another writer
+        ("20261202T171526Z-ffffff", "2026-12-02T17:15:26.040+00:00", listed),
+        ("20261202T171526Z-000000", "2026-12-02T17:15:26.910+00:00", {"list_pages": 1}),
+    ]
+    for name, started, book in written:
+        report = {"run_id": name, "started_at": started, "finished_at": started,
+                  "status": "ok", "columns": {"3": book}}  # fmt: skip
+        (runs / f"{name}.json").write_text(json.dumps(report), "utf-8")
+    found, bad = read_reports(runs, Window())
+    assert bad == []
+    assert [r["run_id"] for r in found] == [name for name, _, _ in written]
+    health = collect(tmp_path, Window(), read_store=False).columns["3"]
+    assert health.dry_runs == 1 and health.stopped
 
 
 def test_report_refuses_bad_options(tmp_path: Path):

@@ -44,7 +44,10 @@ class Server:
     ``keep_alive=False`` answers one request per connection: a server under fault injection
     should, since Twisted silently sends a request again when a reused connection breaks
     before the answer, which would add requests the test did not plan. ``tls`` (an
-    ``ssl.SSLContext``) serves https. ``latency`` delays every answer by that many seconds.
+    ``ssl.SSLContext``) serves https. ``latency`` delays every answer by that many seconds;
+    ``capacity`` (set before :meth:`start`) makes the server work on at most that many answers at
+    once, as a slow origin does: a test that needs a crawl to take long does not then depend on
+    how many requests the client keeps in flight.
     ``record=False`` keeps no hits (a volume site). Only loopback addresses can be bound.
     """
 
@@ -56,6 +59,7 @@ class Server:
         keep_alive: bool = True,
         tls: ssl.SSLContext | None = None,
         latency: float = 0.0,
+        capacity: int | None = None,
         hit_log: Path | None = None,
         record: bool = True,
     ) -> None:
@@ -65,6 +69,8 @@ class Server:
         self.keep_alive = keep_alive
         self.tls = tls
         self.latency = latency
+        self.capacity = capacity
+        self._busy: asyncio.Semaphore | None = None
         self.hit_log = hit_log
         self.record = record
         self.hits: list[Hit] = []
@@ -228,6 +234,8 @@ class Server:
 
     async def _setup(self) -> None:
         self._stopping = asyncio.Event()
+        if self.capacity is not None:
+            self._busy = asyncio.Semaphore(self.capacity)
 
     async def _open(self) -> None:
         self._server = await asyncio.start_server(
@@ -293,7 +301,10 @@ class Server:
         conn = Conn(writer, stopping, keep_alive=keep, head_only=hit.method == "HEAD")
         await fault.wait(conn)
         reply = self.answer(hit)
-        if reply.delay or self.latency:
+        if self._busy is not None:
+            async with self._busy:
+                await conn.sleep(reply.delay + self.latency)
+        elif reply.delay or self.latency:
             await conn.sleep(reply.delay + self.latency)
         hit.status = fault.status(reply)
         if self.hit_log:

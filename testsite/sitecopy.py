@@ -153,10 +153,17 @@ class SiteCopy(Server):
         keep_alive: bool = True,
         tls: ssl.SSLContext | None = None,
         latency: float = 0.0,
+        capacity: int | None = None,
         hit_log: Path | None = None,
     ) -> None:
         super().__init__(
-            host, port, keep_alive=keep_alive, tls=tls, latency=latency, hit_log=hit_log
+            host,
+            port,
+            keep_alive=keep_alive,
+            tls=tls,
+            latency=latency,
+            capacity=capacity,
+            hit_log=hit_log,
         )
         self.site_dir = site_dir
         self.serve_site = serve_site

@@ -322,7 +322,7 @@ class RunReporter:
             "newsbot_version": __version__,
             "arguments": dict(run_arguments(spider).given),
             "site_root": self.crawler.settings.get("NEWSBOT_SITE_ROOT"),
-            "started_at": context.started_at.isoformat(),
+            "started_at": context.started_at.isoformat(timespec="milliseconds"),
             "finished_at": _now_iso(),
             "close_reason": facts.close_reason,
             "status": "failed" if first else "ok",
@@ -424,7 +424,7 @@ class RunReporter:
 
 
 def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _split_failure(text: str) -> dict[str, str]:

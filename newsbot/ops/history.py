@@ -193,7 +193,8 @@ def read_reports(runs_dir: Path, window: Window) -> tuple[list[dict[str, Any]], 
     if not runs_dir.is_dir():
         return [], []
     start, end = window.epoch_range()
-    reports, bad = [], []
+    reports: list[tuple[float, str, dict[str, Any]]] = []
+    bad: list[str] = []
     for path in sorted(runs_dir.glob("*.json")):
         stamp = _stamp(path.name)
         # One day of slack either side: the name is UTC, the window Beijing dates.
@@ -218,9 +219,11 @@ def read_reports(runs_dir: Path, window: Window) -> tuple[list[dict[str, Any]], 
         if (start is None or moment >= start) and (end is None or moment < end):
             # Only what the page shows: a year of hourly reports with their Scrapy stats
             # would otherwise be held in memory whole.
-            reports.append({k: report[k] for k in _KEPT if k in report})
-    reports.sort(key=lambda r: str(r.get("started_at")))
-    return reports, bad
+            kept = {k: report[k] for k in _KEPT if k in report}
+            reports.append((moment, str(report.get("run_id")), kept))
+    # By time, not by text: reports from before milliseconds were kept compare wrongly as text.
+    reports.sort(key=lambda entry: entry[:2])
+    return [kept for _, _, kept in reports], bad
 
 
 def _stamp(name: str) -> float | None:

@@ -76,7 +76,10 @@ def run_context(crawler: Crawler) -> RunContext:
     spider = crawler.spider
     given = run_arguments(spider).given.get("_job")
     job = os.environ.get("SCRAPY_JOB") or (str(given) if given is not None else None)
-    started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    # Milliseconds: two runs in one second (a retry run straight after a run) still sort in the
+    # order they ran; the run id's name keeps whole seconds.
+    now = dt.datetime.now(dt.timezone.utc)
+    started = now.replace(microsecond=now.microsecond // 1000 * 1000)
     context = RunContext(
         run_id=run_id(started, job),
         started_at=started,
