@@ -35,6 +35,13 @@ list_page_read = object()
 #: ``spider``.
 list_page_failed = object()
 
+#: The spider is done with a list page it read: the requests of the articles it listed are out,
+#: and the next page's too unless ``last``. ``last`` is true when the column's listing ends there
+#: (no next link, a page or item limit, ``since`` or an earlier run's articles reached, an empty,
+#: repeated or unreadable page). Arguments: ``column: str``, ``page: int``, ``last: bool``,
+#: ``spider``. A list page that fails to download sends :data:`list_page_failed` instead.
+list_page_done = object()
+
 #: An article link of a column led to a redirect the perimeter refused (off the site, a spam
 #: host…): the article fails with that reason, and the run report counts these per column so
 #: that a column that suddenly redirects everything shows. Arguments: ``column: str | None``,

@@ -9,7 +9,12 @@ import re
 import time
 from pathlib import Path
 
-from tests.crawlkit import PROJECT, scrapy_crawl
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+
+from newsbot.ops.progress import ProgressLog
+from newsbot.requestmeta import article_meta
+from tests.crawlkit import PROJECT, run_crawl, scrapy_crawl
 from tests.deliverykit import crawl_command, start
 from testsite import DeliverySite
 from testsite.delivery import COLUMN
@@ -93,6 +98,49 @@ def test_progress_lines_without_flooding(tmp_path: Path):
     assert any(re.match(r"\d+[smhd]", x["eta"]) for x in finished), lines
     # An ETA before the last list page is read: from the estimate.
     assert any(x["listing"] and re.match(r"\d+[smhd]", x["eta"]) for x in lines), lines
+
+
+class ListingProbe:
+    """A test extension: whenever an article request is scheduled, whether the progress line
+    would say list pages are still being read, counted in the stats."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        crawler.signals.connect(self.scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(self.closing, signal=signals.spider_idle)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ListingProbe:
+        return cls(crawler)
+
+    def scheduled(self, request: Request) -> None:
+        if article_meta(request) is None:
+            return
+        progress = self.crawler.get_extension(ProgressLog)
+        assert self.crawler.stats is not None and progress is not None
+        self.crawler.stats.inc_value(f"probe/listing/{progress.listing}")
+
+    def closing(self) -> None:
+        progress = self.crawler.get_extension(ProgressLog)
+        assert self.crawler.stats is not None and progress is not None
+        self.crawler.stats.set_value("probe/listing_when_idle", progress.listing)
+
+
+def test_a_column_is_listing_until_its_last_list_page_is_done(tmp_path: Path):
+    """The next list page is asked for after the articles a page listed: in between, the column
+    is still being listed (an exact total there would be the articles of the pages so far).
+    Every article of the three pages is scheduled while the column lists; after the run, not."""
+    with DeliverySite(24, per_page=8) as site:
+        result = run_crawl(
+            site.root, f"columns={COLUMN}", tmp_path=tmp_path,
+            settings={"NEWSBOT_PROGRESS_INTERVAL": "60",
+                      "EXTENSIONS": '{"tests.test_ops_progress.ListingProbe": 0}'},
+        )  # fmt: skip
+    assert result.returncode == 0, result.explain()
+    assert len(result.records) == 24
+    assert result.stat("probe/listing/True") == 24, result.prefixed("probe/")
+    assert result.stat("probe/listing/False") == 0
+    assert result.stats["probe/listing_when_idle"] is False
 
 
 def test_first_line_within_seconds_with_an_estimate_from_the_page_limit(tmp_path: Path):

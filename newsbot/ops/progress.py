@@ -132,6 +132,12 @@ class ProgressLog:
         self.known = IdSet()
         self.done = IdSet()
         self._pages_open: set[tuple[str, Any]] = set()
+        # Columns from their first list request until the spider says their listing ended:
+        # between a list page's answer and its next page's request the column still pages.
+        self._paging: set[str] = set()
+        # Articles known when the spider was last done with a list page: the estimate goes by
+        # whole pages, not by one whose article requests are still coming out.
+        self._settled = 0
         self._pages_read: Counter[str] = Counter()  # column (or "(search)") -> pages read
         self._samples: deque[tuple[float, int]] = deque()
         self._last: tuple[int, int, bool] | None = None
@@ -157,6 +163,7 @@ class ProgressLog:
         connect(ext.item_done, signal=signals.item_dropped)
         connect(ext.item_done, signal=signals.item_error)
         connect(ext.list_failed, signal=nb_signals.list_page_failed)
+        connect(ext.list_page_done, signal=nb_signals.list_page_done)
         return ext
 
     # -- counting -------------------------------------------------------------------------
@@ -194,22 +201,36 @@ class ProgressLog:
         key = self._page_key(request)
         if key is not None:
             self._pages_open.add(key)
+            if key[0] != "(search)":
+                self._paging.add(key[0])
 
     def response_received(self, request: Request) -> None:
         # Responses a retry replaces never arrive here; failed downloads come as list_failed.
+        # A column's list page is read once the spider is done with it (list_page_done).
         key = self._page_key(request)
-        if key is not None and key in self._pages_open:
+        if key is not None and key[0] == "(search)" and key in self._pages_open:
             self._pages_open.discard(key)
             self._pages_read[key[0]] += 1
+            self._settled = len(self.known)
+
+    def list_page_done(self, column: str, page: int, last: bool) -> None:
+        key = (str(column), page)
+        if key in self._pages_open:
+            self._pages_open.discard(key)
+            self._pages_read[key[0]] += 1
+        self._settled = len(self.known)
+        if last:
+            self._paging.discard(str(column))
 
     def list_failed(self, column: str, page: int) -> None:
         self._pages_open.discard((str(column), page))
+        self._paging.discard(str(column))
 
     # -- logging --------------------------------------------------------------------------
 
     @property
     def listing(self) -> bool:
-        return bool(self._pages_open)
+        return bool(self._pages_open or self._paging)
 
     def _page_limit(self) -> int:
         """List (or search) pages per column the run reads at most; 0 for no limit."""
@@ -252,8 +273,8 @@ class ProgressLog:
         if (done, known, listing) == self._last:
             return
         self._last = (done, known, listing)
-        paging = {column for column, _ in self._pages_open}
-        total = estimate_total(known, self._pages_read, paging, self._page_limit())
+        paging = {column for column, _ in self._pages_open} | self._paging
+        total = estimate_total(self._settled, self._pages_read, paging, self._page_limit())
         share = None
         if total is not None:
             total = max(total, known, done)

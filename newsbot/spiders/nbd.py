@@ -48,6 +48,7 @@ from newsbot.requestmeta import ARTICLE, LIST, ArticleMeta, ListMeta, list_meta,
 from newsbot.signals import (
     article_discovered,
     article_failed,
+    list_page_done,
     list_page_failed,
     list_page_read,
     page_blocked,
@@ -529,6 +530,18 @@ class NbdSpider(ArgumentSpider):
         @returns requests 2
         @returns items 0 0
         """
+        paging = False
+        for output in self._read_list(response, column, page):
+            paging = paging or (isinstance(output, Request) and list_meta(output) is not None)
+            yield output
+        if column is not None and page is not None:
+            # Progress learns here, not from the next page's request (which comes only after
+            # the listed articles' requests), how far the column's listing has got.
+            self.crawler.signals.send_catch_log(
+                list_page_done, column=column, page=page, last=not paging, spider=self
+            )
+
+    def _read_list(self, response: Response, column: str | None, page: int | None) -> Iterator[Any]:
         if column is None or page is None:
             # Out of context (scrapy parse, check): the column and page come from the URL.
             path = self.perimeter.site_path(response.url) or urlsplit(response.url).path
