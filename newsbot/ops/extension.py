@@ -46,6 +46,7 @@ from newsbot.ops.tails import TailWatcher
 from newsbot.outcome import fail_run, failed_feeds, failure
 from newsbot.requestmeta import article_meta, list_meta
 from newsbot.spiders.arguments import run_arguments
+from newsbot.spiders.nbd import NbdSpider
 from newsbot.state.errors import StateError
 from newsbot.state.records import as_dict
 from newsbot.state.service import delivery_service
@@ -139,9 +140,9 @@ class RunReporter:
         self.context = run_context(self.crawler)
         args = run_arguments(spider)
         self._mode_label = MODE_LABELS.get(args.mode, "(urls)")
-        if args.mode == "columns" and not args.retry_failed:
+        if args.mode == "columns" and not args.retry_failed and isinstance(spider, NbdSpider):
             # The report lists the columns in the order the run was asked for them.
-            for column in getattr(getattr(spider, "config", None), "columns", ()):
+            for column in spider.config.columns:
                 self.ledger.book(str(column))
         if self.crawler.get_extension(FeedExporter) is not None:
             self._feeds_closed = Deferred()
