@@ -95,6 +95,8 @@ def test_progress_lines_without_flooding(tmp_path: Path):
         assert bool(x["pages"]) == x["listing"], x
     finished = [x for x in lines if not x["listing"]]
     assert finished and finished[-1]["total"] == 24
+    # The last line, as the spider closes: all of them.
+    assert (lines[-1]["done"], lines[-1]["total"], lines[-1]["listing"]) == (24, 24, False)
     assert any(re.match(r"\d+[smhd]", x["eta"]) for x in finished), lines
     # An ETA before the last list page is read: from the estimate.
     assert any(x["listing"] and re.match(r"\d+[smhd]", x["eta"]) for x in lines), lines

@@ -12,8 +12,8 @@ goes down: a line never shows less than the one before, even when the estimate g
 is measured over the last few minutes, from the start.
 
 The first line comes a few seconds after the start, then one every ``NEWSBOT_PROGRESS_INTERVAL``
-seconds (30 by default; 0 turns it off), only when something changed since the last one: an idle
-or stalled crawl does not flood the log.
+seconds (30 by default; 0 turns it off), and a last one as the spider closes, each only when
+something changed since the line before: an idle or stalled crawl does not flood the log.
 """
 
 from __future__ import annotations
@@ -255,6 +255,9 @@ class ProgressLog:
             self._first.cancel()
         if self._task is not None and self._task.running:
             self._task.stop()
+        # The last word on a crawl that ended between two lines (a change since the last one
+        # only, as ever): how many of how many were done.
+        self.log()
 
     def rate(self, now: float) -> float | None:
         done = len(self.done)
