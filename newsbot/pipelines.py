@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
@@ -212,8 +213,15 @@ class DeliveryPipeline:
         self.crawler.stats.inc_value(key)
 
     def process_item(self, item: Any) -> Any:
-        adapter = ItemAdapter(item)
         record = as_dict(item)
+        # An ArticleItem's fields are set in its own dict (every field is there); any other
+        # item through an adapter, which says which fields it has.
+        adapter = None if type(item) is ArticleItem else ItemAdapter(item)
+
+        def has(name: str) -> bool:
+            return adapter is None or name in adapter.field_names()
+
+        fields: MutableMapping[str, Any] = record if adapter is None else adapter
         ident = str(record["article_id"])
         try:
             before = self.state.delivered(ident)
@@ -227,7 +235,7 @@ class DeliveryPipeline:
         if before is not None:
             revision, digest = before
             if digest != content_hash(record):
-                adapter["revision"] = revision + 1
+                fields["revision"] = revision + 1
                 self._inc("newsbot/revised")
             elif self.state.all_have(ident, revision):
                 self._inc("newsbot/unchanged")
@@ -240,15 +248,15 @@ class DeliveryPipeline:
             else:
                 # As delivered, but a destination of this run lacks it (a new feed target):
                 # the same revision goes to the feeds that lack it (their item filters).
-                if "revision" in adapter.field_names():
-                    adapter["revision"] = revision
+                if has("revision"):
+                    fields["revision"] = revision
                 self._inc("newsbot/redelivered")
-        elif "revision" in adapter.field_names():
-            adapter["revision"] = 1
+        elif has("revision"):
+            fields["revision"] = 1
         fingerprint = text_fingerprint(record.get("body"), self.min_chars)
-        if fingerprint is not None and "duplicate_of" in adapter.field_names():
+        if fingerprint is not None and has("duplicate_of"):
             first = self.state.first_with_text(fingerprint, ident)
-            adapter["duplicate_of"] = first
+            fields["duplicate_of"] = first
             if first is not None:
                 self._inc("newsbot/duplicates")
         return item

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
 CANONICAL_HOST = "www.nbd.com.cn"
@@ -32,6 +33,8 @@ SECOND_HOSTS = frozenset({"www.mrjjxw.com", "mrjjxw.com"})
 _ARTICLE_PATH = re.compile(r"/articles/(\d{4})-(\d{2})-(\d{2})/(\d{1,12})\.html?$", re.ASCII)
 
 
+# A crawl asks about each article's URL a dozen times (list, request, record, state, feed).
+@lru_cache(maxsize=1024)
 def article_path_parts(url_or_path: str) -> tuple[str, str] | None:
     """``(date, id)`` when the path ends in the site's article layout, else None.
 

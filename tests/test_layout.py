@@ -110,3 +110,26 @@ def test_one_article_meta_builder_and_one_list_of_add_ons() -> None:
     ]
     assert builders == [], "\n".join(builders)
     assert dict(ADDONS) == settings.ADDONS
+
+
+def test_no_spider_callback_is_a_generator_returning_a_value() -> None:
+    """What Scrapy's WARN_ON_GENERATOR_RETURN_VALUE checks at every response (settings.py turns
+    it off: it parsed the callback's source again most of the time), checked once here: a
+    value returned from a generator callback would be lost."""
+    import inspect
+
+    from scrapy import Spider
+    from scrapy.utils.misc import is_generator_with_return_value, walk_modules
+
+    checked, offending = 0, []
+    for module in walk_modules("newsbot.spiders"):
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if not issubclass(cls, Spider) or not cls.__module__.startswith("newsbot."):
+                continue
+            for name, func in inspect.getmembers(cls, inspect.isfunction):
+                if inspect.isgeneratorfunction(func):
+                    checked += 1
+                    if is_generator_with_return_value(func):
+                        offending.append(f"{cls.__name__}.{name}")
+    assert checked >= 3  # parse, parse_article, parse_list, parse_search, ...
+    assert offending == []

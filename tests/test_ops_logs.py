@@ -20,11 +20,14 @@ if TYPE_CHECKING:
 LEVEL = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[([^\]]+)\] (\w+): ", re.M)
 
 
-def crawl(root: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def crawl(
+    root: str, tmp_path: Path, *args: str, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     settings = {k: v for k, v in TEST_SETTINGS.items() if k not in ("LOG_LEVEL", "DNS_RESOLVER")}
     # DNS_RESOLVER's new name (Scrapy 2.19 warns about the old one).
     settings["TWISTED_DNS_RESOLVER"] = TEST_SETTINGS["DNS_RESOLVER"]
     settings |= {"NEWSBOT_SITE_ROOT": root, "NEWSBOT_STATE_DIR": str(tmp_path / "state")}
+    settings |= extra or {}
     command = [sys.executable, "-m", "scrapy", "crawl", "nbd", "-o", f"{tmp_path}/out.jsonl"]
     for name, value in settings.items():
         command += ["-s", f"{name}={value}"]
@@ -48,6 +51,20 @@ def test_clean_run_logs_info_and_no_warning(site: SiteCopy, tmp_path: Path) -> N
     exported = sum(1 for _ in (tmp_path / "out.jsonl").open())
     assert exported > 20
     assert log.strip().splitlines()[-1].split("INFO: ")[1].startswith("Run OK:")
+
+
+def test_debug_level_shows_every_response_and_record(site: SiteCopy, tmp_path: Path) -> None:
+    """At INFO the per-response and per-record messages are not even made (newsbot.logsafe's
+    LogFormatter); asked for, they are all there."""
+    done = crawl(site.root, tmp_path, "columns=3", extra={"LOG_LEVEL": "DEBUG"})
+    log = done.stderr
+    assert done.returncode == 0, log[-3000:]
+    exported = sum(1 for _ in (tmp_path / "out.jsonl").open())
+    assert exported > 5
+    assert log.count("Scraped from <200 ") == exported
+    crawled = re.findall(r"\[scrapy\.core\.engine\] DEBUG: Crawled \((\d+)\) <GET ([^>]+)>", log)
+    assert sum(1 for _, url in crawled if "/articles/" in url) >= exported
+    assert any("/columns/3/" in url for _, url in crawled)
 
 
 def test_unreachable_site_one_line_per_fact_no_traceback(tmp_path: Path) -> None:
