@@ -697,10 +697,12 @@ def _read_blocks(walk: _Walk) -> _Reading:
     removed = out.removed
     # The byline opens the body; only a lead image's caption may come before it.
     first_text = next(
-        (i for i, b in enumerate(walk.blocks) if b.text and not is_caption(b.text)), None
+        (i for i, b in enumerate(walk.blocks) if b.text and not is_caption(b.text, normal=True)),
+        None,
     )
 
     images = _ImagesAbove(walk)
+    # Block text is normalize_space's already (_emit): the tests below take it as it is.
     seen_classes = ""  # the lines of one element share its class attribute
     for i, block in enumerate(walk.blocks):
         text = block.text
@@ -715,13 +717,13 @@ def _read_blocks(walk: _Walk) -> _Reading:
             out.credits.extend(split_byline(text))
             removed.append(Removed("byline", text, i))
             continue
-        if is_related_heading(text) or (in_related and block.link_only):
+        if is_related_heading(text, normal=True) or (in_related and block.link_only):
             in_related = True
             out.related.add(i)
             removed.append(Removed("related", text, i))
             continue
         in_related = False
-        if DISCLAIMER_CLASS in block.classes or is_boilerplate(text):
+        if DISCLAIMER_CLASS in block.classes or is_boilerplate(text, normal=True):
             kind = (
                 "disclaimer" if DISCLAIMER_CLASS in block.classes or "免责" in text else "promotion"
             )
@@ -737,11 +739,11 @@ def _read_blocks(walk: _Walk) -> _Reading:
             caption = caption_of(text, in_image_block=at_image, centered="center" in block.style)
             if caption is not None:
                 out.captions[image] = caption
-                if lead is None and image == 0 and is_caption(text):
+                if lead is None and image == 0 and is_caption(text, normal=True):
                     lead = image_credit(text)
                 removed.append(Removed("caption", text, i))
                 continue
-        if is_caption(text):
+        if is_caption(text, normal=True):
             removed.append(Removed("caption", text, i))
             continue
         names = credit_line(text) if REPORTER_CLASS in block.classes or len(text) <= 60 else None
