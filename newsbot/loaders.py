@@ -136,6 +136,59 @@ class ArticleLoader:
             else:
                 found.extend(values)
 
+    def load(self, values: dict[str, Any]) -> ArticleItem:
+        """The item from one raw value (or list of values) per field: the same as one
+        :meth:`add_value` per field and :meth:`load_article`, without their per-call lookups.
+        A field whose input is one plain function and whose output is ``TakeFirst`` (most of
+        them) is read in one short loop.
+
+        >>> item = ArticleLoader().load({"title": "某公司发布年报 | 每经网",
+        ...     "source": [" ", "每经"], "reporters": ["王某", " 李某 ", "王某"],
+        ...     "byline": None, "body": ["一", "", "二"]})
+        >>> item.title, item.source, item.reporters, item.byline, item.body
+        ('某公司发布年报', '每经', ['王某', '李某'], None, '一\\n二')
+        """
+        loaded = {}
+        plans = _plans(type(self))
+        context = self.context
+        for name, value in values.items():
+            if value is None:
+                continue
+            plan = plans.get(name)
+            if plan is None:
+                plan = plans[name] = _plan(type(self), name)
+            first, functions, output = plan
+            cls = value.__class__
+            batch = [value] if cls is str else value if cls is list else arg_to_iter(value)
+            if first is not None:  # MapCompose(first) then TakeFirst: stop at the first value
+                for v in batch:
+                    result = first(v)
+                    if result is not None and result != "":
+                        loaded[name] = result
+                        break
+                continue
+            if functions is None:  # not a MapCompose: the processor takes the whole batch
+                batch = arg_to_iter(_input_processor(type(self), name)(batch))
+            else:
+                for function, wants_context in functions:
+                    mapped: list[Any] = []
+                    for v in batch:
+                        result = (
+                            function(v, loader_context=context) if wants_context else function(v)
+                        )
+                        if result is None:
+                            continue
+                        if result.__class__ is str:
+                            mapped.append(result)
+                        else:
+                            mapped.extend(arg_to_iter(result))
+                    batch = mapped
+            if batch:
+                result = output(list(batch))
+                if result is not None:
+                    loaded[name] = result
+        return ArticleItem(**loaded)
+
     def get_output_value(self, name: str) -> Any:
         return _output_processor(type(self), name)(self._values.get(name, []))
 
@@ -168,6 +221,29 @@ def _input_processor(cls: type, name: str) -> Any:
             found = processor
         known[name] = found
     return found
+
+
+_PLANS: dict[type, dict[str, tuple[Any, Any, Any]]] = {}
+
+
+def _plans(cls: type) -> dict[str, tuple[Any, Any, Any]]:
+    known = _PLANS.get(cls)
+    if known is None:
+        known = _PLANS[cls] = {}
+    return known
+
+
+def _plan(cls: type, name: str) -> tuple[Any, Any, Any]:
+    """How :meth:`ArticleLoader.load` reads a field: (the input function, None, None) for a
+    field read as ``MapCompose(f)`` then ``TakeFirst`` with ``f`` taking no loader context;
+    else (None, the MapCompose's functions or None, the output processor)."""
+    processor = _input_processor(cls, name)
+    output = _output_processor(cls, name)
+    if isinstance(processor, list):
+        if isinstance(output, TakeFirst) and len(processor) == 1 and not processor[0][1]:
+            return processor[0][0], None, None
+        return None, processor, output
+    return None, None, output
 
 
 def _output_processor(cls: type, name: str) -> Any:

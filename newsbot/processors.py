@@ -312,15 +312,17 @@ _IMAGE_CREDIT = re.compile(r"^图片?(?:来源|来自|源)\s*[:：]\s*(.+)$")
 _UNRELATED = re.compile(r"\s*[(（]\s*图文无关\s*[)）]\s*$")
 
 
-def is_caption(text: str) -> bool:
-    """Image captions and credits, which are not article text.
+def is_caption(text: str, *, normal: bool = False) -> bool:
+    """Image captions and credits, which are not article text. ``normal``: the text is
+    :func:`normalize_space`'s already (a body line), and is taken as it is.
 
     >>> [is_caption(t) for t in ("图片来源：摄图网", "视觉中国图", "记者 张某 摄", "每经资料图")]
     [True, True, True, True]
-    >>> is_caption("记者实地探访发现，园区已经停摄")
-    False
+    >>> is_caption("记者实地探访发现，园区已经停摄"), is_caption("图片来源：X", normal=True)
+    (False, True)
     """
-    text = normalize_space(text)
+    if not normal:
+        text = normalize_space(text)
     if _CAPTION_START.match(text):
         return True
     if text.endswith("图") and _CAPTION_END.search(text, max(0, len(text) - 12)):
@@ -360,17 +362,19 @@ _RELATED_READING = re.compile(
 )
 
 
-def is_related_heading(text: str) -> bool:
+def is_related_heading(text: str, *, normal: bool = False) -> bool:
     """The heading of a related-reading block; the link lines after it go with it.
+    ``normal``: the text is :func:`normalize_space`'s already.
 
     >>> [is_related_heading(t) for t in ("相关阅读：", "【延伸阅读】", "相关")]
     [True, True, False]
     """
-    return bool(_RELATED_READING.match(normalize_space(text)))
+    return bool(_RELATED_READING.match(text if normal else normalize_space(text)))
 
 
-def is_boilerplate(text: str) -> bool:
-    """Disclaimers, promotions and related-reading headings.
+def is_boilerplate(text: str, *, normal: bool = False) -> bool:
+    """Disclaimers, promotions and related-reading headings. ``normal``: the text is
+    :func:`normalize_space`'s already.
 
     >>> is_boilerplate("免责声明：本文内容与数据仅供参考")
     True
@@ -383,7 +387,7 @@ def is_boilerplate(text: str) -> bool:
     >>> is_boilerplate("每经AI快讯，4月10日")
     False
     """
-    text = normalize_space(text).lstrip("（(【[ ")
+    text = (text if normal else normalize_space(text)).lstrip("（(【[ ")
     return text.startswith(_LEFTOVER_PREFIXES) or bool(_RELATED_READING.match(text))
 
 

@@ -245,37 +245,38 @@ class ArticlePage:
         if not read.lines and not walk.videos:
             raise NotArticle("empty_body", "article markup with no text")
 
-        loader = ArticleLoader(fetched_at=self.fetched_at)
-        loader.add_value("url", url)
-        loader.add_value("article_id", article_id(url))
-        loader.add_value("title", _first_text(scope, (ARTICLE_TITLE,)))
-        if top is not None and not loader.get_output_value("title"):
-            loader.add_value("title", _first_text(article, (ARTICLE_TITLE,)))
-        if not loader.get_output_value("title"):
-            loader.add_value("title", _first_text(root, PAGE_TITLES))
-        loader.add_value("source", (_texts(scope, SOURCE) or _texts(article, SOURCE))[:1])
         # The visible time in the top; the page is read next (also for a time placed elsewhere).
         self.published = read_published(scope, root, now=self.fetched_at)
-        loader.add_value("published_at_raw", self.published.raw)
-        loader.add_value("published_at", self.published.text)
-        loader.add_value("reporters", read.credits.reporters)
-        loader.add_value("editors", read.credits.editors)
-        loader.add_value("byline", read.byline)
-        loader.add_value("abstract", abstract)
-        # A video page's description is its text: the body, when the body itself has none.
-        loader.add_value("body", read.lines or [normalize_space(p) for p in abstract])
-        images = read.images(walk)
-        loader.add_value("images", images)
-        loader.add_value("image_credit", read.image_credit)
-        loader.add_value("tags", list(_tags(scope)) or list(_tags(article)))
         fetched_at = self.fetched_at.astimezone(timezone.utc).replace(microsecond=0)
-        loader.add_value("fetched_at", fetched_at.isoformat())
-        loader.add_value("extractor_version", EXTRACTOR_VERSION)
-        loader.add_value("sourced_from", read.sourced_from)
-        loader.add_value("figures", read.figures(walk))
-        loader.add_value("videos", walk.videos)
-        loader.add_value("published_at_source", self.published.source)
-        item = loader.load_article()
+        # One raw value per field; the loader's table says how each becomes the record's.
+        item = ArticleLoader(fetched_at=self.fetched_at).load(
+            {
+                "url": url,
+                "article_id": article_id(url),
+                # The first title left once the site's suffix is cut: the top's, the article's,
+                # then the page's (read only when needed).
+                "title": _titles(scope, top, article, root),
+                "source": (_texts(scope, SOURCE) or _texts(article, SOURCE))[:1],
+                "published_at_raw": self.published.raw,
+                "published_at": self.published.text,
+                "reporters": read.credits.reporters,
+                "editors": read.credits.editors,
+                "byline": read.byline,
+                "abstract": abstract,
+                # A video page's description is its text: the body, when the body itself has
+                # none.
+                "body": read.lines or [normalize_space(p) for p in abstract],
+                "images": read.images(walk),
+                "image_credit": read.image_credit,
+                "tags": list(_tags(scope)) or list(_tags(article)),
+                "fetched_at": fetched_at.isoformat(),
+                "extractor_version": EXTRACTOR_VERSION,
+                "sourced_from": read.sourced_from,
+                "figures": read.figures(walk),
+                "videos": walk.videos,
+                "published_at_source": self.published.source,
+            }
+        )
         if item.body is None:  # a video with no words at all
             item.body = ""
         item.kind = article_kind(
@@ -393,6 +394,20 @@ def _head_of(
         elif abstract is None and "g-article-abstract" in classes:
             abstract = el
     return top, abstract
+
+
+def _titles(
+    scope: etree._Element, top: etree._Element | None, article: etree._Element, root: etree._Element
+) -> Iterator[str]:
+    """Title candidates in order of trust, each looked for only when the ones before it gave
+    none: the top's h1, the article's (when the top had none), the page's declared titles."""
+    text = _first_text(scope, (ARTICLE_TITLE,))
+    if text is not None:
+        yield text
+    if top is not None and (text := _first_text(article, (ARTICLE_TITLE,))) is not None:
+        yield text
+    if (text := _first_text(root, PAGE_TITLES)) is not None:
+        yield text
 
 
 def _first_text(el: etree._Element, css_list: tuple[str, ...]) -> str | None:
@@ -682,10 +697,12 @@ def _read_blocks(walk: _Walk) -> _Reading:
     removed = out.removed
     # The byline opens the body; only a lead image's caption may come before it.
     first_text = next(
-        (i for i, b in enumerate(walk.blocks) if b.text and not is_caption(b.text)), None
+        (i for i, b in enumerate(walk.blocks) if b.text and not is_caption(b.text, normal=True)),
+        None,
     )
 
     images = _ImagesAbove(walk)
+    # Block text is normalize_space's already (_emit): the tests below take it as it is.
     seen_classes = ""  # the lines of one element share its class attribute
     for i, block in enumerate(walk.blocks):
         text = block.text
@@ -700,13 +717,13 @@ def _read_blocks(walk: _Walk) -> _Reading:
             out.credits.extend(split_byline(text))
             removed.append(Removed("byline", text, i))
             continue
-        if is_related_heading(text) or (in_related and block.link_only):
+        if is_related_heading(text, normal=True) or (in_related and block.link_only):
             in_related = True
             out.related.add(i)
             removed.append(Removed("related", text, i))
             continue
         in_related = False
-        if DISCLAIMER_CLASS in block.classes or is_boilerplate(text):
+        if DISCLAIMER_CLASS in block.classes or is_boilerplate(text, normal=True):
             kind = (
                 "disclaimer" if DISCLAIMER_CLASS in block.classes or "免责" in text else "promotion"
             )
@@ -722,11 +739,11 @@ def _read_blocks(walk: _Walk) -> _Reading:
             caption = caption_of(text, in_image_block=at_image, centered="center" in block.style)
             if caption is not None:
                 out.captions[image] = caption
-                if lead is None and image == 0 and is_caption(text):
+                if lead is None and image == 0 and is_caption(text, normal=True):
                     lead = image_credit(text)
                 removed.append(Removed("caption", text, i))
                 continue
-        if is_caption(text):
+        if is_caption(text, normal=True):
             removed.append(Removed("caption", text, i))
             continue
         names = credit_line(text) if REPORTER_CLASS in block.classes or len(text) <= 60 else None

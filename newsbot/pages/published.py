@@ -209,8 +209,18 @@ def _others(page: Selector | etree._Element) -> Iterator[tuple[str, str]]:
     """The first time of each other source present, in order of trust.
 
     One pass over the page's scripts and meta tags: three selector queries over a 100 KB page
-    cost twice as much, on every page, for sources most pages do not have."""
-    scripts: list[str] = []
+    cost twice as much, on every page, for sources most pages do not have. The pubDate is the
+    first match in the page's scripts joined with spaces; it is looked for script by script
+    (the text of the scripts after it, often the largest, is never read), and the scripts are
+    joined only when a match might run on past the end of the one it starts in.
+
+    >>> page = etree.fromstring('<script>a = 1</script><script>x = {"pubDate"</script>'
+    ...     '<script>: "2026-05-02 08:00:00"}</script>', etree.HTMLParser())
+    >>> list(_others(page))
+    [('script.pubDate', '2026-05-02 08:00:00')]
+    """
+    scripts: list[str] = []  # from the first one holding "pubDate", until the date is found
+    pub_date: str | None = None
     blocks: list[str] = []
     meta = ""
     root = page if isinstance(page, etree._Element) else page.root
@@ -220,11 +230,23 @@ def _others(page: Selector | etree._Element) -> Iterator[tuple[str, str]]:
                 meta = normalize_space(el.get("content"))
         elif (el.get("type") or "").strip().lower() == JSON_LD_TYPE:
             blocks.append(el.text or "")
-        else:
-            scripts.append(el.text or "")
-    found = SCRIPT_PUB_DATE.search(" ".join(scripts))
-    if found and normalize_space(found[1]):
-        yield SCRIPT, normalize_space(found[1])
+        elif pub_date is None:
+            text = el.text or ""
+            if scripts:
+                scripts.append(text)
+            elif '"pubDate"' in text:  # every match starts with it, inside one script
+                # A match inside this script alone is the first match of the joined text too:
+                # an earlier start that runs past the end would have no quote after it.
+                found = SCRIPT_PUB_DATE.search(text)
+                if found:
+                    pub_date = found[1]
+                else:
+                    scripts.append(text)
+    if pub_date is None and scripts:
+        found = SCRIPT_PUB_DATE.search(" ".join(scripts))
+        pub_date = found[1] if found else None
+    if pub_date is not None and normalize_space(pub_date):
+        yield SCRIPT, normalize_space(pub_date)
     for block in blocks:
         date = _json_ld_date(block)
         if date:
