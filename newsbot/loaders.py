@@ -55,23 +55,21 @@ def time_in_context(value: str, loader_context: dict[str, Any]) -> str | None:
 
 
 class ArticleLoader:
-    """Collects a page's raw values field by field; :meth:`load_article` makes the typed item.
+    """Makes the typed item from a page's raw values, one value (or list) per field
+    (:meth:`load`).
 
-    Each field has an input processor (``<field>_in``, applied to each batch of values as it is
-    added) and an output processor (``<field>_out``, applied to all of them at the end), with
-    Scrapy's ItemLoader semantics: values are made lists (None is no value), ``MapCompose``
-    functions may take the ``loader_context``, and the defaults strip strings and take the first
+    Each field has an input processor (``<field>_in``, applied to its values) and an output
+    processor (``<field>_out``, applied to what the input processor gave), with Scrapy's
+    ItemLoader semantics: values are made lists (None is no value), ``MapCompose`` functions
+    may take the ``loader_context``, and the defaults strip strings and take the first
     non-empty value. Not an ItemLoader: its per-value lookups cost more than the rest of the
     extraction (benchmarks/extract.py).
 
-    >>> loader = ArticleLoader()
-    >>> loader.add_value("title", "某公司发布年报 | 每经网")
-    >>> loader.add_value("reporters", ["王某", " 李某 ", "王某"])
-    >>> loader.add_value("source", None)
-    >>> loader.get_output_value("title"), loader.get_output_value("reporters")
-    ('某公司发布年报', ['王某', '李某'])
-    >>> loader.get_output_value("source") is None
-    True
+    >>> item = ArticleLoader().load({"title": "某公司发布年报 | 每经网",
+    ...     "source": [" ", "每经"], "reporters": ["王某", " 李某 ", "王某"],
+    ...     "byline": None, "body": ["一", "", "二"]})
+    >>> item.title, item.source, item.reporters, item.byline, item.body
+    ('某公司发布年报', '每经', ['王某', '李某'], None, '一\\n二')
     """
 
     default_input_processor: Any = MapCompose(str.strip)
@@ -104,50 +102,11 @@ class ArticleLoader:
 
     def __init__(self, **context: Any) -> None:
         self.context = context
-        self._values: dict[str, list[Any]] = {}
-
-    def add_value(self, name: str, value: Any) -> None:
-        if value is None:
-            return
-        # arg_to_iter for the two kinds of value a page object adds, without its class lookups
-        cls = value.__class__
-        values = [value] if cls is str else value if cls is list else arg_to_iter(value)
-        processor = _input_processor(type(self), name)
-        if isinstance(processor, list):  # a MapCompose, unrolled
-            for function, wants_context in processor:
-                mapped: list[Any] = []
-                for v in values:
-                    result = (
-                        function(v, loader_context=self.context) if wants_context else function(v)
-                    )
-                    if result is None:
-                        continue
-                    if result.__class__ is str:
-                        mapped.append(result)
-                    else:
-                        mapped.extend(arg_to_iter(result))
-                values = mapped
-        else:
-            values = arg_to_iter(processor(values))
-        if values:
-            found = self._values.get(name)
-            if found is None:
-                self._values[name] = list(values)
-            else:
-                found.extend(values)
 
     def load(self, values: dict[str, Any]) -> ArticleItem:
-        """The item from one raw value (or list of values) per field: the same as one
-        :meth:`add_value` per field and :meth:`load_article`, without their per-call lookups.
-        A field whose input is one plain function and whose output is ``TakeFirst`` (most of
-        them) is read in one short loop.
-
-        >>> item = ArticleLoader().load({"title": "某公司发布年报 | 每经网",
-        ...     "source": [" ", "每经"], "reporters": ["王某", " 李某 ", "王某"],
-        ...     "byline": None, "body": ["一", "", "二"]})
-        >>> item.title, item.source, item.reporters, item.byline, item.body
-        ('某公司发布年报', '每经', ['王某', '李某'], None, '一\\n二')
-        """
+        """The item from one raw value (or list of values) per field. A field whose input is
+        one plain function and whose output is ``TakeFirst`` (most of them) stops at its first
+        non-empty value."""
         loaded = {}
         plans = _plans(type(self))
         context = self.context
@@ -157,7 +116,7 @@ class ArticleLoader:
             plan = plans.get(name)
             if plan is None:
                 plan = plans[name] = _plan(type(self), name)
-            first, functions, output = plan
+            first, output = plan
             cls = value.__class__
             batch = [value] if cls is str else value if cls is list else arg_to_iter(value)
             if first is not None:  # MapCompose(first) then TakeFirst: stop at the first value
@@ -167,38 +126,11 @@ class ArticleLoader:
                         loaded[name] = result
                         break
                 continue
-            if functions is None:  # not a MapCompose: the processor takes the whole batch
-                batch = arg_to_iter(_input_processor(type(self), name)(batch))
-            else:
-                for function, wants_context in functions:
-                    mapped: list[Any] = []
-                    for v in batch:
-                        result = (
-                            function(v, loader_context=context) if wants_context else function(v)
-                        )
-                        if result is None:
-                            continue
-                        if result.__class__ is str:
-                            mapped.append(result)
-                        else:
-                            mapped.extend(arg_to_iter(result))
-                    batch = mapped
+            batch = _apply_input(_input_processor(type(self), name), batch, context)
             if batch:
                 result = output(list(batch))
                 if result is not None:
                     loaded[name] = result
-        return ArticleItem(**loaded)
-
-    def get_output_value(self, name: str) -> Any:
-        return _output_processor(type(self), name)(self._values.get(name, []))
-
-    def load_article(self) -> ArticleItem:
-        cls = type(self)
-        loaded = {}
-        for name, values in self._values.items():
-            value = _output_processor(cls, name)(values)
-            if value is not None:
-                loaded[name] = value
         return ArticleItem(**loaded)
 
 
@@ -223,27 +155,46 @@ def _input_processor(cls: type, name: str) -> Any:
     return found
 
 
-_PLANS: dict[type, dict[str, tuple[Any, Any, Any]]] = {}
+def _apply_input(processor: Any, values: Any, context: dict[str, Any]) -> Any:
+    """``values`` through a field's input processor (as :func:`_input_processor` gives it: a
+    MapCompose unrolled into its functions, without MapCompose's per-value lookups)."""
+    if not isinstance(processor, list):
+        return arg_to_iter(processor(values))
+    for function, wants_context in processor:
+        mapped: list[Any] = []
+        for v in values:
+            result = function(v, loader_context=context) if wants_context else function(v)
+            if result is None:
+                continue
+            if result.__class__ is str:
+                mapped.append(result)
+            else:
+                mapped.extend(arg_to_iter(result))
+        values = mapped
+    return values
 
 
-def _plans(cls: type) -> dict[str, tuple[Any, Any, Any]]:
-    known = _PLANS.get(cls)
-    if known is None:
-        known = _PLANS[cls] = {}
-    return known
+_PLANS: dict[type, dict[str, tuple[Any, Any]]] = {}
 
 
-def _plan(cls: type, name: str) -> tuple[Any, Any, Any]:
-    """How :meth:`ArticleLoader.load` reads a field: (the input function, None, None) for a
-    field read as ``MapCompose(f)`` then ``TakeFirst`` with ``f`` taking no loader context;
-    else (None, the MapCompose's functions or None, the output processor)."""
+def _plans(cls: type) -> dict[str, tuple[Any, Any]]:
+    return _PLANS.setdefault(cls, {})
+
+
+def _plan(cls: type, name: str) -> tuple[Any, Any]:
+    """How :meth:`ArticleLoader.load` reads a field: (the input function, None) for a field
+    read as ``MapCompose(f)`` then ``TakeFirst`` with ``f`` taking no loader context; else
+    (None, the output processor)."""
     processor = _input_processor(cls, name)
     output = _output_processor(cls, name)
-    if isinstance(processor, list):
-        if isinstance(output, TakeFirst) and len(processor) == 1 and not processor[0][1]:
-            return processor[0][0], None, None
-        return None, processor, output
-    return None, None, output
+    if (
+        isinstance(processor, list)
+        and isinstance(output, TakeFirst)
+        and len(processor) == 1
+        and not processor[0][1]
+    ):
+        return processor[0][0], None
+    return None, output
 
 
 def _output_processor(cls: type, name: str) -> Any:
