@@ -62,3 +62,38 @@ def test_a_worker_whose_redis_dies_stops_and_its_work_is_taken_over(
     counts = id_counts(published(tmp_path / "out"))
     assert set(counts) == set(site.volume_ids), logs(tmp_path, "w1")
     assert set(counts.values()) == {1}
+
+
+@pytest.mark.parametrize("call", ["pipeline", "scan"])
+def test_every_kind_of_redis_call_reports_a_dead_server_the_same_way(
+    persistent_redis: RedisServer, call: str
+) -> None:
+    """A pipeline's reply and a ``*scan_iter`` step reach the network later than the call that
+    made them; a server that died in between must still give the one ``RedisUnavailable``
+    (told once), not a raw connection error that fails the run with another message."""
+    import redis
+
+    from newsbot.state.redis_guard import GuardedRedis, RedisUnavailable
+
+    client = redis.Redis.from_url(persistent_redis.url, decode_responses=True)
+    client.sadd("open", *range(50))
+    guarded = GuardedRedis(client, "the test server")
+    told: list[RedisUnavailable] = []
+    guarded.on_lost = told.append
+    assert guarded.ping() is True  # connected before the server dies
+    if call == "pipeline":
+        pipe = guarded.pipeline(transaction=False)
+        pipe.exists("open")
+        persistent_redis.kill()
+        with pytest.raises(RedisUnavailable, match="Redis at the test server cannot be reached"):
+            pipe.execute()
+    else:
+        steps = guarded.sscan_iter("open", count=10)
+        persistent_redis.kill()
+        with pytest.raises(RedisUnavailable, match="Redis at the test server cannot be reached"):
+            list(steps)
+    assert len(told) == 1
+    with pytest.raises(RedisUnavailable):
+        guarded.smembers("open")  # and at once from then on
+    assert len(told) == 1
+    client.close()

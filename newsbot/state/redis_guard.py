@@ -12,7 +12,7 @@ leaves its leases to expire: the other workers (or the next one) take its work o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from newsbot.state.errors import StateUnavailable
@@ -54,8 +54,39 @@ class GuardedRedis:
                 notify(self.lost)
             raise RedisUnavailable(str(self.lost)) from None
 
+    def pipeline(self, *args: Any, **kwargs: Any) -> GuardedPipeline:
+        """A pipeline whose ``execute()`` is guarded: queued commands touch no network, and
+        the reply of a server that died since the last call must fail like any other call."""
+        return GuardedPipeline(self, self.client.pipeline(*args, **kwargs))
+
+    def iterate(self, items: Iterator[T]) -> Iterator[T]:
+        """``items`` (a ``*scan_iter`` generator) with each step guarded: its network calls
+        happen while it is iterated, not when it is made."""
+        while True:
+            try:
+                yield self.guard(lambda: next(items))
+            except StopIteration:
+                return
+
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.client, name)
-        if not callable(attr) or name in ("pipeline", "register_script", "scan_iter"):
+        if not callable(attr) or name == "register_script":
+            # Scripts are run through guard() by their caller (RedisStateStore._run).
             return attr
+        if name.endswith("scan_iter"):
+            return lambda *args, **kwargs: self.iterate(attr(*args, **kwargs))
         return lambda *args, **kwargs: self.guard(lambda: attr(*args, **kwargs))
+
+
+class GuardedPipeline:
+    """Proxy of a ``redis`` pipeline whose ``execute()`` goes through :meth:`GuardedRedis.guard`."""
+
+    def __init__(self, guard: GuardedRedis, pipe: Any) -> None:
+        self._guard = guard
+        self._pipe = pipe
+
+    def execute(self) -> list[Any]:
+        return self._guard.guard(self._pipe.execute)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipe, name)
