@@ -686,6 +686,32 @@ class _Reading:
         return out
 
 
+# How a line opens (past brackets and spaces) that the text tests of _read_blocks look for:
+# related-reading headings, leftover boilerplate, cover credits and captions, credit lines
+# (processors.is_related_heading, is_boilerplate, is_caption, credit_line;
+# boilerplate.cover_credit). A line that opens with none of these words and ends in neither 图
+# nor 摄 (the captions known by their end) is none of those, whatever the tests' details: most
+# lines of a body, which then cost this one match instead of a dozen. A new opening word of
+# those tests goes here too (tests/test_article_edges.py checks the fixtures' lines).
+_MAY_BE_REMOVED = re.compile(
+    r"[\s（()）【】\[\]「」]*(?:"
+    r"相关阅读|延伸阅读|推荐阅读|相关新闻|往期回顾|往期推荐|热文推荐|猜你喜欢|更多阅读"
+    r"|免责声明|每经头条|封面|题图|头图|首图|图|文|记者|责任编辑|编辑|校对|视觉|排版|整理"
+    r"|美编|审核|监制|制图|设计|执行|统筹|策划)"
+)
+_REMOVED_ENDINGS = ("图", "摄")
+
+
+def may_be_removed(text: str) -> bool:
+    """Whether a body line may be taken by one of the text tests of :func:`_read_blocks`; when
+    not, every one of them leaves it in the body.
+
+    >>> may_be_removed("（记者 蔡某）"), may_be_removed("每经资料图"), may_be_removed("公司表示")
+    (True, True, False)
+    """
+    return _MAY_BE_REMOVED.match(text) is not None or text.endswith(_REMOVED_ENDINGS)
+
+
 def _read_blocks(walk: _Walk) -> _Reading:
     """Sort the walked blocks into byline, credits, captions, body lines and the image credit;
     then cut the body's boilerplate tail (:func:`~newsbot.pages.boilerplate.trim_tail`)."""
@@ -717,19 +743,20 @@ def _read_blocks(walk: _Walk) -> _Reading:
             out.credits.extend(split_byline(text))
             removed.append(Removed("byline", text, i))
             continue
-        if is_related_heading(text, normal=True) or (in_related and block.link_only):
+        tested = may_be_removed(text)  # else the text tests below are all False
+        if (tested and is_related_heading(text, normal=True)) or (in_related and block.link_only):
             in_related = True
             out.related.add(i)
             removed.append(Removed("related", text, i))
             continue
         in_related = False
-        if DISCLAIMER_CLASS in block.classes or is_boilerplate(text, normal=True):
+        if DISCLAIMER_CLASS in block.classes or (tested and is_boilerplate(text, normal=True)):
             kind = (
                 "disclaimer" if DISCLAIMER_CLASS in block.classes or "免责" in text else "promotion"
             )
             removed.append(Removed(kind, text, i))
             continue
-        found = cover_credit(text) if len(text) <= 60 else None
+        found = cover_credit(text) if tested and len(text) <= 60 else None
         if found:
             cover = found
             removed.append(Removed("cover_credit", text, i))
@@ -743,10 +770,14 @@ def _read_blocks(walk: _Walk) -> _Reading:
                     lead = image_credit(text)
                 removed.append(Removed("caption", text, i))
                 continue
-        if is_caption(text, normal=True):
+        if tested and is_caption(text, normal=True):
             removed.append(Removed("caption", text, i))
             continue
-        names = credit_line(text) if REPORTER_CLASS in block.classes or len(text) <= 60 else None
+        names = (
+            credit_line(text)
+            if tested and (REPORTER_CLASS in block.classes or len(text) <= 60)
+            else None
+        )
         if names is not None:
             out.credits.extend(names)
             removed.append(Removed("credit", text, i))

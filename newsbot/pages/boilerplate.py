@@ -154,29 +154,38 @@ def tail_class(text: str) -> str | None:
     sentences = _sentences(bare)
     if not sentences:
         return None
-    classes = []
-    for sentence in sentences:
-        if len(sentence) > _LONGEST_NOTICE or _REPORTED.search(sentence):
-            classes.append("")  # notices are terse and report nothing: this is the writer's
-        elif _DISCLAIMER.search(sentence):
-            classes.append("disclaimer")
-        elif _COPYRIGHT.search(sentence):
-            classes.append("copyright")
-        elif _ACCOUNT.search(sentence):
-            classes.append("account")
-        elif _PROMOTION.search(sentence):
-            classes.append("promotion")
-        elif _APP_PROMPT.search(sentence):
-            classes.append("app_prompt")
-        else:
-            classes.append("")
-    if all(classes):
-        return classes[0]
-    # A promotion often closes a block that leads into it with a sentence of its own ("截至…,
-    # 全球确诊…。关注疫情动态，请点击↓↓"): the block is the promotion's.
-    if classes[-1] == "promotion" and len(bare) <= 120:
+    # The last sentence first: when it is the writer's, so is the block (the last line of most
+    # articles), and the other sentences' searches are spared.
+    last = _sentence_class(sentences[-1])
+    if not last:
+        return None
+    first = last  # every sentence a notice's: the block is of its first sentence's class
+    for k, sentence in enumerate(sentences[:-1]):
+        kind = _sentence_class(sentence)
+        if not kind:
+            # A promotion often closes a block that leads into it with a sentence of its own
+            # ("截至…, 全球确诊…。关注疫情动态，请点击↓↓"): the block is the promotion's.
+            return "promotion" if last == "promotion" and len(bare) <= 120 else None
+        if k == 0:
+            first = kind
+    return first
+
+
+def _sentence_class(sentence: str) -> str:
+    """The boilerplate class of one sentence, or ``""`` for the writer's own."""
+    if len(sentence) > _LONGEST_NOTICE or _REPORTED.search(sentence):
+        return ""  # notices are terse and report nothing: this is the writer's
+    if _DISCLAIMER.search(sentence):
+        return "disclaimer"
+    if _COPYRIGHT.search(sentence):
+        return "copyright"
+    if _ACCOUNT.search(sentence):
+        return "account"
+    if _PROMOTION.search(sentence):
         return "promotion"
-    return None
+    if _APP_PROMPT.search(sentence):
+        return "app_prompt"
+    return ""
 
 
 def sourced_from(text: str) -> str | None:
