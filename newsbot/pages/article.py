@@ -176,10 +176,15 @@ class _Block:
 
     text: str
     classes: str = ""
-    style: str = ""
+    # The element the line came from, whose style only the byline and caption tests read.
+    element: etree._Element | None = None
     images: int = 0  # images inside the block
     link_only: bool = False
     group: int = 0  # the element the line came from: <br> lines of one block share it
+
+    @property
+    def style(self) -> str:
+        return (self.element.get("style") or "") if self.element is not None else ""
 
 
 @dataclass
@@ -481,7 +486,7 @@ def _has_blocks(el: etree._Element) -> bool:
 
 def _walk_body(root: etree._Element, base_url: str) -> _Walk:
     walk = _Walk()
-    _walk_container(root, walk, base_url)
+    _walk_container(root, walk, base_url, root.get("class") or "")
     return walk
 
 
@@ -519,7 +524,8 @@ def _add_video(el: etree._Element, walk: _Walk, base_url: str) -> None:
     walk.videos.append(Video(url=url, poster=next((p for p in posters if p), None)))
 
 
-def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> None:
+def _walk_container(container: etree._Element, walk: _Walk, base_url: str, classes: str) -> None:
+    """``classes``: the container's class attribute, which its own lines carry."""
     run: list[str] = []  # text outside any block: the container's own lines
     run_images = 0
     text = container.text
@@ -528,41 +534,53 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> No
     for child in container:
         tag = child.tag
         if tag.__class__ is str:  # not a comment or a PI
-            kind = _kind(tag)
+            kind = _KIND_OF.get(tag)
+            if kind is None:
+                kind = _kind(tag)
             if kind == _VIDEO or child.get(VIDEO_URL_ATTRS[0]) is not None:
                 _add_video(child, walk, base_url)
-            elif kind == _SKIPPED or RELATED_CLASS in (child.get("class") or ""):
+                kind = _SKIPPED
+            # Each element's class is read once, here: the walk and its lines both need it.
+            child_classes = "" if kind == _SKIPPED else child.get("class") or ""
+            if kind == _SKIPPED or RELATED_CLASS in child_classes:
                 pass
             elif kind == _IMG:
                 _add_image(child, walk, base_url)
                 run_images += 1
             elif kind == _BR:
                 run.append(LINE_BREAK)
-            elif kind == _CONTAINER or (len(child) and _has_blocks(child)):
+            elif kind == _INLINE and not len(child):  # a leaf inside the run (most spans)
+                if child.text:
+                    run.append(child.text)
+            elif kind == _CONTAINER or (kind != _BLOCK and _has_blocks(child)):
                 if run or run_images:
-                    _emit(walk, "".join(run), container, run_images, None)
+                    _emit(walk, "".join(run), container, classes, run_images, None)
                     run.clear()
                     run_images = 0
-                _walk_container(child, walk, base_url)
+                _walk_container(child, walk, base_url, child_classes)
             elif kind == _BLOCK:
                 if run or run_images:
-                    _emit(walk, "".join(run), container, run_images, None)
+                    _emit(walk, "".join(run), container, classes, run_images, None)
                     run.clear()
                     run_images = 0
-                _emit_block(child, walk, base_url)
+                if not len(child):  # text only (most paragraphs): no inline elements, no links
+                    text = child.text
+                    if text:
+                        _emit(walk, text, child, child_classes, 0, None)
+                elif _has_blocks(child):
+                    _walk_container(child, walk, base_url, child_classes)
+                else:
+                    _emit_block(child, walk, base_url, child_classes)
             else:  # inline element outside any paragraph: part of the current run
                 run_images += _inline_text(child, run, walk, base_url)
         tail = child.tail
         if tail:
             run.append(tail)
     if run or run_images:
-        _emit(walk, "".join(run), container, run_images, None)
+        _emit(walk, "".join(run), container, classes, run_images, None)
 
 
-def _emit_block(el: etree._Element, walk: _Walk, base_url: str) -> None:
-    if not len(el):  # text only (most paragraphs): no inline elements, no links
-        _emit(walk, el.text or "", el, 0, None)
-        return
+def _emit_block(el: etree._Element, walk: _Walk, base_url: str, classes: str) -> None:
     parts: list[str] = []
     if el.text:
         parts.append(el.text)
@@ -571,7 +589,7 @@ def _emit_block(el: etree._Element, walk: _Walk, base_url: str) -> None:
         images += _inline_text(child, parts, walk, base_url)
         if child.tail:
             parts.append(child.tail)
-    _emit(walk, "".join(parts), el, images, _link_text(el))
+    _emit(walk, "".join(parts), el, classes, images, _link_text(el))
 
 
 def _inline_text(el: etree._Element, parts: list[str], walk: _Walk, base_url: str) -> int:
@@ -608,11 +626,16 @@ def _link_text(el: etree._Element) -> str | None:
     return "".join("".join(a.itertext()) for a in anchors)
 
 
-def _emit(walk: _Walk, text: str, el: etree._Element, images: int, link_text: str | None) -> None:
+def _emit(
+    walk: _Walk,
+    text: str,
+    el: etree._Element,
+    classes: str,
+    images: int,
+    link_text: str | None,
+) -> None:
     if not images and (not text or text.isspace()):
         return  # the white space between blocks, most runs of a container
-    classes = el.get("class") or ""
-    style = el.get("style") or ""
     # One pass over the block, then split: LINE_BREAK is no space, so it survives.
     normal = normalize_space(text)
     if LINE_BREAK in normal:
@@ -622,13 +645,13 @@ def _emit(walk: _Walk, text: str, el: etree._Element, images: int, link_text: st
     walk.groups += 1
     if not lines:
         if images:  # an image-only block still separates the lead image from its caption
-            walk.blocks.append(_Block("", classes, style, images, group=walk.groups))
+            walk.blocks.append(_Block("", classes, el, images, group=walk.groups))
         return
     link_only = link_text is not None and normal == normalize_space(link_text)
     group = walk.groups
     blocks = walk.blocks
     for line in lines:
-        blocks.append(_Block(line, classes, style, images, link_only, group))
+        blocks.append(_Block(line, classes, el, images, link_only, group))
         images = 0
 
 
