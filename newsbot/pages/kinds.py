@@ -25,9 +25,7 @@ KINDS = (
 
 # 每经8点, 每经午时, 早财经, 一目了然: the desks' roundup columns.
 _ROUNDUP_TITLE = re.compile(r"^(?:每经(?:\d{1,2}点|午时|早间|晚间)|早财经|一目了然)")
-# A numbered item opening a body line (lines hold no newline: the search runs over the lines
-# joined with newlines, one scan instead of a match per line).
-_ROUNDUP_ITEM = re.compile(r"^\d{1,2}[^\S\n]*丨", re.MULTILINE)
+_ROUNDUP_ITEM = re.compile(r"^\d{1,2}\s*丨")
 _ROUNDUP_CLASSES = frozenset({"n-on-h-block-title", "n-on-h-desc"})
 _FLASH_CLASSES = frozenset({"m-original-right", "global-market-pic"})
 _COMMENTARY = re.compile(r"评论员|^(?:每经)?(?:热评|社评|时评|评论)[｜|丨：:]")
@@ -84,7 +82,7 @@ def article_kind(s: Signals) -> str:
     if (
         _ROUNDUP_TITLE.match(s.title)
         or s.classes & _ROUNDUP_CLASSES
-        or len(_ROUNDUP_ITEM.findall("\n".join(s.lines))) >= 3
+        or sum(1 for line in s.lines if _ROUNDUP_ITEM.match(line)) >= 3
     ):
         return "roundup"
     first = s.lines[0] if s.lines else ""
