@@ -116,7 +116,7 @@ class ArticleLoader:
             plan = plans.get(name)
             if plan is None:
                 plan = plans[name] = _plan(type(self), name)
-            first, output = plan
+            first, output, as_is = plan
             cls = value.__class__
             batch = [value] if cls is str else value if cls is list else arg_to_iter(value)
             if first is not None:  # MapCompose(first) then TakeFirst: stop at the first value
@@ -126,9 +126,11 @@ class ArticleLoader:
                         loaded[name] = result
                         break
                 continue
-            batch = _apply_input(_input_processor(type(self), name), batch, context)
+            if not as_is:  # an Identity input gives back what arg_to_iter already gave
+                batch = _apply_input(_input_processor(type(self), name), batch, context)
             if batch:
-                result = output(list(batch))
+                # An Identity output is the list itself.
+                result = list(batch) if output is None else output(list(batch))
                 if result is not None:
                     loaded[name] = result
         return ArticleItem(**loaded)
@@ -174,17 +176,18 @@ def _apply_input(processor: Any, values: Any, context: dict[str, Any]) -> Any:
     return values
 
 
-_PLANS: dict[type, dict[str, tuple[Any, Any]]] = {}
+_PLANS: dict[type, dict[str, tuple[Any, Any, bool]]] = {}
 
 
-def _plans(cls: type) -> dict[str, tuple[Any, Any]]:
+def _plans(cls: type) -> dict[str, tuple[Any, Any, bool]]:
     return _PLANS.setdefault(cls, {})
 
 
-def _plan(cls: type, name: str) -> tuple[Any, Any]:
-    """How :meth:`ArticleLoader.load` reads a field: (the input function, None) for a field
-    read as ``MapCompose(f)`` then ``TakeFirst`` with ``f`` taking no loader context; else
-    (None, the output processor)."""
+def _plan(cls: type, name: str) -> tuple[Any, Any, bool]:
+    """How :meth:`ArticleLoader.load` reads a field: (the input function, None, False) for a
+    field read as ``MapCompose(f)`` then ``TakeFirst`` with ``f`` taking no loader context;
+    else (None, the output processor or None for ``Identity``, whether the input processor is
+    ``Identity``)."""
     processor = _input_processor(cls, name)
     output = _output_processor(cls, name)
     if (
@@ -193,8 +196,9 @@ def _plan(cls: type, name: str) -> tuple[Any, Any]:
         and len(processor) == 1
         and not processor[0][1]
     ):
-        return processor[0][0], None
-    return None, output
+        return processor[0][0], None, False
+    as_is = type(processor) is Identity
+    return None, None if type(output) is Identity else output, as_is
 
 
 def _output_processor(cls: type, name: str) -> Any:

@@ -125,3 +125,39 @@ def test_no_url_anywhere() -> None:
     with pytest.raises(NotArticle) as caught:
         ArticlePage(HtmlResponse(url="file:///tmp/x.html", body=html.encode())).to_item()
     assert caught.value.reason == "no_url"
+
+
+def test_lines_the_quick_test_lets_pass_are_article_text_for_every_test() -> None:
+    """``may_be_removed`` spares most lines the text tests of the block reading; a line it
+    passes must be one that every one of those tests leaves in the body (fixture lines and the
+    tests' own examples, each also with a bracket or a space in front)."""
+    from pathlib import Path
+
+    from newsbot.pages.article import _find_body, _walk_body, may_be_removed
+    from newsbot.pages.boilerplate import cover_credit
+    from newsbot.processors import credit_line, is_boilerplate, is_caption, is_related_heading
+
+    texts = {
+        "相关阅读：", "【延伸阅读】", "免责声明：仅供参考", "每经头条（nbdtoutiao）",
+        "封面图片来源：X", "题图来自：X", "头图：X", "首图来源：X", "图片来源：X", "图/X",
+        "每经资料图", "记者 张某 摄", "（记者 蔡某）", "文/张某", "编辑|孙某", "校对|卢某",
+        "记者：黄某", "责任编辑 王某", "视觉|X", "排版|X", "整理|X", "美编|X", "审核|X",
+        "监制|X", "制图|X", "设计|X", "执行|X", "统筹|X", "策划|X", "正文。",
+    }  # fmt: skip
+    for path in sorted(Path("fixtures/articles").glob("*.html")):
+        response = HtmlResponse(url=URL, body=path.read_bytes())
+        body = _find_body(ArticlePage(response)._root())
+        if body is not None:
+            texts.update(b.text for b in _walk_body(body, URL).blocks if b.text)
+    taken = 0
+    for text in texts | {f"（{t}" for t in texts} | {f"【 {t}" for t in texts}:
+        tests = (
+            is_related_heading(text, normal=True),
+            is_boilerplate(text, normal=True),
+            cover_credit(text) is not None,
+            is_caption(text, normal=True),
+            credit_line(text) is not None,
+        )
+        taken += any(tests)
+        assert may_be_removed(text) or not any(tests), text
+    assert taken > 50  # the examples above are taken, so the test can fail

@@ -185,6 +185,8 @@ class _Compound:
             for name in self.classes:  # a substring test first: most elements fail it
                 if name not in value or name not in value.translate(_XML_SPACE).split(" "):
                     return False
+        if not self.attrs:  # most compounds: no generator to build and run
+            return True
         return all(el.get(name) == wanted for name, wanted in self.attrs)
 
     def covers(self, other: _Compound) -> bool:
@@ -236,6 +238,11 @@ class Query:
         self.tags: tuple[str, ...] = (
             tuple(sorted(t for t in last_tags if t)) if None not in last_tags else ()
         )
+        # A class that every alternative's last part names: an element whose class attribute
+        # does not even hold it as a substring is no match (most elements), tested before any
+        # call of the full match.
+        common = set.intersection(*(set(sequence[-1].classes) for sequence in self.sequences))
+        self.hint: str | None = min(common) if common else None
         first = self.sequences[0][0]
         # ``A B`` with a tag in A: find each A, then B inside it (A is rare: an abstract div).
         self.top_down = len(self.sequences) == 1 and len(self.sequences[0]) == 2 and bool(first.tag)
@@ -244,6 +251,9 @@ class Query:
         if self.top_down:
             return self._top_down(el)
         candidates = el.iter(*self.tags) if self.tags else el.iter(etree.Element)
+        hint = self.hint
+        if hint is not None:
+            candidates = (m for m in candidates if hint in (m.get("class") or ""))
         if len(self.sequences) == 1 and len(self.sequences[0]) == 1:
             return [m for m in candidates if self.sequences[0][0].matches(m)]
         found = []

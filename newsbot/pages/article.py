@@ -176,10 +176,15 @@ class _Block:
 
     text: str
     classes: str = ""
-    style: str = ""
+    # The element the line came from, whose style only the byline and caption tests read.
+    element: etree._Element | None = None
     images: int = 0  # images inside the block
     link_only: bool = False
     group: int = 0  # the element the line came from: <br> lines of one block share it
+
+    @property
+    def style(self) -> str:
+        return (self.element.get("style") or "") if self.element is not None else ""
 
 
 @dataclass
@@ -481,7 +486,7 @@ def _has_blocks(el: etree._Element) -> bool:
 
 def _walk_body(root: etree._Element, base_url: str) -> _Walk:
     walk = _Walk()
-    _walk_container(root, walk, base_url)
+    _walk_container(root, walk, base_url, root.get("class") or "")
     return walk
 
 
@@ -519,7 +524,8 @@ def _add_video(el: etree._Element, walk: _Walk, base_url: str) -> None:
     walk.videos.append(Video(url=url, poster=next((p for p in posters if p), None)))
 
 
-def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> None:
+def _walk_container(container: etree._Element, walk: _Walk, base_url: str, classes: str) -> None:
+    """``classes``: the container's class attribute, which its own lines carry."""
     run: list[str] = []  # text outside any block: the container's own lines
     run_images = 0
     text = container.text
@@ -528,41 +534,53 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str) -> No
     for child in container:
         tag = child.tag
         if tag.__class__ is str:  # not a comment or a PI
-            kind = _kind(tag)
+            kind = _KIND_OF.get(tag)
+            if kind is None:
+                kind = _kind(tag)
             if kind == _VIDEO or child.get(VIDEO_URL_ATTRS[0]) is not None:
                 _add_video(child, walk, base_url)
-            elif kind == _SKIPPED or RELATED_CLASS in (child.get("class") or ""):
+                kind = _SKIPPED
+            # Each element's class is read once, here: the walk and its lines both need it.
+            child_classes = "" if kind == _SKIPPED else child.get("class") or ""
+            if kind == _SKIPPED or RELATED_CLASS in child_classes:
                 pass
             elif kind == _IMG:
                 _add_image(child, walk, base_url)
                 run_images += 1
             elif kind == _BR:
                 run.append(LINE_BREAK)
-            elif kind == _CONTAINER or (len(child) and _has_blocks(child)):
+            elif kind == _INLINE and not len(child):  # a leaf inside the run (most spans)
+                if child.text:
+                    run.append(child.text)
+            elif kind == _CONTAINER or (kind != _BLOCK and _has_blocks(child)):
                 if run or run_images:
-                    _emit(walk, "".join(run), container, run_images, None)
+                    _emit(walk, "".join(run), container, classes, run_images, None)
                     run.clear()
                     run_images = 0
-                _walk_container(child, walk, base_url)
+                _walk_container(child, walk, base_url, child_classes)
             elif kind == _BLOCK:
                 if run or run_images:
-                    _emit(walk, "".join(run), container, run_images, None)
+                    _emit(walk, "".join(run), container, classes, run_images, None)
                     run.clear()
                     run_images = 0
-                _emit_block(child, walk, base_url)
+                if not len(child):  # text only (most paragraphs): no inline elements, no links
+                    text = child.text
+                    if text:
+                        _emit(walk, text, child, child_classes, 0, None)
+                elif _has_blocks(child):
+                    _walk_container(child, walk, base_url, child_classes)
+                else:
+                    _emit_block(child, walk, base_url, child_classes)
             else:  # inline element outside any paragraph: part of the current run
                 run_images += _inline_text(child, run, walk, base_url)
         tail = child.tail
         if tail:
             run.append(tail)
     if run or run_images:
-        _emit(walk, "".join(run), container, run_images, None)
+        _emit(walk, "".join(run), container, classes, run_images, None)
 
 
-def _emit_block(el: etree._Element, walk: _Walk, base_url: str) -> None:
-    if not len(el):  # text only (most paragraphs): no inline elements, no links
-        _emit(walk, el.text or "", el, 0, None)
-        return
+def _emit_block(el: etree._Element, walk: _Walk, base_url: str, classes: str) -> None:
     parts: list[str] = []
     if el.text:
         parts.append(el.text)
@@ -571,7 +589,7 @@ def _emit_block(el: etree._Element, walk: _Walk, base_url: str) -> None:
         images += _inline_text(child, parts, walk, base_url)
         if child.tail:
             parts.append(child.tail)
-    _emit(walk, "".join(parts), el, images, _link_text(el))
+    _emit(walk, "".join(parts), el, classes, images, _link_text(el))
 
 
 def _inline_text(el: etree._Element, parts: list[str], walk: _Walk, base_url: str) -> int:
@@ -608,11 +626,16 @@ def _link_text(el: etree._Element) -> str | None:
     return "".join("".join(a.itertext()) for a in anchors)
 
 
-def _emit(walk: _Walk, text: str, el: etree._Element, images: int, link_text: str | None) -> None:
+def _emit(
+    walk: _Walk,
+    text: str,
+    el: etree._Element,
+    classes: str,
+    images: int,
+    link_text: str | None,
+) -> None:
     if not images and (not text or text.isspace()):
         return  # the white space between blocks, most runs of a container
-    classes = el.get("class") or ""
-    style = el.get("style") or ""
     # One pass over the block, then split: LINE_BREAK is no space, so it survives.
     normal = normalize_space(text)
     if LINE_BREAK in normal:
@@ -622,13 +645,13 @@ def _emit(walk: _Walk, text: str, el: etree._Element, images: int, link_text: st
     walk.groups += 1
     if not lines:
         if images:  # an image-only block still separates the lead image from its caption
-            walk.blocks.append(_Block("", classes, style, images, group=walk.groups))
+            walk.blocks.append(_Block("", classes, el, images, group=walk.groups))
         return
     link_only = link_text is not None and normal == normalize_space(link_text)
     group = walk.groups
     blocks = walk.blocks
     for line in lines:
-        blocks.append(_Block(line, classes, style, images, link_only, group))
+        blocks.append(_Block(line, classes, el, images, link_only, group))
         images = 0
 
 
@@ -686,6 +709,32 @@ class _Reading:
         return out
 
 
+# How a line opens (past brackets and spaces) that the text tests of _read_blocks look for:
+# related-reading headings, leftover boilerplate, cover credits and captions, credit lines
+# (processors.is_related_heading, is_boilerplate, is_caption, credit_line;
+# boilerplate.cover_credit). A line that opens with none of these words and ends in neither 图
+# nor 摄 (the captions known by their end) is none of those, whatever the tests' details: most
+# lines of a body, which then cost this one match instead of a dozen. A new opening word of
+# those tests goes here too (tests/test_article_edges.py checks the fixtures' lines).
+_MAY_BE_REMOVED = re.compile(
+    r"[\s（()）【】\[\]「」]*(?:"
+    r"相关阅读|延伸阅读|推荐阅读|相关新闻|往期回顾|往期推荐|热文推荐|猜你喜欢|更多阅读"
+    r"|免责声明|每经头条|封面|题图|头图|首图|图|文|记者|责任编辑|编辑|校对|视觉|排版|整理"
+    r"|美编|审核|监制|制图|设计|执行|统筹|策划)"
+)
+_REMOVED_ENDINGS = ("图", "摄")
+
+
+def may_be_removed(text: str) -> bool:
+    """Whether a body line may be taken by one of the text tests of :func:`_read_blocks`; when
+    not, every one of them leaves it in the body.
+
+    >>> may_be_removed("（记者 蔡某）"), may_be_removed("每经资料图"), may_be_removed("公司表示")
+    (True, True, False)
+    """
+    return _MAY_BE_REMOVED.match(text) is not None or text.endswith(_REMOVED_ENDINGS)
+
+
 def _read_blocks(walk: _Walk) -> _Reading:
     """Sort the walked blocks into byline, credits, captions, body lines and the image credit;
     then cut the body's boilerplate tail (:func:`~newsbot.pages.boilerplate.trim_tail`)."""
@@ -717,19 +766,20 @@ def _read_blocks(walk: _Walk) -> _Reading:
             out.credits.extend(split_byline(text))
             removed.append(Removed("byline", text, i))
             continue
-        if is_related_heading(text, normal=True) or (in_related and block.link_only):
+        tested = may_be_removed(text)  # else the text tests below are all False
+        if (tested and is_related_heading(text, normal=True)) or (in_related and block.link_only):
             in_related = True
             out.related.add(i)
             removed.append(Removed("related", text, i))
             continue
         in_related = False
-        if DISCLAIMER_CLASS in block.classes or is_boilerplate(text, normal=True):
+        if DISCLAIMER_CLASS in block.classes or (tested and is_boilerplate(text, normal=True)):
             kind = (
                 "disclaimer" if DISCLAIMER_CLASS in block.classes or "免责" in text else "promotion"
             )
             removed.append(Removed(kind, text, i))
             continue
-        found = cover_credit(text) if len(text) <= 60 else None
+        found = cover_credit(text) if tested and len(text) <= 60 else None
         if found:
             cover = found
             removed.append(Removed("cover_credit", text, i))
@@ -743,10 +793,14 @@ def _read_blocks(walk: _Walk) -> _Reading:
                     lead = image_credit(text)
                 removed.append(Removed("caption", text, i))
                 continue
-        if is_caption(text, normal=True):
+        if tested and is_caption(text, normal=True):
             removed.append(Removed("caption", text, i))
             continue
-        names = credit_line(text) if REPORTER_CLASS in block.classes or len(text) <= 60 else None
+        names = (
+            credit_line(text)
+            if tested and (REPORTER_CLASS in block.classes or len(text) <= 60)
+            else None
+        )
         if names is not None:
             out.credits.extend(names)
             removed.append(Removed("credit", text, i))

@@ -27,39 +27,87 @@ from newsbot.processors import is_related_heading
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
 _BRACKETS = "（()）【】[]「」 "
 _LONGEST_NOTICE = 60  # characters in one sentence of a notice; the longest seen is 45
+
+
+class _Words:
+    """Whether a sentence holds one of a class's phrases: ``anywhere`` searched for in it,
+    ``opening`` tried at its start only.
+
+    Every alternative of ``anywhere`` opens with a literal character: re then jumps to the
+    places where one of those characters stands and tries the alternatives there only. One
+    alternative opening with an anchor, a group, a set or a lookbehind makes it try all of them
+    at every character instead (four times the cost on a sentence of the writer's, the
+    commonest kind): such an alternative is spelled out word by word (:func:`_each`) or, when
+    anchored at the start, goes to ``opening``.
+    """
+
+    def __init__(self, anywhere: str, opening: str = "") -> None:
+        self.anywhere = re.compile(anywhere)
+        self.opening = re.compile(opening) if opening else None
+
+    def search(self, text: str) -> bool:
+        return self.anywhere.search(text) is not None or (
+            self.opening is not None and self.opening.match(text) is not None
+        )
+
+
+def _each(words: str, rest: str) -> str:
+    """``(?:a|b)rest`` as ``arest|brest``: alternatives that open with a literal (see _Words).
+
+    >>> _each("扫码|二维码", "关注")
+    '扫码关注|二维码关注'
+    """
+    return "|".join(word + rest for word in words.split("|"))
+
+
 # Reported speech and sourcing verbs: a sentence holding one tells the news, whatever words of
-# a notice it also holds ("公司称，未经许可的转载将被追责").
-_REPORTED = re.compile(
-    r"^据(?!此)|据(?:了解|悉|报道|介绍|统计|透露)|表示|(?<![名声简])称|认为|指出|透露|介绍|告诉|说[，：:]"
+# a notice it also holds ("公司称，未经许可的转载将被追责"). 称 not after 名, 声 or 简.
+_REPORTED = _Words(
+    r"据(?:了解|悉|报道|介绍|统计|透露)|表示|称(?<![名声简]称)|认为|指出|透露|介绍|告诉|说[，：:]",
+    opening=r"据(?!此)",
 )
 
-_DISCLAIMER = re.compile(
-    r"免责声明|^声明[:：]|^特别提示[:：]|不构成(?:任何)?(?:投资|买卖|操作)?建议|风险自担|据此操作"
+_DISCLAIMER = _Words(
+    r"免责声明|不构成(?:任何)?(?:投资|买卖|操作)?建议|风险自担|据此操作"
     r"|入市需谨慎|投资需谨慎|投资有风险|股市有风险|仅供参考|不作为(?:任何)?投资依据"
     r"|不代表(?:本|我)[台网站报刊号社司方]?(?:平台)?的?(?:观点|立场)|并不意味着赞同|不代表.{0,8}(?:观点|立场)"
-    r"|出于传递(?:更多)?信息|文责自负|信息披露(?:内容)?以公司公告为准|请读者仅作参考|使用前核实"
+    r"|出于传递(?:更多)?信息|文责自负|信息披露(?:内容)?以公司公告为准|请读者仅作参考|使用前核实",
+    opening=r"声明[:：]|特别提示[:：]",
 )
-_COPYRIGHT = re.compile(
-    r"未经[^。，]{0,10}(?:许可|授权|允许|同意)[，,、]?\s*(?:禁止|不得|严禁|请勿|谢绝|任何|转载)"
-    r"|(?:禁止|严禁|谢绝|请勿|不得)(?:任何[^。]{0,6})?转载|如需转载|转载请(?:注明|联系|后台|与|向)"
+_COPYRIGHT = _Words(
+    r"未经[^。，]{0,10}(?:许可|授权|允许|同意)[，,、]?\s*(?:禁止|不得|严禁|请勿|谢绝|任何|转载)|"
+    + _each("禁止|严禁|谢绝|请勿|不得", r"(?:任何[^。]{0,6})?转载")
+    + r"|如需转载|转载请(?:注明|联系|后台|与|向)"
     r"|欢迎转载|版权(?:归[^。]{0,12}所有|所有)|著作权归|侵权必究|All rights reserved"
 )
-_ACCOUNT = re.compile(
-    r"nbdnews|原创文章[｜|]|^[｜|].*[｜|]$|微信(?:ID|号|公众号)\s*[:：]|^(?:ID|id)\s*[:：]\s*[\w.-]+$"
-    r"|公众号\s*[:：]|^[\u4e00-\u9fffA-Za-z]{1,10}号[（(][A-Za-z0-9_.-]{3,}[)）]"
-    r"|^(?:本文|文章)?(?:作者|来自)?(?:微信)?公众号"
+_ACCOUNT = _Words(
+    r"nbdnews|原创文章[｜|]|微信(?:ID|号|公众号)\s*[:：]|公众号\s*[:：]",
+    opening=r"[｜|].*[｜|]$|(?:ID|id)\s*[:：]\s*[\w.-]+$"
+    r"|[\u4e00-\u9fffA-Za-z]{1,10}号[（(][A-Za-z0-9_.-]{3,}[)）]"
+    r"|(?:本文|文章)?(?:作者|来自)?(?:微信)?公众号",
 )
-_PROMOTION = re.compile(
-    r"(?:点击|扫描|扫码|长按|识别)[^。！？]{0,14}(?:下方|上方|图中|图片|文末|原文|链接|蓝字|这里|左下角)"
-    r"|(?:扫码|二维码)[^。！？]{0,6}(?:关注|查看|下载|进群|领取|收听|观看|订阅|添加|获取|了解更多)|[↓⬇👇]\s*[)）]?$|请搜索\s*[“\"「]"
-    r"|(?:关注|订阅)[^。！？]{0,10}(?:公众号|微信号|视频号|抖音号|微博|服务号|小程序)"
-    r"|每经头条\s*[（(]\s*nbdtoutiao|赠书|送书|兑奖|抽奖(?:规则|名单|时间)|中奖(?:名单|者将)"
+_PROMOTION = _Words(
+    _each(
+        "点击|扫描|扫码|长按|识别",
+        r"[^。！？]{0,14}(?:下方|上方|图中|图片|文末|原文|链接|蓝字|这里|左下角)",
+    )
+    + "|"
+    + _each(
+        "扫码|二维码",
+        r"[^。！？]{0,6}(?:关注|查看|下载|进群|领取|收听|观看|订阅|添加|获取|了解更多)",
+    )
+    + "|"
+    + _each("↓|⬇|👇", r"\s*[)）]?$")
+    + r"|请搜索\s*[“\"「]|"
+    + _each("关注|订阅", r"[^。！？]{0,10}(?:公众号|微信号|视频号|抖音号|微博|服务号|小程序)")
+    + r"|每经头条\s*[（(]\s*nbdtoutiao|赠书|送书|兑奖|抽奖(?:规则|名单|时间)|中奖(?:名单|者将)"
     r"|开奖(?:后|时间)|点赞[^。]{0,8}截止|文末有福利"
     r"|欢迎(?:关注|订阅|留言|转发|点赞|分享)|点个?[“\"]?在看|分享给(?:更多)?(?:朋友|好友)"
 )
-_APP_PROMPT = re.compile(
-    r"(?:下载|打开|安装|登录)[^。！？]{0,8}(?:APP|App|app|客户端)"
-    r"|(?:APP|App|app|客户端)[^。！？]{0,6}(?:下载|查看更多|阅读全文|查看全文|看更多)"
+_APP_PROMPT = _Words(
+    _each("下载|打开|安装|登录", r"[^。！？]{0,8}(?:APP|App|app|客户端)")
+    + "|"
+    + _each("APP|App|app|客户端", r"[^。！？]{0,6}(?:下载|查看更多|阅读全文|查看全文|看更多)")
 )
 # Cover-image credits in any of the desks' wordings: 封面图片来源：X, 封面图自X，图文无关,
 # 题图来自X, 头图：X. ``封面：X`` alone credits the cover's designer and is a credit line.
@@ -154,29 +202,38 @@ def tail_class(text: str) -> str | None:
     sentences = _sentences(bare)
     if not sentences:
         return None
-    classes = []
-    for sentence in sentences:
-        if len(sentence) > _LONGEST_NOTICE or _REPORTED.search(sentence):
-            classes.append("")  # notices are terse and report nothing: this is the writer's
-        elif _DISCLAIMER.search(sentence):
-            classes.append("disclaimer")
-        elif _COPYRIGHT.search(sentence):
-            classes.append("copyright")
-        elif _ACCOUNT.search(sentence):
-            classes.append("account")
-        elif _PROMOTION.search(sentence):
-            classes.append("promotion")
-        elif _APP_PROMPT.search(sentence):
-            classes.append("app_prompt")
-        else:
-            classes.append("")
-    if all(classes):
-        return classes[0]
-    # A promotion often closes a block that leads into it with a sentence of its own ("截至…,
-    # 全球确诊…。关注疫情动态，请点击↓↓"): the block is the promotion's.
-    if classes[-1] == "promotion" and len(bare) <= 120:
+    # The last sentence first: when it is the writer's, so is the block (the last line of most
+    # articles), and the other sentences' searches are spared.
+    last = _sentence_class(sentences[-1])
+    if not last:
+        return None
+    first = last  # every sentence a notice's: the block is of its first sentence's class
+    for k, sentence in enumerate(sentences[:-1]):
+        kind = _sentence_class(sentence)
+        if not kind:
+            # A promotion often closes a block that leads into it with a sentence of its own
+            # ("截至…, 全球确诊…。关注疫情动态，请点击↓↓"): the block is the promotion's.
+            return "promotion" if last == "promotion" and len(bare) <= 120 else None
+        if k == 0:
+            first = kind
+    return first
+
+
+def _sentence_class(sentence: str) -> str:
+    """The boilerplate class of one sentence, or ``""`` for the writer's own."""
+    if len(sentence) > _LONGEST_NOTICE or _REPORTED.search(sentence):
+        return ""  # notices are terse and report nothing: this is the writer's
+    if _DISCLAIMER.search(sentence):
+        return "disclaimer"
+    if _COPYRIGHT.search(sentence):
+        return "copyright"
+    if _ACCOUNT.search(sentence):
+        return "account"
+    if _PROMOTION.search(sentence):
         return "promotion"
-    return None
+    if _APP_PROMPT.search(sentence):
+        return "app_prompt"
+    return ""
 
 
 def sourced_from(text: str) -> str | None:
