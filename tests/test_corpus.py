@@ -130,3 +130,35 @@ def test_bylines_give_credits(records: dict) -> None:
 def test_corpus_paths_exist() -> None:
     need_shared()
     assert all(isinstance(p, Path) and p.is_file() for p in corpus_pages())
+
+
+def test_the_quick_line_filter_spares_no_line_a_text_test_would_take() -> None:
+    """``may_be_removed`` copies the opening words of five text tests; on every line of every
+    real body (and each with a bracket in front) a line it lets pass must be one that all five
+    leave in the body, so a test's new word cannot be missed there unseen."""
+    from scrapy.http import HtmlResponse
+
+    from newsbot.pages.article import ArticlePage, _find_body, _walk_body, may_be_removed
+    from newsbot.pages.boilerplate import cover_credit
+    from newsbot.processors import credit_line, is_boilerplate, is_caption, is_related_heading
+    from tests.corpus_kit import URL, wrap
+
+    need_shared()
+    texts: set[str] = set()
+    for page in corpus_pages():
+        response = HtmlResponse(url=URL, body=wrap(page.read_text(encoding="utf-8")))
+        body = _find_body(ArticlePage(response)._root())
+        if body is not None:
+            texts.update(b.text for b in _walk_body(body, URL).blocks if b.text)
+    taken = 0
+    for text in texts | {f"（{t}" for t in texts}:
+        took = (
+            is_related_heading(text, normal=True)
+            or is_boilerplate(text, normal=True)
+            or cover_credit(text) is not None
+            or is_caption(text, normal=True)
+            or credit_line(text) is not None
+        )
+        taken += took
+        assert may_be_removed(text) or not took, text
+    assert len(texts) > 2000 and taken > 100, (len(texts), taken)
