@@ -82,8 +82,7 @@ def test_every_kind_of_redis_call_reports_a_dead_server_the_same_way(
     guarded.on_lost = told.append
     assert guarded.ping() is True  # connected before the server dies
     if call == "pipeline":
-        pipe = guarded.pipeline(transaction=False)
-        pipe.exists("open")
+        pipe = guarded.pipeline(transaction=False).exists("open").scard("open")  # chained
         persistent_redis.kill()
         with pytest.raises(RedisUnavailable, match="Redis at the test server cannot be reached"):
             pipe.execute()

@@ -89,4 +89,14 @@ class GuardedPipeline:
         return self._guard.guard(self._pipe.execute)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._pipe, name)
+        attr = getattr(self._pipe, name)
+        if not callable(attr):
+            return attr
+
+        def queue(*args: Any, **kwargs: Any) -> Any:
+            # A queued command gives back the pipeline for chaining: this proxy, so that a
+            # chained ``.execute()`` is guarded too.
+            result = attr(*args, **kwargs)
+            return self if result is self._pipe else result
+
+        return queue
