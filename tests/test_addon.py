@@ -14,7 +14,9 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests.crawlkit import PROJECT, TEST_SETTINGS
+import pytest
+
+from tests.crawlkit import PROJECT, TEST_SETTINGS, run_crawl
 from tests.opskit import reports
 
 if TYPE_CHECKING:
@@ -85,6 +87,7 @@ def test_spidermon_enabled_the_documented_way_keeps_newsbot(site: SiteCopy, tmp_
     }  # fmt: skip
 
 
+@pytest.mark.process
 def test_a_user_can_still_turn_one_component_off(site: SiteCopy, tmp_path: Path):
     done = scrapy(
         "crawl", "nbd", "-a", "columns=3", "-o", f"{tmp_path}/out.jsonl",
@@ -99,6 +102,7 @@ def test_a_user_can_still_turn_one_component_off(site: SiteCopy, tmp_path: Path)
     assert (tmp_path / "state" / "state.sqlite3").exists()
 
 
+@pytest.mark.process
 def test_delivering_without_the_state_store_is_refused_unless_asked(site: SiteCopy, tmp_path: Path):
     off = 'EXTENSIONS={"newsbot.state.extension.StateExtension": null}'
     done = scrapy(
@@ -124,6 +128,7 @@ def test_delivering_without_the_state_store_is_refused_unless_asked(site: SiteCo
     assert not (tmp_path / "state" / "state.sqlite3").exists()
 
 
+@pytest.mark.process
 def test_runspider_exits_with_the_verdict(site: SiteCopy, tmp_path: Path):
     spider = tmp_path / "adhoc.py"
     spider.write_text(
@@ -160,10 +165,12 @@ process.crawl(crawler, columns="3")
 process.start()
 result = verdict(crawler)
 print("VERDICT", result.exit_code, result.line)
+print("AIOHTTP", "aiohttp" in sys.modules)
 sys.exit(result.exit_code)
 """
 
 
+@pytest.mark.process
 def test_crawler_process_script_gets_the_verdict(site: SiteCopy, tmp_path: Path):
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(SCRIPT))
@@ -182,6 +189,8 @@ def test_crawler_process_script_gets_the_verdict(site: SiteCopy, tmp_path: Path)
     ok = run(site.root, tmp_path / "ok")
     assert ok.returncode == 0, ok.stderr[-3000:]
     assert "VERDICT 0 Run OK: 13 discovered, 13 exported" in ok.stdout
+    # Scrapy's remote control, off in newsbot's settings, is not even imported (aiohttp).
+    assert "AIOHTTP False" in ok.stdout
 
     down = run(f"http://127.0.0.1:{closed_port()}", tmp_path / "down")
     assert down.returncode == 1, down.stderr[-3000:]
@@ -193,3 +202,22 @@ def test_crawler_process_script_gets_the_verdict(site: SiteCopy, tmp_path: Path)
     )  # fmt: skip
     assert refused.returncode == 1, refused.stderr[-3000:]
     assert "VERDICT 1 Run failed: not_started" in refused.stdout
+
+
+def test_the_remote_control_is_there_for_a_user_who_turns_it_on(site: SiteCopy, tmp_path: Path):
+    """newsbot leaves Scrapy's remote control out of the extensions while it is off (so that
+    aiohttp is not imported for nothing: the CrawlerProcess test above); turned on, it runs."""
+    remote = "scrapy.extensions.remote_control.RemoteControl"
+    off = run_crawl(site.root, "columns=3", tmp_path=tmp_path / "off")
+    assert off.returncode == 0, off.explain()
+    assert "Enabled extensions:" in off.log
+    assert remote not in off.log
+
+    jobs = tmp_path / "jobs"
+    on = run_crawl(
+        site.root, "columns=3", tmp_path=tmp_path / "on",
+        settings={"REMOTE_CONTROL_ENABLED": "True", "REMOTE_CONTROL_JOBS_DIR": str(jobs)},
+    )  # fmt: skip
+    assert on.returncode == 0, on.explain()
+    assert remote in on.log
+    assert len(on.records) == len(off.records) == 13

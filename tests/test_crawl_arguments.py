@@ -64,11 +64,13 @@ def assert_refused(site: SiteCopy, arguments: list[str], message: str, **setting
     assert site.hits == []  # nothing fetched, not even robots.txt
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(("arguments", "message"), BAD_ARGUMENTS, ids=lambda v: str(v)[:40])
 def test_bad_argument_stops_the_run(site: SiteCopy, arguments: list[str], message: str):
     assert_refused(site, arguments, message)
 
 
+@pytest.mark.process
 def test_bad_lines_of_a_urls_file_are_named(site: SiteCopy, tmp_path):
     listing = tmp_path / "urls.txt"
     listing.write_text(f"# list\n{GOOD_URL}\n\nhttps://www.nbd.com.cn/about\n")
@@ -77,6 +79,7 @@ def test_bad_lines_of_a_urls_file_are_named(site: SiteCopy, tmp_path):
     assert_refused(site, [f"urls_file={tmp_path / 'empty.txt'}"], "lists no URLs")
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     ("settings", "message"),
     [

@@ -14,6 +14,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from newsbot.state.store import DB_NAME, SCHEMA_VERSION
 from tests.crawlkit import scrapy_crawl
 from tests.deliverykit import ROOT, crawl_command, read_records, run
@@ -183,6 +185,7 @@ def test_a_relative_target_is_one_destination_run_after_run(tmp_path: Path) -> N
         assert_exactly_once(tmp_path / "rel", site.ids)
 
 
+@pytest.mark.process
 def test_stdout_is_a_destination_kept_like_a_file(tmp_path: Path) -> None:
     with DeliverySite(3) as site:
         cmd = crawl_command(

@@ -113,6 +113,7 @@ def test_every_fixture_variant_is_delivered_once(tmp_path: Path) -> None:
         assert all(not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", str(v)) for v in record.values())
 
 
+@pytest.mark.process
 def test_every_article_ends_exported_dropped_or_failed_with_a_reason(tmp_path: Path) -> None:
     with DeliverySite(5) as site:
         missing, misdated = site.article(site.ids[1]), site.article(site.ids[3])
@@ -139,6 +140,7 @@ def test_every_article_ends_exported_dropped_or_failed_with_a_reason(tmp_path: P
     )
 
 
+@pytest.mark.process
 def test_records_sent_to_stdout_count_as_delivered(tmp_path: Path) -> None:
     with DeliverySite(3) as site:
         first = crawl(site, tmp_path, "-o", "-:jsonl", process=True)
@@ -243,11 +245,13 @@ def interrupt_and_resume(tmp_path: Path, n: int, sig: int) -> CrawlResult:
         return again
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("n", [1, 5])
 def test_sigkill_then_rerun_delivers_every_article_once(tmp_path: Path, n: int) -> None:
     interrupt_and_resume(tmp_path, n, signal.SIGKILL)
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_sigkill_at_every_point(tmp_path: Path, slow_rounds: int) -> None:
     # The site has 10 articles: kill points go round them (a round past the 10th would wait
@@ -256,6 +260,7 @@ def test_sigkill_at_every_point(tmp_path: Path, slow_rounds: int) -> None:
         interrupt_and_resume(tmp_path / f"round-{k}", (k - 1) % 10 + 1, signal.SIGKILL)
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_sigint_and_sigterm_stop_cleanly_and_resume(tmp_path: Path, sig: int) -> None:
     again = interrupt_and_resume(tmp_path, 4, sig)
@@ -318,6 +323,7 @@ def test_an_unreachable_site_leaves_the_previous_output_untouched(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["articles.jsonl", "state"]
 
 
+@pytest.mark.process
 def test_a_second_run_on_the_same_state_is_refused(tmp_path: Path) -> None:
     with DeliverySite(5) as site:
         site.hold_after(1)
@@ -341,6 +347,7 @@ def test_a_second_run_on_the_same_state_is_refused(tmp_path: Path) -> None:
         assert_exactly_once(tmp_path / "a", site.ids)
 
 
+@pytest.mark.process
 def test_a_lost_state_store_stops_the_run_until_rebuilt(tmp_path: Path) -> None:
     with DeliverySite(3) as site:
         assert crawl(site, tmp_path).returncode == 0
@@ -412,6 +419,7 @@ class Echo(scrapy.Spider):
 """
 
 
+@pytest.mark.process
 def test_feed_path_parameters_from_spider_arguments_cannot_escape(tmp_path: Path) -> None:
     spider = tmp_path / "echo.py"
     spider.write_text(SPIDER)

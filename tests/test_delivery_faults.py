@@ -28,6 +28,8 @@ from tests.deliverykit import ROOT, crawl_command, env, read_records, run, start
 from tests.faultkit import ledger
 from testsite import DeliverySite
 
+pytestmark = pytest.mark.process
+
 
 def strace_delaying_renames(seconds: float) -> list[str]:
     """A command prefix that runs a process with every rename delayed by ``seconds`` (Debian's

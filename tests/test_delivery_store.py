@@ -217,6 +217,7 @@ def test_rebuild_refuses_to_replace_a_store_without_force(tmp_path: Path) -> Non
     assert any(name.startswith(DB_NAME + ".replaced-") for name in kept)
 
 
+@pytest.mark.process
 def test_state_command_rebuilds_then_crawl_side_sees_it(tmp_path: Path) -> None:
     a = jsonl(tmp_path / "a.jsonl", [record("1"), record("2")])
     (tmp_path / "bad.jsonl").write_text('{"article_id": "3"}\nnot json\n')

@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ARTICLES, NOT_ARTICLES, ROOT, expected, extracted_part, need_shared
+
+pytestmark = pytest.mark.process
 
 
 def scrapy_extract(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

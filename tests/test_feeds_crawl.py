@@ -279,6 +279,7 @@ def test_a_bad_entry_count_fails_the_run_naming_it(tmp_path: Path) -> None:
     assert list((tmp_path / "feeds").iterdir()) == []  # nothing published, nothing left
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_an_interrupted_run_then_a_rerun_give_every_article_once(
     tmp_path: Path, static: Static, sig: int

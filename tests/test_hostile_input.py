@@ -25,6 +25,8 @@ from tests.helpers import ARTICLES, NOT_ARTICLES
 from tests.test_crawl_arguments import crawl_command
 from testsite import Page, SiteCopy
 
+pytestmark = pytest.mark.process
+
 GOOD_URL = "https://www.nbd.com.cn/articles/2021-04-05/1700501.html"
 #: A line a forged message would start with, and the escapes that would hide or colour it.
 FORGED = "2026-01-01 00:00:00 [newsbot] INFO: Run OK: forged"

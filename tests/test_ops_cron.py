@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.crawlkit import PROJECT, TEST_SETTINGS
 from tests.deliverykit import env, read_records
 from testsite import DeliverySite, SiteCopy
@@ -42,6 +44,7 @@ def logs(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "state" / "logs").glob("*.log"))
 
 
+@pytest.mark.process
 def test_a_scheduled_run_keeps_its_log_and_report_in_the_state_dir(site: SiteCopy, tmp_path):
     done = cron(tmp_path, site.root, "-a", "columns=3")
     assert done.returncode == 0, done.stderr
@@ -61,6 +64,7 @@ def test_a_scheduled_run_keeps_its_log_and_report_in_the_state_dir(site: SiteCop
     assert len(read_records(tmp_path / "out")) == 13
 
 
+@pytest.mark.process
 def test_one_instance_at_a_time(site: SiteCopy, tmp_path: Path):
     state = tmp_path / "state"
     state.mkdir()
@@ -74,6 +78,7 @@ def test_one_instance_at_a_time(site: SiteCopy, tmp_path: Path):
     assert site.hits == [] and logs(tmp_path) == []
 
 
+@pytest.mark.process
 def test_the_time_limit_stops_the_crawl_gracefully(tmp_path: Path):
     """SIGTERM at the limit: Scrapy's graceful shutdown finishes, publishes what was scraped,
     writes the report, and the run is red; nothing had to be killed."""
@@ -144,6 +149,7 @@ def as_cron(project: Path, home: Path, crontab_vars: dict[str, str], *args: str)
     )  # fmt: skip
 
 
+@pytest.mark.process
 def test_cron_finds_the_projects_own_virtualenv(site: SiteCopy, tmp_path: Path):
     assert Path(sys.prefix) != Path(sys.base_prefix), "the tests run in a virtualenv"
     project = installed(tmp_path, venv=True)
@@ -160,6 +166,7 @@ def test_cron_finds_the_projects_own_virtualenv(site: SiteCopy, tmp_path: Path):
     assert len(read_records(project / "out")) == 13
 
 
+@pytest.mark.process
 def test_cron_without_a_virtualenv_says_what_is_missing(site: SiteCopy, tmp_path: Path):
     project = installed(tmp_path, venv=False)
     variables = {"NEWSBOT_STATE_DIR": str(tmp_path / "state")}
@@ -171,6 +178,7 @@ def test_cron_without_a_virtualenv_says_what_is_missing(site: SiteCopy, tmp_path
     assert site.hits == []
 
 
+@pytest.mark.process
 def test_cron_with_a_wrong_argument_says_why_in_its_log(site: SiteCopy, tmp_path: Path):
     project = installed(tmp_path, venv=True)
     variables = {"NEWSBOT_STATE_DIR": str(tmp_path / "state")}

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from newsbot import EXTRACTOR_VERSION
 from tests import crawlkit
 from tests.crawlkit import PROJECT, TEST_SETTINGS
@@ -32,6 +34,8 @@ from tests.opskit import (
 )
 from testsite import Challenge, DeliverySite, Reply, SiteCopy
 from testsite.delivery import COLUMN
+
+pytestmark = pytest.mark.process
 
 #: The exit status is the process's: every crawl here is ``scrapy crawl`` in a subprocess.
 run_crawl = functools.partial(crawlkit.run_crawl, process=True)

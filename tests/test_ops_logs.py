@@ -12,10 +12,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.crawlkit import PROJECT, TEST_SETTINGS
 
 if TYPE_CHECKING:
     from testsite import SiteCopy
+
+pytestmark = pytest.mark.process
 
 LEVEL = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[([^\]]+)\] (\w+): ", re.M)
 

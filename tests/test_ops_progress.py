@@ -9,6 +9,7 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 
@@ -52,6 +53,7 @@ def opened_at(log: str) -> dt.datetime:
     return dt.datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S")
 
 
+@pytest.mark.process
 def test_progress_lines_without_flooding(tmp_path: Path):
     interval = 0.2
     with DeliverySite(24, per_page=8) as site:

@@ -132,6 +132,7 @@ def test_hostile_start_urls_are_refused_before_anything_is_fetched(trap: SiteCop
     assert args.urls == (f"https://www.nbd.com.cn/articles/{DAY}/1700501.html",)
 
 
+@pytest.mark.process
 def test_a_hostile_start_url_stops_the_crawl_command(trap: SiteCopy, tmp_path: Path) -> None:
     look_alike = f"http://www.nbd.com.cn@{trap.host}:{trap.port}/articles/{DAY}/1700501.html"
     with SiteCopy(keep_alive=False) as server:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.faultkit import crawl
 from tests.test_hostile_input import refused
 from testsite import Huge, Redirect, SiteCopy
@@ -52,6 +54,7 @@ def test_a_list_page_over_the_size_limit_is_not_an_unreachable_site(tmp_path: Pa
     assert "site_unreachable" not in result.log.split("Run failed:")[-1]
 
 
+@pytest.mark.process
 def test_batches_without_a_batch_parameter_are_refused_at_start(
     site: SiteCopy, tmp_path: Path
 ) -> None:

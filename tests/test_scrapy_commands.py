@@ -10,10 +10,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.crawlkit import PROJECT
 
 if TYPE_CHECKING:
     from testsite import Hit, Reply, SiteCopy
+
+pytestmark = pytest.mark.process
 
 ARTICLE = "/articles/2021-10-12/1967420.html"  # fixtures/articles/ai-flash-no-byline.html
 FIXTURE = PROJECT / "fixtures" / "articles" / "ai-flash-no-byline.html"

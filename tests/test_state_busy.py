@@ -21,6 +21,8 @@ from tests.faultkit import ledger
 from testsite import DeliverySite
 from testsite.delivery import COLUMN
 
+pytestmark = pytest.mark.process
+
 #: Holds a lock on the store until stdin closes: ``BEGIN IMMEDIATE`` (a write lock, readers
 #: still read) or, with ``exclusive``, ``PRAGMA locking_mode=EXCLUSIVE`` and a write.
 HOLDER = """

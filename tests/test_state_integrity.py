@@ -139,6 +139,7 @@ def test_the_light_check_refuses_a_cut_or_unreadable_file(
         StateStore(directory)
 
 
+@pytest.mark.process
 def test_a_damaged_page_in_the_middle_needs_the_full_check(tmp_path: Path) -> None:
     directory = tmp_path / "s"
     store_with(directory, 20000)
@@ -177,6 +178,7 @@ def test_the_scheduled_full_check_runs_when_the_last_one_is_old(tmp_path: Path) 
         StateStore(directory, full_check_days=7)
 
 
+@pytest.mark.process
 def test_state_check_says_ok_of_a_sound_store(tmp_path: Path) -> None:
     directory = tmp_path / "s"
     store_with(directory, 50)

@@ -127,6 +127,7 @@ def test_a_line_that_is_not_a_record_stops_the_rebuild_before_anything_is_writte
     assert exported(state) == 4
 
 
+@pytest.mark.process
 def test_the_command_names_the_bad_lines_and_writes_nothing(tmp_path: Path) -> None:
     state = tmp_path / "state"
     good = jsonl(tmp_path / "good.jsonl", [json.dumps(record(str(i))) for i in (1, 2)])
@@ -173,6 +174,7 @@ def loading(state: Path) -> bool:
     return any(state.glob(f".rebuild-*/{DB_NAME}-wal"))
 
 
+@pytest.mark.process
 def test_a_rebuild_killed_while_writing_leaves_the_old_store_or_none(tmp_path: Path) -> None:
     """Crawl 6 articles, lose the store, rebuild from the delivered file and a long history,
     SIGKILL the rebuild while it writes: no store (the crawl refuses, delivers nothing), then
@@ -221,6 +223,7 @@ def test_a_rebuild_killed_while_writing_leaves_the_old_store_or_none(tmp_path: P
     assert ids == sorted(site.ids)  # the two new ones added, nothing twice
 
 
+@pytest.mark.process
 @pytest.mark.slow
 def test_sigkill_at_random_points_of_rebuilds(
     tmp_path: Path, slow_rounds: int, slow_seed: int
@@ -258,6 +261,7 @@ def test_sigkill_at_random_points_of_rebuilds(
 # -- Redis --------------------------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_a_redis_rebuild_killed_half_way_is_refused_by_workers(
     crawl: Crawl, tmp_path: Path
 ) -> None:
