@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -67,8 +68,11 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        # Ready is answering PING, not the socket file being there: Redis binds the socket
+        # (the file appears) before it listens, and a connection in between is refused. Seen
+        # under load: a test's first command failed with ECONNREFUSED.
         deadline = time.monotonic() + 20
-        while not self.socket.exists():
+        while not self.answers():
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode() if self.process.stderr else ""
                 raise RuntimeError(f"redis-server exited: {err}")
@@ -77,6 +81,17 @@ class RedisServer:
                 raise RuntimeError("redis-server did not start in 20 s")
             time.sleep(0.02)
         return self
+
+    def answers(self) -> bool:
+        """Whether the server answers PING on its socket (not while it loads its data)."""
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(2)
+                probe.connect(str(self.socket))
+                probe.sendall(b"PING\r\n")
+                return probe.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
