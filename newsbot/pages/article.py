@@ -263,7 +263,7 @@ class ArticlePage:
                 "title": _titles(scope, top, article, root),
                 "source": (_texts(scope, SOURCE) or _texts(article, SOURCE))[:1],
                 "published_at_raw": self.published.raw,
-                "published_at": self.published.text,
+                "published_at": self.published.time,
                 "reporters": read.credits.reporters,
                 "editors": read.credits.editors,
                 "byline": read.byline,
@@ -529,7 +529,10 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str, class
     run: list[str] = []  # text outside any block: the container's own lines
     run_images = 0
     text = container.text
-    if text:
+    # White space with nothing before it in the run is dropped: it would be stripped from the
+    # run's line, and a run of white space alone gives no line (most runs: the newlines
+    # between a container's blocks).
+    if text and not text.isspace():
         run.append(text)
     for child in container:
         tag = child.tag
@@ -544,6 +547,14 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str, class
             child_classes = "" if kind == _SKIPPED else child.get("class") or ""
             if kind == _SKIPPED or RELATED_CLASS in child_classes:
                 pass
+            elif kind == _BLOCK and not len(child):  # text only (most paragraphs)
+                if run or run_images:
+                    _emit(walk, "".join(run), container, classes, run_images, None)
+                    run.clear()
+                    run_images = 0
+                text = child.text
+                if text:
+                    _emit(walk, text, child, child_classes, 0, None)
             elif kind == _IMG:
                 _add_image(child, walk, base_url)
                 run_images += 1
@@ -563,18 +574,14 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str, class
                     _emit(walk, "".join(run), container, classes, run_images, None)
                     run.clear()
                     run_images = 0
-                if not len(child):  # text only (most paragraphs): no inline elements, no links
-                    text = child.text
-                    if text:
-                        _emit(walk, text, child, child_classes, 0, None)
-                elif _has_blocks(child):
+                if _has_blocks(child):
                     _walk_container(child, walk, base_url, child_classes)
                 else:
                     _emit_block(child, walk, base_url, child_classes)
             else:  # inline element outside any paragraph: part of the current run
                 run_images += _inline_text(child, run, walk, base_url)
         tail = child.tail
-        if tail:
+        if tail and (run or not tail.isspace()):
             run.append(tail)
     if run or run_images:
         _emit(walk, "".join(run), container, classes, run_images, None)
