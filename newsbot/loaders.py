@@ -14,7 +14,7 @@ from itemloaders.processors import Identity, MapCompose, TakeFirst
 from itemloaders.utils import arg_to_iter, get_func_args
 
 from newsbot.items import ArticleItem
-from newsbot.processors import normalize_space, parse_time, strip_point_marker
+from newsbot.processors import BEIJING, normalize_space, parse_time, strip_point_marker
 
 
 def unique(values: Iterable[Any]) -> list[Any]:
@@ -48,8 +48,21 @@ def site_title(value: str) -> str:
     return normalize_space(value)
 
 
-def time_in_context(value: str, loader_context: dict[str, Any]) -> str | None:
-    """``parse_time`` relative to the fetch time, for dates such as ``3小时前``."""
+def time_in_context(value: str | datetime, loader_context: dict[str, Any]) -> str | None:
+    """``parse_time`` relative to the fetch time, for dates such as ``3小时前``; a time the page
+    already read is taken as Beijing wall time to the second, as its text would be read back.
+
+    >>> time_in_context(datetime(2021, 4, 10, 23, 49, 51, 5, tzinfo=BEIJING), {})
+    '2021-04-10T23:49:51+08:00'
+    >>> time_in_context(" 2021年4月10日 9:05 ", {})
+    '2021-04-10T09:05:00+08:00'
+    """
+    if isinstance(value, datetime):
+        if value.year >= 1000:
+            # Formatting the time only for parse_time to read it back cost as much as reading
+            # it from the page.
+            return value.replace(tzinfo=BEIJING, microsecond=0).isoformat()
+        value = value.strftime("%Y-%m-%d %H:%M:%S")  # strftime does not pad such a year
     now: datetime | None = loader_context.get("fetched_at")
     return parse_time(value, now=now)
 

@@ -252,13 +252,21 @@ class Query:
             return self._top_down(el)
         candidates = el.iter(*self.tags) if self.tags else el.iter(etree.Element)
         hint = self.hint
-        if hint is not None:
-            candidates = (m for m in candidates if hint in (m.get("class") or ""))
-        if len(self.sequences) == 1 and len(self.sequences[0]) == 1:
-            return [m for m in candidates if self.sequences[0][0].matches(m)]
+        sequences = self.sequences
+        single = sequences[0][0] if len(sequences) == 1 and len(sequences[0]) == 1 else None
         found = []
+        # One loop, no generator: the queries run on a few elements each, where a generator's
+        # set-up and resumption cost as much as the tests.
         for m in candidates:
-            for sequence in self.sequences:
+            if hint is not None:
+                value = m.get("class")
+                if value is None or hint not in value:
+                    continue
+            if single is not None:
+                if single.matches(m):
+                    found.append(m)
+                continue
+            for sequence in sequences:
                 if _matches(sequence, m, el):
                     found.append(m)
                     break

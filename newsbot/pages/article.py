@@ -263,7 +263,7 @@ class ArticlePage:
                 "title": _titles(scope, top, article, root),
                 "source": (_texts(scope, SOURCE) or _texts(article, SOURCE))[:1],
                 "published_at_raw": self.published.raw,
-                "published_at": self.published.text,
+                "published_at": self.published.time,
                 "reporters": read.credits.reporters,
                 "editors": read.credits.editors,
                 "byline": read.byline,
@@ -529,7 +529,10 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str, class
     run: list[str] = []  # text outside any block: the container's own lines
     run_images = 0
     text = container.text
-    if text:
+    # White space with nothing before it in the run is dropped: it would be stripped from the
+    # run's line, and a run of white space alone gives no line (most runs: the newlines
+    # between a container's blocks).
+    if text and not text.isspace():
         run.append(text)
     for child in container:
         tag = child.tag
@@ -537,13 +540,29 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str, class
             kind = _KIND_OF.get(tag)
             if kind is None:
                 kind = _kind(tag)
-            if kind == _VIDEO or child.get(VIDEO_URL_ATTRS[0]) is not None:
+            # Each element's class is read once, here: the walk and its lines both need it.
+            if kind == _VIDEO:
                 _add_video(child, walk, base_url)
                 kind = _SKIPPED
-            # Each element's class is read once, here: the walk and its lines both need it.
-            child_classes = "" if kind == _SKIPPED else child.get("class") or ""
+                child_classes = ""
+            elif not child.keys():  # no attributes (most elements): two lookups spared
+                child_classes = ""
+            elif child.get(VIDEO_URL_ATTRS[0]) is not None:
+                _add_video(child, walk, base_url)
+                kind = _SKIPPED
+                child_classes = ""
+            else:
+                child_classes = "" if kind == _SKIPPED else child.get("class") or ""
             if kind == _SKIPPED or RELATED_CLASS in child_classes:
                 pass
+            elif kind == _BLOCK and not len(child):  # text only (most paragraphs)
+                if run or run_images:
+                    _emit(walk, "".join(run), container, classes, run_images, None)
+                    run.clear()
+                    run_images = 0
+                text = child.text
+                if text:
+                    _emit(walk, text, child, child_classes, 0, None)
             elif kind == _IMG:
                 _add_image(child, walk, base_url)
                 run_images += 1
@@ -563,18 +582,14 @@ def _walk_container(container: etree._Element, walk: _Walk, base_url: str, class
                     _emit(walk, "".join(run), container, classes, run_images, None)
                     run.clear()
                     run_images = 0
-                if not len(child):  # text only (most paragraphs): no inline elements, no links
-                    text = child.text
-                    if text:
-                        _emit(walk, text, child, child_classes, 0, None)
-                elif _has_blocks(child):
+                if _has_blocks(child):
                     _walk_container(child, walk, base_url, child_classes)
                 else:
                     _emit_block(child, walk, base_url, child_classes)
             else:  # inline element outside any paragraph: part of the current run
                 run_images += _inline_text(child, run, walk, base_url)
         tail = child.tail
-        if tail:
+        if tail and (run or not tail.isspace()):
             run.append(tail)
     if run or run_images:
         _emit(walk, "".join(run), container, classes, run_images, None)
@@ -638,11 +653,12 @@ def _emit(
         return  # the white space between blocks, most runs of a container
     # One pass over the block, then split: LINE_BREAK is no space, so it survives.
     normal = normalize_space(text)
-    if LINE_BREAK in normal:
-        lines = [line for line in (part.strip() for part in normal.split(LINE_BREAK)) if line]
-    else:  # normal text has no space at either end
-        lines = [normal] if normal else []
     walk.groups += 1
+    if normal and LINE_BREAK not in normal:  # one line (most blocks): no list to build
+        link_only = link_text is not None and normal == normalize_space(link_text)
+        walk.blocks.append(_Block(normal, classes, el, images, link_only, walk.groups))
+        return
+    lines = [line for line in (part.strip() for part in normal.split(LINE_BREAK)) if line]
     if not lines:
         if images:  # an image-only block still separates the lead image from its caption
             walk.blocks.append(_Block("", classes, el, images, group=walk.groups))
@@ -656,27 +672,6 @@ def _emit(
 
 
 # --- from blocks to fields ------------------------------------------------------------------
-
-
-class _ImagesAbove:
-    """Which image each block stands right under (no text between), blocks taken in order:
-    one pass over the images for the whole body, not one per block."""
-
-    def __init__(self, walk: _Walk) -> None:
-        self.positions = walk.image_positions
-        self.next = 0  # the first image not yet above the blocks seen
-        self.last_text = -1  # the last block seen that had text
-
-    def above(self, index: int, block: _Block) -> int | None:
-        """The image block ``index`` stands under, or None; call once per block, in order."""
-        positions = self.positions
-        while self.next < len(positions) and positions[self.next] <= index:
-            self.next += 1
-        image = self.next - 1
-        under = image >= 0 and self.last_text < positions[image]
-        if block.text:
-            self.last_text = index
-        return image if under else None
 
 
 @dataclass
@@ -750,23 +745,33 @@ def _read_blocks(walk: _Walk) -> _Reading:
         None,
     )
 
-    images = _ImagesAbove(walk)
+    # Which image each block stands right under (no text between): the blocks are taken in
+    # order, so one pass over the images serves the whole body.
+    positions = walk.image_positions
+    next_image = 0  # the first image not yet above the blocks seen
+    last_text = -1  # the last block seen that had text
     # Block text is normalize_space's already (_emit): the tests below take it as it is.
     seen_classes = ""  # the lines of one element share its class attribute
+    may_match = _MAY_BE_REMOVED.match  # may_be_removed(), inline: it runs for every line
     for i, block in enumerate(walk.blocks):
         text = block.text
         if block.classes and block.classes is not seen_classes:
             out.classes.update(block.classes.split())
             seen_classes = block.classes
-        image = images.above(i, block)
+        while next_image < len(positions) and positions[next_image] <= i:
+            next_image += 1
+        above = next_image - 1
+        image = above if above >= 0 and last_text < positions[above] else None
         if not text:
             continue
+        last_text = i
         if i == first_text and (BYLINE_STYLE in block.style or is_byline(text)):
             out.byline = text
             out.credits.extend(split_byline(text))
             removed.append(Removed("byline", text, i))
             continue
-        tested = may_be_removed(text)  # else the text tests below are all False
+        # may_be_removed(text): else the text tests below are all False
+        tested = may_match(text) is not None or text.endswith(_REMOVED_ENDINGS)
         if (tested and is_related_heading(text, normal=True)) or (in_related and block.link_only):
             in_related = True
             out.related.add(i)

@@ -82,7 +82,9 @@ def article_kind(s: Signals) -> str:
     if (
         _ROUNDUP_TITLE.match(s.title)
         or s.classes & _ROUNDUP_CLASSES
-        or sum(1 for line in s.lines if _ROUNDUP_ITEM.match(line)) >= 3
+        # The lines are matched one by one only when the text holds the item mark at all: one
+        # scan in C spares most pages a match per line.
+        or ("丨" in text and sum(1 for line in s.lines if _ROUNDUP_ITEM.match(line)) >= 3)
     ):
         return "roundup"
     first = s.lines[0] if s.lines else ""

@@ -102,6 +102,15 @@ class Published:
         return chosen.value.strftime("%Y-%m-%d %H:%M:%S")
 
     @property
+    def time(self) -> datetime | str | None:
+        """The same for the record's loader, unformatted: the time (Beijing) when read, else the
+        raw text."""
+        chosen = self.chosen
+        if chosen is None:
+            return None
+        return chosen.raw if chosen.value is None else chosen.value
+
+    @property
     def disagreement(self) -> Reading | None:
         """The first other source that disagrees with the readable visible time by more than
         :data:`TOLERANCE` (a date-only source: a different date), or None."""
