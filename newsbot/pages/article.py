@@ -752,7 +752,6 @@ def _read_blocks(walk: _Walk) -> _Reading:
     last_text = -1  # the last block seen that had text
     # Block text is normalize_space's already (_emit): the tests below take it as it is.
     seen_classes = ""  # the lines of one element share its class attribute
-    may_match = _MAY_BE_REMOVED.match  # may_be_removed(), inline: it runs for every line
     for i, block in enumerate(walk.blocks):
         text = block.text
         if block.classes and block.classes is not seen_classes:
@@ -770,8 +769,7 @@ def _read_blocks(walk: _Walk) -> _Reading:
             out.credits.extend(split_byline(text))
             removed.append(Removed("byline", text, i))
             continue
-        # may_be_removed(text): else the text tests below are all False
-        tested = may_match(text) is not None or text.endswith(_REMOVED_ENDINGS)
+        tested = may_be_removed(text)  # else the text tests below are all False
         if (tested and is_related_heading(text, normal=True)) or (in_related and block.link_only):
             in_related = True
             out.related.add(i)
