@@ -386,11 +386,13 @@ def test_a_store_that_can_no_longer_be_written_says_so_once(kind: str, tmp_path:
         if distkit.server_binary() is None:
             pytest.skip("no redis-server")
         server = RedisServer().start()
-        redis = RedisStateStore(server.url, prefix="gone", worker_id="a", lease=5.0)
-        redis.register()
-        redis.join({})
+        try:
+            redis = RedisStateStore(server.url, prefix="gone", worker_id="a", lease=5.0)
+            redis.register()
+            redis.join({})
+        finally:
+            server.stop()  # the server goes away (and does not outlive a failure here)
         store = redis
-        server.stop()  # the server goes away
     store.on_write_error = heard.append
     try:
         with pytest.raises(StateUnavailable):
