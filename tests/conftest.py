@@ -18,14 +18,6 @@ from testsite import SiteCopy
 DEFAULT_SLOW_ROUNDS = 3
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests of the process itself (``process``) first: they take seconds each, most others
-    milliseconds. Run last, one of them kept a worker busy while the others had nothing left to
-    take (pytest-xdist's worksteal takes whole tests); run first, the short ones fill in around
-    them. The order is the same on every worker, as xdist requires."""
-    items.sort(key=lambda item: item.get_closest_marker("process") is None)
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--slow-rounds",
