@@ -80,3 +80,24 @@ def test_the_floors_run_may_leave_out_the_process_tests() -> None:
     (upper,) = [Version(s.version) for s in scrapy.specifier if s.operator == "<"]
     assert upper == Version(f"{lower.major}.{lower.minor + 1}"), scrapy
     assert constraints()["scrapy"] == lower
+
+
+def test_ci_installs_and_runs_what_the_readme_says() -> None:
+    """.ci/run installs with uv (for speed), the README with pip: the main venv gets the same
+    extras, and the README's test command runs verbatim."""
+    readme = (PROJECT / "README.md").read_text("utf-8")
+    m = re.search(
+        r'^python3 -m venv \.venv .*pip install -e "([^"]+)" && (python -m pytest .*)$',
+        readme,
+        re.M,
+    )
+    assert m, "README: command 2 not found"
+    extras, command = m.groups()
+    ci = (PROJECT / ".ci" / "run").read_text("utf-8").replace("\\\n", " ")
+    lines = [" ".join(line.split()) for line in ci.splitlines()]
+    installs = [
+        line for line in lines if "pip install" in line and "--python .venv/bin/python" in line
+    ]
+    assert len(installs) == 1, installs
+    assert f'-e "{extras}"' in installs[0]
+    assert command in lines
