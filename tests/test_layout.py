@@ -119,10 +119,10 @@ def test_no_spider_callback_is_a_generator_returning_a_value() -> None:
     import inspect
 
     from scrapy import Spider
-    from scrapy.utils.misc import is_generator_with_return_value, walk_modules
+    from scrapy.utils.misc import is_generator_with_return_value, walk_modules_iter
 
     checked, offending = 0, []
-    for module in walk_modules("newsbot.spiders"):
+    for module in walk_modules_iter("newsbot.spiders"):
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if not issubclass(cls, Spider) or not cls.__module__.startswith("newsbot."):
                 continue
