@@ -144,6 +144,21 @@ def _sentences(text: str) -> list[str]:
     return [p for p in parts if p.strip("。！？!?；;，, ")]
 
 
+def _last_sentence(text: str) -> str | None:
+    """``_sentences(text)[-1]``, or None when there is none, without baring the others.
+
+    >>> _last_sentence("第一句。（第二句）；"), _last_sentence("。；")
+    ('第二句）；', None)
+    >>> _sentences("第一句。（第二句）；")
+    ['第一句。', '第二句）；']
+    """
+    for s in reversed(_SENTENCE.findall(_bare(text))):
+        part = _bare(s)
+        if part.strip("。！？!?；;，, "):
+            return part
+    return None
+
+
 def _every(pattern: re.Pattern[str], text: str) -> bool:
     sentences = _sentences(text)
     return bool(sentences) and all(pattern.search(s) for s in sentences)
@@ -202,14 +217,15 @@ def tail_class(text: str) -> str | None:
         return "cover_credit"
     if is_related_heading(bare):
         return "related"
-    sentences = _sentences(bare)
-    if not sentences:
-        return None
     # The last sentence first: when it is the writer's, so is the block (the last line of most
-    # articles), and the other sentences' searches are spared.
-    last = _sentence_class(sentences[-1])
+    # articles), and the other sentences are neither bared nor searched.
+    last_sentence = _last_sentence(bare)
+    if last_sentence is None:
+        return None
+    last = _sentence_class(last_sentence)
     if not last:
         return None
+    sentences = _sentences(bare)
     first = last  # every sentence a notice's: the block is of its first sentence's class
     for k, sentence in enumerate(sentences[:-1]):
         kind = _sentence_class(sentence)
