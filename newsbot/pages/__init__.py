@@ -233,6 +233,7 @@ class Query:
         self.sequences = tuple(
             s for s in sequences if len(s) == 1 or not any(t.covers(s[-1]) for t in singles)
         )
+        self.by_length = tuple(sorted(self.sequences, key=len))
         last_tags = {sequence[-1].tag for sequence in self.sequences}
         # Candidates come from lxml's own tag filter when every alternative names its tag.
         self.tags: tuple[str, ...] = (
@@ -271,6 +272,30 @@ class Query:
                     found.append(m)
                     break
         return found
+
+    def matches(self, el: etree._Element, context: etree._Element) -> bool:
+        """Whether ``el``, ``context`` itself or an element inside it, is one of those that
+        ``self(context)`` finds: for a caller that passes over ``context`` once for several
+        queries (each query's own pass costs an iterator and a proxy per element).
+
+        >>> root = etree.fromstring('<div class="top"><p class="u-time"><span class="time">1'
+        ...     '</span></p><b class="time">2</b></div>', etree.HTMLParser())
+        >>> query = Query(".u-time .time, span.time")
+        >>> [el.text for el in root.iter() if query.matches(el, root)] == [
+        ...     el.text for el in query(root)]
+        True
+        """
+        hint = self.hint
+        if hint is not None:
+            value = el.get("class")
+            if value is None or hint not in value:
+                return False
+        # One-part alternatives first: they need no walk up the ancestors. ``A B`` top-down
+        # (_top_down) finds each B with an A above it inside the context: what _matches tests.
+        for sequence in self.by_length:  # noqa: SIM110 (no generator: a few calls a page)
+            if _matches(sequence, el, context):
+                return True
+        return False
 
     def _top_down(self, el: etree._Element) -> list[etree._Element]:
         outer, inner = self.sequences[0]

@@ -29,7 +29,7 @@ from newsbot.pages.boilerplate import Line, Removed, cover_credit, head_promotio
 from newsbot.pages.challenge import looks_blocked
 from newsbot.pages.figures import caption_of
 from newsbot.pages.kinds import Signals, article_kind
-from newsbot.pages.published import Published, read_published
+from newsbot.pages.published import TIME, Published, read_published
 from newsbot.processors import (
     Credits,
     credit_line,
@@ -246,12 +246,16 @@ class ArticlePage:
         # whole article (the body is most of it) once per field.
         top, abstract_div = _head_of(article, body)
         scope = top if top is not None else article
+        # The top's title, source, time and tags in one pass over it (a handful of elements).
+        head = _read_top(top) if top is not None else None
         abstract = _texts(abstract_div if abstract_div is not None else article, ABSTRACT_POINTS)
         if not read.lines and not walk.videos:
             raise NotArticle("empty_body", "article markup with no text")
 
         # The visible time in the top; the page is read next (also for a time placed elsewhere).
-        self.published = read_published(scope, root, now=self.fetched_at)
+        self.published = read_published(
+            scope, root, now=self.fetched_at, visible=head.time if head is not None else None
+        )
         fetched_at = self.fetched_at.astimezone(timezone.utc).replace(microsecond=0)
         # One raw value per field; the loader's table says how each becomes the record's.
         item = ArticleLoader(fetched_at=self.fetched_at).load(
@@ -260,8 +264,11 @@ class ArticlePage:
                 "article_id": article_id(url),
                 # The first title left once the site's suffix is cut: the top's, the article's,
                 # then the page's (read only when needed).
-                "title": _titles(scope, top, article, root),
-                "source": (_texts(scope, SOURCE) or _texts(article, SOURCE))[:1],
+                "title": _titles(head, scope, top, article, root),
+                "source": (
+                    (head.sources if head is not None else _texts(scope, SOURCE))
+                    or _texts(article, SOURCE)
+                )[:1],
                 "published_at_raw": self.published.raw,
                 "published_at": self.published.time,
                 "reporters": read.credits.reporters,
@@ -273,7 +280,8 @@ class ArticlePage:
                 "body": read.lines or [normalize_space(p) for p in abstract],
                 "images": read.images(walk),
                 "image_credit": read.image_credit,
-                "tags": list(_tags(scope)) or list(_tags(article)),
+                "tags": list(_tags(head.tags if head is not None else _find(scope, TAGS)))
+                or list(_tags(_tag_links(article))),
                 "fetched_at": fetched_at.isoformat(),
                 "extractor_version": EXTRACTOR_VERSION,
                 "sourced_from": read.sourced_from,
@@ -401,12 +409,56 @@ def _head_of(
     return top, abstract
 
 
+@dataclass(slots=True)
+class _Top:
+    """What the article's top says, read in one pass over it (:func:`_read_top`)."""
+
+    title: str | None = None  # the first h1 with text (_first_text)
+    sources: list[str] = field(default_factory=list)  # _texts(top, SOURCE)
+    time: str | None = None  # the first time with text, as published._texts reads it
+    tags: list[etree._Element] = field(default_factory=list)  # _find(top, TAGS)
+
+
+_SOURCE_QUERY = Query(SOURCE)
+_TIME_QUERY = Query(TIME)
+_TAGS_QUERY = Query(TAGS)
+
+
+def _read_top(top: etree._Element) -> _Top:
+    """The top's title, source texts, time and tag links, as the four queries would find them
+    each on its own: one pass over the top instead of four (each query's pass costs an
+    iterator and a proxy per element, more than the tests). An element is given to a query's
+    full test only when its class holds that query's class (Query.hint)."""
+    out = _Top()
+    for el in top.iter(etree.Element):  # no comments or PIs, as the queries' own passes
+        if el.tag == "h1" and out.title is None:
+            text = _text(el)
+            if text.strip():
+                out.title = text
+        value = el.get("class")
+        if value is None:
+            continue
+        if "source" in value and _SOURCE_QUERY.matches(el, top):
+            out.sources.append(_text(el))
+        if out.time is None and "time" in value and _TIME_QUERY.matches(el, top):
+            # XPath string(), as published._texts reads it (a meta tag's content is no time).
+            out.time = normalize_space(el.text if not len(el) else "".join(el.itertext())) or None
+        if "typeTag" in value and _TAGS_QUERY.matches(el, top):
+            out.tags.append(el)
+    return out
+
+
 def _titles(
-    scope: etree._Element, top: etree._Element | None, article: etree._Element, root: etree._Element
+    head: _Top | None,
+    scope: etree._Element,
+    top: etree._Element | None,
+    article: etree._Element,
+    root: etree._Element,
 ) -> Iterator[str]:
     """Title candidates in order of trust, each looked for only when the ones before it gave
-    none: the top's h1, the article's (when the top had none), the page's declared titles."""
-    text = _first_text(scope, (ARTICLE_TITLE,))
+    none: the top's h1 (``head``'s when the top was read), the article's (when the top had
+    none), the page's declared titles."""
+    text = head.title if head is not None else _first_text(scope, (ARTICLE_TITLE,))
     if text is not None:
         yield text
     if top is not None and (text := _first_text(article, (ARTICLE_TITLE,))) is not None:
@@ -433,8 +485,16 @@ def _attr(el: etree._Element, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _tags(el: etree._Element) -> Iterator[Tag]:
-    for a in _find(el, TAGS):
+def _tag_links(el: etree._Element) -> list[etree._Element]:
+    """``_find(el, TAGS)`` from the links up: an article (when its top has no tags) holds few
+    links, and lxml hands over only those, where the query's way down takes every div of it
+    and then the links inside each tag div; the same links, in document order."""
+    return [a for a in el.iter("a") if _TAGS_QUERY.matches(a, el)]
+
+
+def _tags(anchors: list[etree._Element]) -> Iterator[Tag]:
+    """The tags of the ``TAGS`` links found."""
+    for a in anchors:
         # The link's own text nodes (XPath text()), not the price change in its child span.
         name = normalize_space((a.text or "") + "".join(c.tail or "" for c in a))
         if not name:
@@ -499,11 +559,35 @@ def _add_image(el: etree._Element, walk: _Walk, base_url: str) -> None:
         return
     if src.startswith("//"):
         src = "https:" + src
-    url = join_url(base_url, src)
+    url = src if _as_joined(src) else join_url(base_url, src)
     if url is None:
         return
     walk.images.append(url)
     walk.image_positions.append(len(walk.blocks))
+
+
+# What urljoin gives back as it is, whatever the base: an absolute https URL with a host whose
+# parts it reassembles unchanged (no empty query or fragment for it to drop, no path parameters,
+# no brackets or non-ASCII host for it to check, no tab or newline for it to remove). Most image
+# URLs of the site; urljoin parses the base and the URL and puts the URL back together, which
+# cost more than the rest of an image's handling.
+_AS_JOINED = re.compile(r"https://[^/?#\[\];\t\r\n][^\[\];\t\r\n]*", re.ASCII)
+
+
+def _as_joined(src: str) -> bool:
+    """Whether ``join_url(base, src)`` is ``src`` for every base URL of a page.
+
+    >>> _as_joined("https://image.nbd.com.cn/a.jpg?x=1"), _as_joined("https://i.test/a.jpg?")
+    (True, False)
+    >>> _as_joined("/a.jpg"), _as_joined("https://i.test/a;b.jpg"), _as_joined("HTTPS://i.test/")
+    (False, False, False)
+    """
+    return (
+        src.isascii()
+        and _AS_JOINED.fullmatch(src) is not None
+        and not src.endswith(("?", "#"))
+        and "?#" not in src
+    )
 
 
 def _absolute(base_url: str, src: str) -> str | None:

@@ -160,10 +160,13 @@ def read_published(
     page: Selector | etree._Element,
     *,
     now: datetime | None = None,
+    visible: str | None = None,
 ) -> Published:
     """Every time source of a page: ``article`` is the article's own element (its visible time
     first), ``page`` the whole document (scripts and meta live outside the article); selectors
-    or, from a page object, their lxml elements.
+    or, from a page object, their lxml elements. ``visible``: the article's visible time when
+    the caller has read it already (the first ``TIME`` match with text, normalised), as the page
+    object does in its one pass over the article's top; None: it is looked for here.
 
     >>> page = Selector(text='''<div class="g-article"><p class="u-time">
     ...   <span class="time"> 2026-07-21 10:00:00 </span></p></div>
@@ -183,7 +186,8 @@ def read_published(
     True
     """
     readings: list[Reading] = []
-    visible = _first(_texts(article, TIME)) or _first(_texts(page, TIME))
+    if not visible:
+        visible = _first(_texts(article, TIME)) or _first(_texts(page, TIME))
     if visible:
         readings.append(Reading(VISIBLE, visible, read_time(visible, now=now)))
     for source, raw in _others(page):
