@@ -29,7 +29,7 @@ from newsbot.pages.boilerplate import Line, Removed, cover_credit, head_promotio
 from newsbot.pages.challenge import looks_blocked
 from newsbot.pages.figures import caption_of
 from newsbot.pages.kinds import Signals, article_kind
-from newsbot.pages.published import TIME, Published, read_published
+from newsbot.pages.published import TIME, Published, read_published, time_text
 from newsbot.processors import (
     Credits,
     credit_line,
@@ -441,8 +441,7 @@ def _read_top(top: etree._Element) -> _Top:
         if "source" in value and _SOURCE_QUERY.matches(el, top):
             out.sources.append(_text(el))
         if out.time is None and "time" in value and _TIME_QUERY.matches(el, top):
-            # XPath string(), as published._texts reads it (a meta tag's content is no time).
-            out.time = normalize_space(el.text if not len(el) else "".join(el.itertext())) or None
+            out.time = time_text(el) or None  # as read_published reads it
         if "typeTag" in value and _TAGS_QUERY.matches(el, top):
             out.tags.append(el)
     return out

@@ -206,9 +206,18 @@ def _texts(sel: Selector | SelectorList[Selector] | etree._Element, css: str) ->
     else:
         roots = [s.root for s in sel] if isinstance(sel, SelectorList) else [sel.root]
     found = (el for root in roots if isinstance(root, etree._Element) for el in query(root))
-    # XPath string(): the text of an element with no children is its text; itertext() leaves
-    # out comments and PIs as string() does.
-    return [normalize_space(el.text if not len(el) else "".join(el.itertext())) for el in found]
+    return [time_text(el) for el in found]
+
+
+def time_text(el: etree._Element) -> str:
+    """A time element's text as XPath ``string()`` gives it, space normalised: the text of an
+    element with no children is its text; ``itertext()`` leaves out comments and PIs as
+    ``string()`` does.
+
+    >>> time_text(etree.fromstring('<p> 2026-07-21 <!-- x --><b>10:00</b></p>'))
+    '2026-07-21 10:00'
+    """
+    return normalize_space(el.text if not len(el) else "".join(el.itertext()))
 
 
 _QUERIES: dict[str, Query] = {}
