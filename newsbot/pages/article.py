@@ -29,7 +29,15 @@ from newsbot.pages.boilerplate import Line, Removed, cover_credit, head_promotio
 from newsbot.pages.challenge import looks_blocked
 from newsbot.pages.figures import caption_of
 from newsbot.pages.kinds import Signals, article_kind
-from newsbot.pages.published import TIME, Published, read_published, time_text
+from newsbot.pages.partial import PageTree, element_end, parse_through
+from newsbot.pages.published import (
+    TIME,
+    Published,
+    first_time,
+    may_add,
+    read_published,
+    time_text,
+)
 from newsbot.processors import (
     Credits,
     credit_line,
@@ -223,13 +231,13 @@ class ArticlePage:
 
     def to_item(self) -> ArticleItem:
         """The record; afterwards :attr:`removed` says which blocks left the body and why."""
-        root = self._root()
-        body = _find_body(root)
-        if body is None:
-            if looks_blocked(self._page_text(root)):
+        tree, body = self._tree()
+        root = tree.root
+        if body is None or root is None:
+            if looks_blocked(self._page_text(tree.whole())):
                 raise NotArticle("blocked", "challenge page instead of an article")
             raise NotArticle("not_article", "no article markup (div.g-articl-text)")
-        url = self._url(root)
+        url = self._url(tree)
         # The 2017 template and saved fragments may lack the wrapper: then read the whole page.
         article = _article_of(body, root)
         # A page that names no URL is still read, so that `scrapy extract --explain` can show
@@ -252,10 +260,16 @@ class ArticlePage:
         if not read.lines and not walk.videos:
             raise NotArticle("empty_body", "article markup with no text")
 
-        # The visible time in the top; the page is read next (also for a time placed elsewhere).
-        self.published = read_published(
-            scope, root, now=self.fetched_at, visible=head.time if head is not None else None
-        )
+        # The visible time in the top, else anywhere in the article, else anywhere in the page;
+        # the page's scripts and meta tags are read next.
+        visible = head.time if head is not None else None
+        if visible is None:
+            visible = first_time(scope) or tree.first(first_time) or ""
+        self.published = read_published(scope, root, now=self.fetched_at, visible=visible)
+        if tree.partial and may_add(self.published, tree.rest, self.response.body):
+            self.published = read_published(
+                scope, tree.with_rest(), now=self.fetched_at, visible=visible
+            )
         fetched_at = self.fetched_at.astimezone(timezone.utc).replace(microsecond=0)
         # One raw value per field; the loader's table says how each becomes the record's.
         item = ArticleLoader(fetched_at=self.fetched_at).load(
@@ -264,7 +278,7 @@ class ArticlePage:
                 "article_id": article_id(url),
                 # The first title left once the site's suffix is cut: the top's, the article's,
                 # then the page's (read only when needed).
-                "title": _titles(head, scope, top, article, root),
+                "title": _titles(head, scope, top, article, tree),
                 "source": (
                     (head.sources if head is not None else _texts(scope, SOURCE))
                     or _texts(article, SOURCE)
@@ -310,6 +324,23 @@ class ArticlePage:
 
     # -- pieces -------------------------------------------------------------------------------
 
+    def _tree(self) -> tuple[PageTree, etree._Element | None]:
+        """The page's tree and its body. The page is parsed only through its article when the
+        bytes allow (:mod:`newsbot.pages.partial`): the sidebar and footer after it cost more to
+        parse than the article costs to read."""
+        data = self.response.body
+        end = _article_end(data)
+        parsed = parse_through(data, end) if end is not None else None
+        if parsed is not None:
+            body = _find_body(parsed.root)
+            if body is not None:
+                article = _article_of(body, parsed.root)
+                # Only a page whose article ended before the cut reads as the whole page does.
+                if article is not parsed.root and article not in parsed.open:
+                    return PageTree(parsed.root, whole=self._root, rest=parsed.rest), body
+        root = self._root()
+        return PageTree(root), _find_body(root)
+
     def _root(self) -> etree._Element | None:
         """The page's root element, decoded right even when the declared charset lies."""
         response = self.response
@@ -335,22 +366,28 @@ class ArticlePage:
             raise NotArticle("bad_encoding", f"bytes do not decode as {declared or 'any charset'}")
         return _root_of(html_selector(response))
 
+    def _canonical_url(self, root: etree._Element) -> str | None:
+        """The first canonical link or og:url of the page that is an article URL."""
+        for el in _find(root, CANONICAL):
+            href = el.get("href") if el.tag == "link" else el.get("content")
+            link = join_url(self.response.url, href.strip()) if href else None
+            url = canonical_article_url(link, any_host=True) if link else None
+            if url:
+                return url
+        return None
+
     @staticmethod
     def _page_text(root: etree._Element | None) -> str:
         if root is None:
             return ""
         return " ".join(root.xpath("//title//text() | //body//text()"))
 
-    def _url(self, root: etree._Element | None) -> str | None:
+    def _url(self, tree: PageTree) -> str | None:
         url = canonical_article_url(self.response.url, any_host=True)
         if url:
             return url
-        for el in _find(root, CANONICAL) if root is not None else []:
-            href = el.get("href") if el.tag == "link" else el.get("content")
-            link = join_url(self.response.url, href.strip()) if href else None
-            url = canonical_article_url(link, any_host=True) if link else None
-            if url:
-                return url
+        if url := tree.first(self._canonical_url):
+            return url
         if self.url_hint and (url := canonical_article_url(self.url_hint, any_host=True)):
             return url
         return None
@@ -381,6 +418,37 @@ def _find_body(root: etree._Element | None) -> etree._Element | None:
             classes = value.split()
             if BODY_CLASS in classes or BODY_CLASS_ALT in classes:
                 return el
+    return None
+
+
+# How the article's start tag names its class, in the page's bytes: the word alone.
+_ARTICLE_CLASS_BYTES = ARTICLE_CLASS.encode()
+_ARTICLE_START_TAG = b'<div class="g-article">'
+_CLASS_EDGES = (b'"', b"'", b" ", b"\t", b"\n", b"\r")
+
+
+def _article_end(data: bytes) -> int | None:
+    """Where the first ``div.g-article`` of the page ends, read from its bytes by counting
+    div tags (:func:`~newsbot.pages.partial.element_end`); None when no start tag names the
+    class alone. The parse checks the answer.
+
+    >>> page = b'<style>.g-article {}</style><div class="g-article-top"></div>'
+    >>> page += b'<div class="x g-article"><div>a</div></div><p>b</p>'
+    >>> page[_article_end(page) :].decode()
+    '<p>b</p>'
+    """
+    # The site's own start tag first: a longer needle is found sooner than the bare word.
+    at = data.find(_ARTICLE_START_TAG)
+    if at >= 0:
+        return element_end(data, at)
+    at = data.find(_ARTICLE_CLASS_BYTES)
+    size = len(_ARTICLE_CLASS_BYTES)
+    while at >= 0:
+        if data[at - 1 : at] in _CLASS_EDGES and data[at + size : at + size + 1] in _CLASS_EDGES:
+            tag = data.rfind(b"<", 0, at)
+            if data.startswith(b"<div", tag) and data.find(b">", tag, at) < 0:
+                return element_end(data, tag)
+        at = data.find(_ARTICLE_CLASS_BYTES, at + size)
     return None
 
 
@@ -452,7 +520,7 @@ def _titles(
     scope: etree._Element,
     top: etree._Element | None,
     article: etree._Element,
-    root: etree._Element,
+    tree: PageTree,
 ) -> Iterator[str]:
     """Title candidates in order of trust, each looked for only when the ones before it gave
     none: the top's h1 (``head``'s when the top was read), the article's (when the top had
@@ -462,8 +530,12 @@ def _titles(
         yield text
     if top is not None and (text := _first_text(article, (ARTICLE_TITLE,))) is not None:
         yield text
-    if (text := _first_text(root, PAGE_TITLES)) is not None:
+    if (text := tree.first(_page_title)) is not None:
         yield text
+
+
+def _page_title(root: etree._Element) -> str | None:
+    return _first_text(root, PAGE_TITLES)
 
 
 def _first_text(el: etree._Element, css_list: tuple[str, ...]) -> str | None:

@@ -164,9 +164,10 @@ def read_published(
 ) -> Published:
     """Every time source of a page: ``article`` is the article's own element (its visible time
     first), ``page`` the whole document (scripts and meta live outside the article); selectors
-    or, from a page object, their lxml elements. ``visible``: the article's visible time when
-    the caller has read it already (the first ``TIME`` match with text, normalised), as the page
-    object does in its one pass over the article's top; None: it is looked for here.
+    or, from a page object, their lxml elements. ``visible``: the visible time when the caller
+    has looked for it already (:func:`first_time` of the article, else of the page; "" when
+    neither has one), as the page object does in its one pass over the article's top; None: it
+    is looked for here.
 
     >>> page = Selector(text='''<div class="g-article"><p class="u-time">
     ...   <span class="time"> 2026-07-21 10:00:00 </span></p></div>
@@ -186,13 +187,64 @@ def read_published(
     True
     """
     readings: list[Reading] = []
-    if not visible:
-        visible = _first(_texts(article, TIME)) or _first(_texts(page, TIME))
+    if visible is None:
+        visible = first_time(article) or first_time(page)
     if visible:
         readings.append(Reading(VISIBLE, visible, read_time(visible, now=now)))
     for source, raw in _others(page):
         readings.append(Reading(source, raw, read_time(raw, now=now)))
     return Published(tuple(readings))
+
+
+def first_time(sel: Selector | SelectorList[Selector] | etree._Element) -> str | None:
+    """The text of the first ``TIME`` element with text, normalised (the visible time).
+
+    >>> first_time(etree.fromstring('<p><span class="time"> </span><span class="time">'
+    ...     ' 2026-07-21  10:00 </span></p>'))
+    '2026-07-21 10:00'
+    """
+    return _first(_texts(sel, TIME))
+
+
+def may_add(found: Published, rest: bytes, page: bytes) -> bool:
+    """Whether the markup ``rest``, after the part of the page ``page`` that ``found`` was
+    read from (newsbot.pages.partial), may hold a time source ``found`` lacks: a pubDate
+    (which may also start in the part and end in the rest), a meta tag, a script whose start
+    tag may say JSON-LD (its type holds "json", unless written with character references).
+    One search of the rest for the two tag names, in any case, wherever they stand (a comment
+    or a script's text included): a yes sends the page to an exact reading of the rest.
+
+    >>> part = read_published(etree.fromstring("<p>x</p>"), etree.fromstring(
+    ...     '<script>var info = {"pubDate": "2026-05-02 08:00:00"};</script>'))
+    >>> may_add(part, b"<ul><li>menu</li></ul><script>var a = 1;</script>", b"")
+    False
+    >>> may_add(part, b"<META name=a>", b""), may_add(part, b"<script type='a/LD+Json'>", b"")
+    (True, True)
+    """
+    sources = {reading.source for reading in found.readings}
+    if SCRIPT not in sources and b'"pubDate"' in page:
+        return True
+    want_json, want_meta = JSON_LD not in sources, META not in sources
+    if not (want_json or want_meta):
+        return False
+    for tag in _SCRIPT_OR_META.finditer(rest):
+        if tag[1] is None:
+            if want_meta:
+                return True
+        elif want_json:
+            end = rest.find(b">", tag.end())
+            start_tag = rest[tag.end() : end if end >= 0 else len(rest)]
+            if (
+                b"json" in start_tag.lower()
+                or b"&" in start_tag
+                or start_tag.count(b'"') % 2  # a ">" inside a quoted value: the tag goes on
+                or start_tag.count(b"'") % 2
+            ):
+                return True
+    return False
+
+
+_SCRIPT_OR_META = re.compile(rb"<(?:([sS][cC][rR][iI][pP][tT])|[mM][eE][tT][aA])(?=[\s/>])")
 
 
 def _texts(sel: Selector | SelectorList[Selector] | etree._Element, css: str) -> list[str]:
