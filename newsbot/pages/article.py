@@ -226,6 +226,9 @@ class ArticlePage:
         self.body_lines: list[str] = []
         #: Every time source of the page and their agreement, once :meth:`to_item` has run.
         self.published = Published()
+        #: How much of the page :meth:`to_item` parsed (:attr:`PageTree.extent
+        #: <newsbot.pages.partial.PageTree.extent>`): "page", "article" or "article+tags".
+        self.parsed: str | None = None
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -304,6 +307,7 @@ class ArticlePage:
                 "published_at_source": self.published.source,
             }
         )
+        self.parsed = tree.extent
         if item.body is None:  # a video with no words at all
             item.body = ""
         item.kind = article_kind(

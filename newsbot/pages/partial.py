@@ -212,14 +212,14 @@ class PageTree:
     >>> page = "<p>a</p><h1>b</h1><script>c</script>"
     >>> tree = PageTree(etree.fromstring("<p>a</p>", parser), whole=lambda: etree.fromstring(
     ...     page, parser), rest=b"<h1>b</h1><script>c</script>")
-    >>> [el.tag for el in tree.with_rest().iter("p", "h1", "script")]
-    ['p', 'script']
+    >>> [el.tag for el in tree.with_rest().iter("p", "h1", "script")], tree.extent
+    (['p', 'script'], 'article+tags')
     >>> tree.first(lambda root: root.findtext(".//p"))
     'a'
     >>> tree.first(lambda root: root.findtext(".//h1"))  # not in the part: the whole page
     'b'
-    >>> tree.partial
-    False
+    >>> tree.extent
+    'page'
     """
 
     def __init__(
@@ -235,6 +235,15 @@ class PageTree:
         self.rest = rest
         self._whole = whole
         self._rest_added = False
+
+    @property
+    def extent(self) -> str:
+        """What ``root`` holds: "page" (the whole page), "article" (the part up to the
+        article's end) or "article+tags" (the part and the rest's script, meta and link tags).
+        """
+        if not self.partial:
+            return "page"
+        return "article+tags" if self._rest_added else "article"
 
     def whole(self) -> etree._Element | None:
         """The whole page's tree (parsed now if ``root`` was the part)."""

@@ -1,0 +1,265 @@
+"""An article page parsed only through its article reads exactly as the whole page does.
+
+The page object parses the bytes up to the end of ``div.g-article`` and turns to the rest of
+the page only when a reading may need it (newsbot.pages.partial). Each case below is the
+fixture page ``original-2021-full`` with one change around or after the article, read twice:
+by the page object as it is, and by the same page object made to parse the whole page. The
+two must give the same record, removed blocks, body lines and time readings; each case also
+states how much of the page it expects the page object to have parsed, so that a guard that
+stops working (or a cut that is never taken) shows up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from itemadapter import ItemAdapter
+from lxml import etree
+from scrapy.http import HtmlResponse
+
+from newsbot.pages import NotArticle
+from newsbot.pages.article import ArticlePage, _find_body
+from newsbot.pages.partial import PageTree
+from tests.corpus_kit import corpus_pages, wrap
+from tests.helpers import ARTICLES, need_shared
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+URL = "https://www.nbd.com.cn/articles/2021-04-10/1693417.html"
+BASE = (ARTICLES / "original-2021-full.html").read_text(encoding="utf-8")
+PUB_DATE = '"pubDate": "2021-04-10 23:49:51"'
+
+
+class WholePage(ArticlePage):
+    """The same page object, made to parse the whole page: the reference."""
+
+    def _tree(self) -> tuple[PageTree, etree._Element | None]:
+        root = self._root()
+        return PageTree(root), _find_body(root)
+
+
+def read(page_type: type[ArticlePage], body: bytes, url: str = URL) -> tuple[dict[str, Any], str]:
+    page = page_type(HtmlResponse(url=url, body=body), fetched_at=NOW)
+    try:
+        record: dict[str, Any] = ItemAdapter(page.to_item()).asdict()
+    except NotArticle as e:
+        record = {"not_article": e.reason}
+    seen = {
+        "record": record,
+        "removed": page.removed,
+        "lines": page.body_lines,
+        "readings": page.published.readings,
+    }
+    return seen, page.parsed or ""
+
+
+def edit(text: str, old: str, new: str) -> str:
+    assert old in text, f"the fixture no longer holds {old!r}"
+    return text.replace(old, new, 1)
+
+
+def before_body_end(markup: str) -> Callable[[str], str]:
+    return lambda page: edit(page, "</body>", markup + "</body>")
+
+
+def no_head_pub_date(page: str) -> str:
+    return edit(page, PUB_DATE, '"pubDay": "2021-04-10 23:49:51"')
+
+
+def in_article_body(markup: str) -> Callable[[str], str]:
+    return lambda page: edit(
+        page, '<div class="g-articl-text">', '<div class="g-articl-text">' + markup
+    )
+
+
+def chain(*edits: Callable[[str], str]) -> Callable[[str], str]:
+    def run(page: str) -> str:
+        for step in edits:
+            page = step(page)
+        return page
+
+    return run
+
+
+def no_visible_time(page: str) -> str:
+    return re.sub(r'<span class="time">\s*2021-04-10 23:49:51\s*</span>', "", page, count=1)
+
+
+def no_declared_titles(page: str) -> str:
+    page = re.sub(r"<title>.*?</title>", "", page, count=1)
+    page = re.sub(r'<meta property="og:title"[^>]*>', "", page)
+    return re.sub(r"<h1>.*?</h1>", "<h1> </h1>", page, count=1, flags=re.S)
+
+
+CASES: dict[str, tuple[Callable[[str], str], str]] = {
+    # The page as the site serves it: read through the article only.
+    "as-served": (lambda page: page, "article"),
+    # Around the cut: the div count and the parse's own check.
+    "div-tags-in-a-comment-in-the-body": (
+        in_article_body("<!-- <div></div></div></div> -->"),
+        "article",
+    ),
+    "unclosed-div-in-the-body": (in_article_body('<div class="x">'), "article"),
+    "div-end-tag-in-a-script-in-the-body": (
+        in_article_body('<script>document.write("</div></div>")</script>'),
+        "page",
+    ),
+    "article-never-closed": (in_article_body("<div>" * 12), "page"),
+    # Time sources after the article, which the part lacks.
+    "pub-date-script-after-the-article": (
+        chain(no_head_pub_date, before_body_end("<script>var info = {" + PUB_DATE + "};</script>")),
+        "article+tags",
+    ),
+    "pub-date-split-across-the-cut": (
+        chain(
+            no_head_pub_date,
+            lambda page: edit(page, "</head>", '<script>var info = {"pubDate"</script></head>'),
+            # the next script in page order, the first after the article
+            lambda page: edit(
+                page,
+                '<div class="g-main-right">',
+                '<script>: "2021-04-10 23:49:51"};</script><div class="g-main-right">',
+            ),
+        ),
+        "article+tags",
+    ),
+    "json-ld-after-the-article": (
+        before_body_end(
+            '<script type="application/ld+json">'
+            '{"@type": "NewsArticle", "datePublished": "2021-04-10T23:50:00+08:00"}</script>'
+        ),
+        "article+tags",
+    ),
+    "meta-time-after-the-article": (
+        before_body_end(
+            '<meta property="article:published_time" content="2021-04-10T23:49:51+08:00">'
+        ),
+        "article+tags",
+    ),
+    "upper-case-meta-after-the-article": (
+        before_body_end(
+            '<META PROPERTY="article:published_time" CONTENT="2021-04-10T23:49:51+08:00">'
+        ),
+        "page",
+    ),
+    "pub-date-in-a-comment-after-the-article": (
+        chain(
+            no_head_pub_date,
+            before_body_end("<!-- <p><script>var info = {" + PUB_DATE + "};</script></p> -->"),
+        ),
+        "page",
+    ),
+    "pub-date-in-a-textarea-after-the-article": (
+        chain(
+            no_head_pub_date,
+            before_body_end("<textarea><script>var info = {" + PUB_DATE + "};</script></textarea>"),
+        ),
+        "page",
+    ),
+    "pub-date-in-an-attribute-after-the-article": (
+        chain(no_head_pub_date, before_body_end("<a title='{" + PUB_DATE + "}'>x</a>")),
+        "article+tags",
+    ),
+    "unclosed-pub-date-script-at-the-end": (
+        chain(no_head_pub_date, before_body_end("<script>var info = {" + PUB_DATE + "};")),
+        "page",
+    ),
+    # First matches the part lacks: the whole page is parsed for them.
+    "visible-time-only-in-the-sidebar": (
+        chain(
+            no_visible_time,
+            lambda page: edit(
+                page,
+                '<div class="g-main-right">',
+                '<div class="g-main-right"><span class="time">2021-04-11 08:00:00</span>',
+            ),
+        ),
+        "page",
+    ),
+    "title-only-in-the-footer": (
+        chain(no_declared_titles, before_body_end("<h1>储能电池扩产</h1>")),
+        "page",
+    ),
+    # Bytes the whole-page reader treats otherwise: the page is read whole, as before (a
+    # stray byte that is not UTF-8 makes it no article at all: "" for no record).
+    "invalid-utf8-after-the-article": (before_body_end("<p>\udcff</p>"), ""),
+    "nul-byte-after-the-article": (before_body_end("<p>\x00</p>"), "page"),
+}
+
+
+def encode(page: str) -> bytes:
+    return page.encode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_reads_as_the_whole_page(name: str) -> None:
+    change, extent = CASES[name]
+    body = encode(change(BASE))
+    seen, parsed = read(ArticlePage, body)
+    expected, whole = read(WholePage, body)
+    assert seen == expected
+    assert parsed == extent
+    assert whole == ("page" if extent else "")
+    assert ("not_article" in seen["record"]) == (not extent)
+
+
+def test_the_time_sources_after_the_article_are_read() -> None:
+    """The cases above compare with the whole page; here, that the readings are there at all."""
+    sources = {}
+    for name in ("pub-date-script-after-the-article", "json-ld-after-the-article",
+                 "meta-time-after-the-article", "pub-date-split-across-the-cut"):  # fmt: skip
+        seen, _ = read(ArticlePage, encode(CASES[name][0](BASE)))
+        sources[name] = [reading.source for reading in seen["readings"]]
+    assert sources == {
+        "pub-date-script-after-the-article": ["span.time", "script.pubDate"],
+        "json-ld-after-the-article": ["span.time", "script.pubDate", "json-ld"],
+        "meta-time-after-the-article": ["span.time", "script.pubDate", "meta"],
+        "pub-date-split-across-the-cut": ["span.time", "script.pubDate"],
+    }
+
+
+def test_a_canonical_link_after_the_article_is_found() -> None:
+    page = edit(BASE, f'<link rel="canonical" href="{URL}">', "")
+    body = encode(before_body_end(f'<link rel="canonical" href="{URL}">')(page))
+    saved_as = (ARTICLES / "original-2021-full.html").resolve().as_uri()
+    seen, parsed = read(ArticlePage, body, url=saved_as)
+    assert seen == read(WholePage, body, url=saved_as)[0]
+    assert seen["record"]["url"] == URL
+    assert parsed == "page"
+
+
+@pytest.mark.parametrize("path", sorted(ARTICLES.glob("*.html")), ids=lambda p: p.stem)
+def test_every_fixture_reads_as_the_whole_page(path: Path) -> None:
+    body = path.read_bytes()
+    seen, parsed = read(ArticlePage, body, url=path.resolve().as_uri())
+    assert seen == read(WholePage, body, url=path.resolve().as_uri())[0]
+    # Every fixture page is valid UTF-8 but the GBK one: the rest are read through the article.
+    assert parsed == ("page" if path.stem == "gbk-page-meta-charset" else "article")
+
+
+def test_every_corpus_post_reads_as_the_whole_page() -> None:
+    need_shared()
+    shell_start = BASE.index('<div class="g-article">')
+    shell_end = BASE.index('<div class="g-main-right">')
+    differ, wrong_extent = [], []
+    for post in corpus_pages():
+        markup = post.read_text(encoding="utf-8")
+        article = wrap(markup)
+        # The post's article in the fixture's page, between its navigation and its sidebar.
+        inner = re.search(rb"<div class='g-article'>.*</div>(?=</body>)", article, re.S)
+        assert inner is not None, post.name
+        in_shell = encode(BASE[:shell_start]) + inner[0] + b"\n" + encode(BASE[shell_end:])
+        for body in (article, in_shell):
+            seen, extent = read(ArticlePage, body)
+            if seen != read(WholePage, body)[0]:
+                differ.append(post.name)
+            # A post with no visible time sends the page object to the whole page for one.
+            visible = any(reading.source == "span.time" for reading in seen["readings"])
+            if extent != ("article" if visible else "page"):
+                wrong_extent.append((post.name, extent))
+    assert not differ
+    assert not wrong_extent
