@@ -82,6 +82,11 @@ def test_default_job_one_record_per_listed_article(site: SiteCopy, trap: SiteCop
     assert result.stat("newsbot/list/layout/modern") == 5
     assert result.stat("newsbot/list/layout/v2018") == 2
     assert not result.prefixed("newsbot/failed/")
+    # Every page was parsed only through its article (its rest's tags read when they may hold
+    # a time), but the GBK one, which is not UTF-8 and is read whole.
+    parsed = result.prefixed("newsbot/parsed/")
+    assert sum(parsed.values()) == len(result.records)
+    assert result.stat("newsbot/parsed/page") == 1
 
 
 def test_date_window_judged_on_list_rows(site: SiteCopy, tmp_path):

@@ -76,19 +76,19 @@ def element_end(body: bytes, start: int) -> int | None:
     True
     """
     depth = 0
-    tag = _DIV_TAG.search(body, start)
-    while tag is not None:
-        if tag[1] is None:  # a comment
-            close = body.find(b"-->", tag.end())
-            if close < 0:
+    comment_end = 0  # a tag found before this offset is inside a comment
+    for tag in _DIV_TAG.finditer(body, start):
+        if tag.start() < comment_end:
+            continue
+        if tag[1] is None:  # a comment opens
+            comment_end = body.find(b"-->", tag.end())
+            if comment_end < 0:
                 return None
-            tag = _DIV_TAG.search(body, close + 3)
             continue
         depth += -1 if tag[1] else 1
         if depth == 0:
             end = body.find(b">", tag.end() - 1)
             return end + 1 if end >= 0 else None
-        tag = _DIV_TAG.search(body, tag.end())
     return None
 
 

@@ -399,6 +399,9 @@ class NbdSpider(ArgumentSpider):
             return
         for removed in page.removed:  # nothing leaves a body uncounted
             self._inc(f"newsbot/removed/{removed.kind}")
+        # How much of the page was parsed: a site change that sends pages to the whole-page
+        # parse shows here before it shows in the crawl's speed.
+        self._inc(f"newsbot/parsed/{page.parsed}")
         self._check_time(item, page)
         yield from self._deliver(item, meta)
 
