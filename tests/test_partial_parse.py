@@ -32,6 +32,7 @@ NOW = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
 URL = "https://www.nbd.com.cn/articles/2021-04-10/1693417.html"
 BASE = (ARTICLES / "original-2021-full.html").read_text(encoding="utf-8")
 PUB_DATE = '"pubDate": "2021-04-10 23:49:51"'
+META_TIME = '<meta property="article:published_time" content="2021-04-12T10:00:00+08:00">'
 
 
 class WholePage(ArticlePage):
@@ -144,21 +145,21 @@ CASES: dict[str, tuple[Callable[[str], str], str]] = {
         before_body_end(
             '<META PROPERTY="article:published_time" CONTENT="2021-04-10T23:49:51+08:00">'
         ),
-        "page",
+        "article+tags",
     ),
     "pub-date-in-a-comment-after-the-article": (
         chain(
             no_head_pub_date,
             before_body_end("<!-- <p><script>var info = {" + PUB_DATE + "};</script></p> -->"),
         ),
-        "page",
+        "article+tags",
     ),
     "pub-date-in-a-textarea-after-the-article": (
         chain(
             no_head_pub_date,
             before_body_end("<textarea><script>var info = {" + PUB_DATE + "};</script></textarea>"),
         ),
-        "page",
+        "article+tags",
     ),
     "pub-date-in-an-attribute-after-the-article": (
         chain(no_head_pub_date, before_body_end("<a title='{" + PUB_DATE + "}'>x</a>")),
@@ -166,9 +167,58 @@ CASES: dict[str, tuple[Callable[[str], str], str]] = {
     ),
     "unclosed-pub-date-script-at-the-end": (
         chain(no_head_pub_date, before_body_end("<script>var info = {" + PUB_DATE + "};")),
+        "article+tags",
+    ),
+    # Found by a red-team pass: libxml2 stops at </html> and at its depth limit, ends a script
+    # only at a well-formed end tag, reads a tag in an attribute value as text; a start tag's
+    # quoted value may hold ">".
+    "meta-time-after-the-html-end-tag": (
+        lambda page: edit(page, "</html>", "</html>" + META_TIME),
+        "article+tags",
+    ),
+    "pub-date-after-an-early-html-end-tag": (
+        chain(
+            no_head_pub_date,
+            lambda page: edit(
+                page,
+                '<div class="g-main-right">',
+                "</html><script>var info = {" + PUB_DATE + '};</script><div class="g-main-right">',
+            ),
+        ),
+        "article+tags",
+    ),
+    "meta-time-past-the-depth-limit": (before_body_end("<span>" * 300 + META_TIME), "article+tags"),
+    "pub-date-after-a-script-end-tag-libxml2-does-not-take": (
+        chain(
+            no_head_pub_date,
+            before_body_end("<script>var a;</script\x0b><p>{" + PUB_DATE + "}</p></script>"),
+        ),
+        "article+tags",
+    ),
+    "json-ld-start-tag-with-a-quoted-gt": (
+        before_body_end(
+            """<script a="'" b='>' type="application/ld+json">"""
+            '{"datePublished": "2021-04-12T10:00:00+08:00"}</script>'
+        ),
+        "article+tags",
+    ),
+    "meta-time-inside-an-attribute-after-the-article": (
+        before_body_end(f"<a href='<head>{META_TIME}</head>'>x</a>"),
+        "article+tags",
+    ),
+    # First matches the part lacks: the whole page is parsed for them (and then read whole).
+    "no-visible-time-and-a-meta-time-after-the-article": (
+        chain(no_visible_time, no_head_pub_date, before_body_end(META_TIME)),
         "page",
     ),
-    # First matches the part lacks: the whole page is parsed for them.
+    "og-title-after-the-article-head-title-before": (
+        chain(
+            lambda page: re.sub(r"<h1>.*?</h1>", "<h1> </h1>", page, count=1, flags=re.S),
+            lambda page: edit(page, "</head>", META_TIME + "</head>"),
+            before_body_end('<meta property="og:title" content="储能电池扩产">'),
+        ),
+        "page",
+    ),
     "visible-time-only-in-the-sidebar": (
         chain(
             no_visible_time,
@@ -224,11 +274,13 @@ def test_the_time_sources_after_the_article_are_read() -> None:
 
 def test_a_canonical_link_after_the_article_is_found() -> None:
     page = edit(BASE, f'<link rel="canonical" href="{URL}">', "")
-    body = encode(before_body_end(f'<link rel="canonical" href="{URL}">')(page))
+    # With a time source after the article too: read from the whole page parsed for the link.
+    body = encode(before_body_end(f'<link rel="canonical" href="{URL}">{META_TIME}')(page))
     saved_as = (ARTICLES / "original-2021-full.html").resolve().as_uri()
     seen, parsed = read(ArticlePage, body, url=saved_as)
     assert seen == read(WholePage, body, url=saved_as)[0]
     assert seen["record"]["url"] == URL
+    assert [reading.source for reading in seen["readings"]][-1] == "meta"
     assert parsed == "page"
 
 

@@ -52,8 +52,9 @@ from newsbot.processors import (
 from newsbot.urls import article_id, canonical_article_url, join_url
 
 # --- selectors ------------------------------------------------------------------------------------
-# Pages are 60-120 KB of navigation and scripts around a small article: find the body with one
-# pass over the document, then read everything else inside its ``div.g-article``.
+# Pages are 60-120 KB of navigation and scripts around a small article: parse them only up to
+# the article's end (newsbot.pages.partial), find the body with one pass over that, then read
+# everything else inside its ``div.g-article``.
 BODY_CLASS = "g-articl-text"  # the site's own spelling
 BODY_CLASS_ALT = "g-article-text"
 ARTICLE_CLASS = "g-article"
@@ -268,7 +269,8 @@ class ArticlePage:
         visible = head.time if head is not None else None
         if visible is None:
             visible = first_time(scope) or tree.first(first_time) or ""
-        self.published = read_published(scope, root, now=self.fetched_at, visible=visible)
+        # tree.root, not root: a reading above may have parsed the whole page.
+        self.published = read_published(scope, tree.root, now=self.fetched_at, visible=visible)
         if tree.partial and may_add(self.published, tree.rest, self.response.body):
             self.published = read_published(
                 scope, tree.with_rest(), now=self.fetched_at, visible=visible
@@ -341,7 +343,8 @@ class ArticlePage:
                 article = _article_of(body, parsed.root)
                 # Only a page whose article ended before the cut reads as the whole page does.
                 if article is not parsed.root and article not in parsed.open:
-                    return PageTree(parsed.root, whole=self._root, rest=parsed.rest), body
+                    tags = [el.tag for el in parsed.open]
+                    return PageTree(parsed.root, self._root, parsed.rest, tags), body
         root = self._root()
         return PageTree(root), _find_body(root)
 
@@ -534,12 +537,11 @@ def _titles(
         yield text
     if top is not None and (text := _first_text(article, (ARTICLE_TITLE,))) is not None:
         yield text
-    if (text := tree.first(_page_title)) is not None:
+    # The page's declared titles are tried selector by selector over the whole page (an
+    # og:title after the article comes before a head title): the whole page, parsed if need be.
+    root = tree.whole()
+    if root is not None and (text := _first_text(root, PAGE_TITLES)) is not None:
         yield text
-
-
-def _page_title(root: etree._Element) -> str | None:
-    return _first_text(root, PAGE_TITLES)
 
 
 def _first_text(el: etree._Element, css_list: tuple[str, ...]) -> str | None:

@@ -1,4 +1,4 @@
-"""A page parsed up to the end of its article; the rest read only when something may be there.
+"""A page parsed up to the end of its article; the rest parsed only when something may be there.
 
 An article page of the site is 60-120 KB, and the article a few KB of it: the sidebar and the
 footer after it cost more to parse than everything the extractor does with the article. What a
@@ -9,16 +9,17 @@ title, a time). So :func:`parse_through` parses the bytes up to the article's en
 
 - a search for the first match that finds none in the part parses the whole page
   (:meth:`PageTree.first`);
-- the time sources read from every script and meta tag of the page: when the rest's bytes may
-  hold one the part lacks, the rest's script, meta and link tags are picked out and added to
-  the tree (:meth:`PageTree.with_rest`), or the whole page is parsed when the rest holds markup
-  a byte search could misread.
+- the time sources read every script and meta tag of the page: when the rest's bytes may hold
+  one the part lacks (a byte search that errs only towards yes), the rest is parsed as the
+  whole parse would go on at the cut, and its script, meta and link elements are added to the
+  tree (:meth:`PageTree.with_rest`).
 
 The part is the tree a whole parse gives, cut after the article, and only when that can be
 told: the cut falls between two tokens, after the article's end tag (a sentinel element parsed
 right after the cut proves both: it must come out as an element, outside the article), and the
 whole page is what :func:`~newsbot.pages.utf8_root` reads (valid UTF-8, no NUL byte).
-Otherwise :func:`parse_through` returns None and the caller parses the whole page.
+Otherwise :func:`parse_through` returns None and the caller parses the whole page. Every
+parse is libxml2's: the bytes are only searched to find the cut and to rule the rest out.
 """
 
 from __future__ import annotations
@@ -38,28 +39,6 @@ T = TypeVar("T")
 SENTINEL_ID = "newsbot-cut-7d1f"
 _SENTINEL = f'<i id="{SENTINEL_ID}"></i>'.encode()
 
-# The rest of the page is read with one search for the tags that matter: those kept (void or
-# raw text, so each is one byte range), those whose content is text and is passed over, and
-# anything a byte search could misread, which sends the page to a whole parse: comments,
-# doctypes, CDATA, PIs, a tag name with an upper-case letter (the search is for lower case),
-# plaintext (the rest of the page is its text), templates and foreign elements.
-_KEPT = ("script", "meta", "link")
-# Content that is text, not tags, in some libxml2 version or all: passed over only when it holds
-# no "<", so that every version reads it as the same text.
-_TEXT_ONLY = ("textarea", "title", "style", "xmp", "iframe", "noembed", "noframes", "noscript")
-_SCAN = re.compile(
-    rb"<(?:(" + "|".join(_KEPT + _TEXT_ONLY).encode() + rb")(?=[\s/>])"
-    rb"|[!?]|/?[a-z0-9]*[A-Z]|(?:plaintext|template|svg|math)(?=[\s/>]))"
-)
-# A start tag past its name: attributes as HTML writes them (values quoted or not).
-_ATTRIBUTES = re.compile(
-    rb"""(?:[\s/]+[^\s/>="'<]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*[\s/]*>"""
-)
-_SCRIPT_CLOSE = re.compile(rb"</[Ss][Cc][Rr][Ii][Pp][Tt]")
-_END_TAG = {name: re.compile(b"</" + name.encode() + rb"\s*>") for name in ("script", *_TEXT_ONLY)}
-_KEPT_BYTES = frozenset(name.encode() for name in _KEPT)
-_SPACE = b" \t\n\r\f"
-_GT = ord(">")
 _DIV_TAG = re.compile(rb"<(?:(/?)div[\s/>]|!--)")
 
 
@@ -142,59 +121,6 @@ def parse_through(body: bytes, end: int) -> Parsed | None:
     return Parsed(root, open_elements, rest)
 
 
-def _kept_tags(rest: bytes) -> list[bytes] | None:
-    """The script, meta and link tags of ``rest`` (markup that starts between two tokens), each
-    as its bytes, in page order; None when ``rest`` holds markup the search could misread.
-
-    >>> _kept_tags(b'<p>a</p><script type="x">if (a<b) f("</p>")</script> <link rel=x></div>')
-    [b'<script type="x">if (a<b) f("</p>")</script>', b'<link rel=x>']
-    >>> _kept_tags(b"<p><!-- <script> --></p>"), _kept_tags(b"<p>x<script></script></p>")
-    (None, None)
-    >>> _kept_tags(b"<script/>x</script>"), _kept_tags(b"<script>x</scripts>")
-    (None, None)
-    >>> _kept_tags(b"<p><sCript>x</sCript>"), _kept_tags(b"<p><script>a<!--b</script>")
-    (None, None)
-    >>> _kept_tags(b"<textarea>no <meta> here</textarea>"), _kept_tags(b"<title>a</title><meta>")
-    (None, [b'<meta>'])
-    """
-    found: list[bytes] = []
-    tag = _SCAN.search(rest)
-    while tag is not None:
-        name = tag[1]
-        if name is None:
-            return None
-        at = tag.start()
-        before = at - 1
-        while before >= 0 and rest[before] in _SPACE:
-            before -= 1
-        if before >= 0 and rest[before] != _GT:
-            return None  # not right after a tag: maybe inside text or an attribute
-        start_tag = _ATTRIBUTES.match(rest, tag.end())
-        if start_tag is None:
-            return None
-        stop = start_tag.end()
-        end_tag = _END_TAG.get(name.decode())
-        if end_tag is not None:
-            if rest[stop - 2 : stop] == b"/>":
-                return None  # libxml2 versions differ on a self-closed one
-            if name == b"script":
-                close = _SCRIPT_CLOSE.search(rest, stop)
-                at_close = close.start() if close is not None else -1
-                # "<!--" in a script changes where it ends (the script data escape states)
-                if at_close < 0 or rest.find(b"<!--", stop, at_close) >= 0:
-                    return None
-            else:
-                at_close = rest.find(b"<", stop)
-            found_end = end_tag.match(rest, at_close) if at_close >= 0 else None
-            if found_end is None:
-                return None
-            stop = found_end.end()
-        if name in _KEPT_BYTES:
-            found.append(rest[at:stop])
-        tag = _SCAN.search(rest, stop)
-    return found
-
-
 def _valid_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
@@ -205,13 +131,15 @@ def _valid_utf8(data: bytes) -> bool:
 
 class PageTree:
     """A page object's tree: ``root`` is the whole page, or the page parsed through its
-    article (:func:`parse_through`, with ``rest`` the bytes after the cut); :meth:`whole`
-    parses the whole page, once, when a reading needs more than the part holds.
+    article (:func:`parse_through`: ``rest`` the bytes after the cut, ``open_tags`` the names
+    of the elements open there, innermost first); :meth:`whole` parses the whole page, once,
+    when a reading needs more than the part holds.
 
     >>> parser = etree.HTMLParser()
-    >>> page = "<p>a</p><h1>b</h1><script>c</script>"
-    >>> tree = PageTree(etree.fromstring("<p>a</p>", parser), whole=lambda: etree.fromstring(
-    ...     page, parser), rest=b"<h1>b</h1><script>c</script>")
+    >>> page = "<div><p>a</p><h1>b</h1><script>c</script></div>"
+    >>> tree = PageTree(etree.fromstring("<div><p>a</p></div>", parser), whole=lambda:
+    ...     etree.fromstring(page, parser), rest=b"<h1>b</h1><script>c</script></div>",
+    ...     open_tags=["div", "body", "html"])
     >>> [el.tag for el in tree.with_rest().iter("p", "h1", "script")], tree.extent
     (['p', 'script'], 'article+tags')
     >>> tree.first(lambda root: root.findtext(".//p"))
@@ -227,12 +155,14 @@ class PageTree:
         root: etree._Element | None,
         whole: Callable[[], etree._Element | None] | None = None,
         rest: bytes = b"",
+        open_tags: list[str] | None = None,
     ) -> None:
         self.root = root
         #: Whether ``root`` is the part of the page up to its article's end (then ``rest`` is
         #: the page's bytes after it).
         self.partial = whole is not None
         self.rest = rest
+        self._open = open_tags or []
         self._whole = whole
         self._rest_added = False
 
@@ -255,17 +185,27 @@ class PageTree:
 
     def with_rest(self) -> etree._Element | None:
         """The tree with the script, meta and link elements of the rest added (after the part,
-        in page order), for readings of every such tag of the page; the whole page when the
-        rest holds markup a byte search could misread."""
+        in page order), for readings of every such tag of the page.
+
+        The rest is parsed after start tags that open the elements open at the cut, so that
+        libxml2 goes on as in the whole parse: the same tokens from the same state (between
+        two tokens), in elements of the same names at the same depth (what decides where an
+        end tag closes, what a start tag closes, where libxml2 stops: ``</html>``, its depth
+        limit). When those elements do not come out as opened, the whole page is parsed."""
         if not self.partial or self._rest_added or self.root is None:
             return self.root
-        kept = _kept_tags(self.rest)
-        if kept is None:
-            return self.whole()
-        if kept:
-            rest_root = utf8_root(b"".join(kept))
-            if rest_root is not None:
-                self.root.extend(list(rest_root.iter("script", "meta", "link")))
+        names = [name for name in reversed(self._open) if name not in ("html", "body")]
+        lead = "<html><body>" + "".join(f"<{name}>" for name in names)
+        rest_root = utf8_root(lead.encode() + self.rest)
+        chain = ["html", "body", *names]
+        node = rest_root
+        for depth, name in enumerate(chain):
+            if node is None or node.tag != name:
+                return self.whole()
+            if depth + 1 < len(chain):
+                node = next(node.iterchildren(etree.Element), None)
+        assert rest_root is not None  # the chain's first link
+        self.root.extend(list(rest_root.iter("script", "meta", "link")))
         self._rest_added = True
         return self.root
 

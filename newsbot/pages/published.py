@@ -220,6 +220,8 @@ def may_add(found: Published, rest: bytes, page: bytes) -> bool:
     False
     >>> may_add(part, b"<META name=a>", b""), may_add(part, b"<script type='a/LD+Json'>", b"")
     (True, True)
+    >>> may_add(part, b'''<script a="'" b='>' type="application/ld+json">''', b"")
+    True
     """
     sources = {reading.source for reading in found.readings}
     if SCRIPT not in sources and b'"pubDate"' in page:
@@ -232,19 +234,21 @@ def may_add(found: Published, rest: bytes, page: bytes) -> bool:
             if want_meta:
                 return True
         elif want_json:
-            end = rest.find(b">", tag.end())
-            start_tag = rest[tag.end() : end if end >= 0 else len(rest)]
-            if (
-                b"json" in start_tag.lower()
-                or b"&" in start_tag
-                or start_tag.count(b'"') % 2  # a ">" inside a quoted value: the tag goes on
-                or start_tag.count(b"'") % 2
-            ):
+            # The start tag's attributes as HTML writes them (a quoted value may hold ">");
+            # one written otherwise may say anything.
+            attributes = _ATTRIBUTES.match(rest, tag.end())
+            if attributes is None:
+                return True
+            start_tag = attributes[0]
+            if b"json" in start_tag.lower() or b"&" in start_tag:
                 return True
     return False
 
 
 _SCRIPT_OR_META = re.compile(rb"<(?:([sS][cC][rR][iI][pP][tT])|[mM][eE][tT][aA])(?=[\s/>])")
+_ATTRIBUTES = re.compile(
+    rb"""(?:[\s/]+[^\s/>="'<]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*[\s/]*>"""
+)
 
 
 def _texts(sel: Selector | SelectorList[Selector] | etree._Element, css: str) -> list[str]:
