@@ -435,9 +435,10 @@ _CLASS_EDGES = (b'"', b"'", b" ", b"\t", b"\n", b"\r")
 
 
 def _article_end(data: bytes) -> int | None:
-    """Where the first ``div.g-article`` of the page ends, read from its bytes by counting
-    div tags (:func:`~newsbot.pages.partial.element_end`); None when no start tag names the
-    class alone. The parse checks the answer.
+    """Where the page's ``div.g-article`` ends, read from its bytes by counting div tags
+    (:func:`~newsbot.pages.partial.element_end`) from the site's own start tag, else from the
+    first start tag that names the class alone; None when there is none. A guess: the parse
+    checks it (ArticlePage._tree).
 
     >>> page = b'<style>.g-article {}</style><div class="g-article-top"></div>'
     >>> page += b'<div class="x g-article"><div>a</div></div><p>b</p>'
