@@ -70,7 +70,7 @@ def utf8_root(body: bytes) -> etree._Element | None:
     try:
         root: etree._Element | None = etree.fromstring(body, parser=_PLAIN_UTF8_PARSER)
     except etree.XMLSyntaxError:
-        if _valid_utf8(body):
+        if valid_utf8(body):
             raise
         return None
     log = _PLAIN_UTF8_PARSER.error_log
@@ -98,11 +98,16 @@ def _clean_utf8(log: etree._ListErrorLog, body: bytes) -> bool:
     if _INVALID_ENCODING in types:
         return False
     if _RESOURCE_LIMIT in types or len(log) >= 100:
-        return _valid_utf8(body)
+        return valid_utf8(body)
     return True
 
 
-def _valid_utf8(body: bytes) -> bool:
+def valid_utf8(body: bytes) -> bool:
+    """Whether ``body`` is valid UTF-8 (as Python's strict decoder reads it).
+
+    >>> valid_utf8("正文".encode()), valid_utf8(b"\\xd5\\xfd")
+    (True, False)
+    """
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:

@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from lxml import etree
 
-from newsbot.pages import utf8_root
+from newsbot.pages import utf8_root, valid_utf8
 
 T = TypeVar("T")
 
@@ -103,7 +103,7 @@ def parse_through(body: bytes, end: int) -> Parsed | None:
     True
     """
     rest = body[end:]
-    if b"\x00" in rest or not _valid_utf8(rest):
+    if b"\x00" in rest or not valid_utf8(rest):
         return None
     root = utf8_root(body[:end] + _SENTINEL)
     if root is None:
@@ -119,14 +119,6 @@ def parse_through(body: bytes, end: int) -> Parsed | None:
     open_elements = list(sentinel.iterancestors())
     parent.remove(sentinel)
     return Parsed(root, open_elements, rest)
-
-
-def _valid_utf8(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 class PageTree:
