@@ -111,7 +111,7 @@ def parse_through(body: bytes, end: int) -> Parsed | None:
     sentinel = root
     while len(sentinel):  # the last element in page order
         sentinel = sentinel[-1]
-    if sentinel.tag != "i" or sentinel.get("id") != SENTINEL_ID or len(sentinel):
+    if sentinel.tag != "i" or sentinel.get("id") != SENTINEL_ID:
         return None  # the cut fell inside a tag, a comment or a script: no element came out
     parent = sentinel.getparent()
     if parent is None or sentinel.tail:
