@@ -335,8 +335,8 @@ class ArticlePage:
         bytes allow (:mod:`newsbot.pages.partial`): the sidebar and footer after it cost more to
         parse than the article costs to read."""
         data = self.response.body
-        end = _article_end(data)
-        parsed = parse_through(data, end) if end is not None else None
+        span = _article_span(data)
+        parsed = parse_through(data, span[1], span[0]) if span is not None else None
         if parsed is not None:
             body = _find_body(parsed.root)
             if body is not None:
@@ -344,7 +344,9 @@ class ArticlePage:
                 # Only a page whose article ended before the cut reads as the whole page does.
                 if article is not parsed.root and article not in parsed.open:
                     tags = [el.tag for el in parsed.open]
-                    return PageTree(parsed.root, self._root, parsed.rest, tags), body
+                    tree = PageTree(parsed.root, self._root, parsed.rest, tags)
+                    tree.left_out = parsed.left_out
+                    return tree, body
         root = self._root()
         return PageTree(root), _find_body(root)
 
@@ -434,28 +436,31 @@ _ARTICLE_START_TAG = b'<div class="g-article">'
 _CLASS_EDGES = (b'"', b"'", b" ", b"\t", b"\n", b"\r")
 
 
-def _article_end(data: bytes) -> int | None:
-    """Where the page's ``div.g-article`` ends, read from its bytes by counting div tags
-    (:func:`~newsbot.pages.partial.element_end`) from the site's own start tag, else from the
-    first start tag that names the class alone; None when there is none. A guess: the parse
-    checks it (ArticlePage._tree).
+def _article_span(data: bytes) -> tuple[int, int] | None:
+    """Where the page's ``div.g-article`` starts and ends, read from its bytes by counting div
+    tags (:func:`~newsbot.pages.partial.element_end`) from the site's own start tag, else from
+    the first start tag that names the class alone; None when there is none. A guess: the
+    parse checks it (ArticlePage._tree).
 
     >>> page = b'<style>.g-article {}</style><div class="g-article-top"></div>'
     >>> page += b'<div class="x g-article"><div>a</div></div><p>b</p>'
-    >>> page[_article_end(page) :].decode()
-    '<p>b</p>'
+    >>> start, end = _article_span(page)
+    >>> page[start:end].decode()
+    '<div class="x g-article"><div>a</div></div>'
     """
     # The site's own start tag first: a longer needle is found sooner than the bare word.
     at = data.find(_ARTICLE_START_TAG)
     if at >= 0:
-        return element_end(data, at)
+        end = element_end(data, at)
+        return None if end is None else (at, end)
     at = data.find(_ARTICLE_CLASS_BYTES)
     size = len(_ARTICLE_CLASS_BYTES)
     while at >= 0:
         if data[at - 1 : at] in _CLASS_EDGES and data[at + size : at + size + 1] in _CLASS_EDGES:
             tag = data.rfind(b"<", 0, at)
             if data.startswith(b"<div", tag) and data.find(b">", tag, at) < 0:
-                return element_end(data, tag)
+                end = element_end(data, tag)
+                return None if end is None else (tag, end)
         at = data.find(_ARTICLE_CLASS_BYTES, at + size)
     return None
 

@@ -81,13 +81,19 @@ class Parsed:
     open: list[etree._Element] = field(default_factory=list)
     #: The page's bytes after the cut.
     rest: bytes = b""
+    #: How many bytes of navigation before the article were left out (:func:`navigation`).
+    left_out: int = 0
 
 
-def parse_through(body: bytes, end: int) -> Parsed | None:
+def parse_through(body: bytes, end: int, start: int | None = None) -> Parsed | None:
     """The UTF-8 page ``body`` parsed up to ``end`` (an offset right after a ``>``); None when
     the cut does not fall between two tokens or :func:`~newsbot.pages.utf8_root` would not
     read the whole page. The caller checks that what it reads ended before the cut: that none
     of it is in :attr:`Parsed.open`.
+
+    ``start``: where the start tag of the element the caller reads begins (the article's); the
+    navigation between the body's start tag and it is then left out when it can be
+    (:func:`navigation`).
 
     >>> page = (b'<html><head><title>t</title></head><body><div id="a"><p>x</p></div>'
     ...         b'<ul><li>menu</li></ul><script>var d = 1;</script></body></html>')
@@ -105,7 +111,11 @@ def parse_through(body: bytes, end: int) -> Parsed | None:
     rest = body[end:]
     if b"\x00" in rest or not valid_utf8(rest):
         return None
-    root = utf8_root(body[:end] + _SENTINEL)
+    lead = navigation(body, start) if start is not None else None
+    if lead is None:
+        root = utf8_root(body[:end] + _SENTINEL)
+    else:
+        root = utf8_root(b"".join((body[: lead.cut], lead.chain, body[start:end], _SENTINEL)))
     if root is None:
         return None
     sentinel = root
@@ -118,6 +128,11 @@ def parse_through(body: bytes, end: int) -> Parsed | None:
         return None
     open_elements = list(sentinel.iterancestors())
     parent.remove(sentinel)
+    if lead is not None:
+        if not _chain_in_place(open_elements, lead.depth):
+            return parse_through(body, end)
+        assert start is not None  # a lead is looked for only then
+        return Parsed(root, open_elements, rest, left_out=start - lead.cut)
     return Parsed(root, open_elements, rest)
 
 
@@ -157,6 +172,8 @@ class PageTree:
         self._open = open_tags or []
         self._whole = whole
         self._rest_added = False
+        #: Bytes of navigation before the article that the part left out (:func:`navigation`).
+        self.left_out = 0
 
     @property
     def extent(self) -> str:
@@ -173,6 +190,7 @@ class PageTree:
             self.root = self._whole()
             self._whole = None
             self.partial = False
+            self.left_out = 0
         return self.root
 
     def with_rest(self) -> etree._Element | None:
@@ -211,3 +229,174 @@ class PageTree:
             root = self.whole()
             found = read(root) if root is not None else None
         return found
+
+
+# --- the navigation left out -------------------------------------------------------------------
+
+# Between the body's start tag and the article, a page of the site holds its navigation: menus,
+# a search form, breadcrumbs. No reading looks into it, but libxml2 parses it before the
+# article, and it costs more than the article (about 300 us of the synthetic 95 KB pages, 600
+# us of the fixture pages). What the parse needs from it is only the state it leaves: the
+# elements still open when the article starts (the article's ancestors) and the tokenizer
+# between two tokens. navigation() reads both from the bytes for a navigation made of plain
+# elements that nest as written, and the page is parsed with their start tags in its place.
+# The claims below are about libxml2 2.14's HTML parser (HTMLparser.c: htmlParseStartTag,
+# htmlAutoClose, htmlCheckImplied, htmlParseEndTag); tests/test_partial_parse.py checks the
+# tables against the libxml2 that lxml carries.
+
+#: The elements a navigation that can be left out is made of. None holds text that is not
+#: markup (script, style, textarea, title, iframe, xmp, noscript, plaintext), none is read by
+#: a reading of the whole page (script, meta, link: the time sources and the canonical link;
+#: titles are always read from the whole page), none is one libxml2 handles apart (html, head,
+#: body, tables, select, pre). Inside the body, libxml2 implies no element for them.
+_NAV_TAGS = frozenset(
+    b"div span a ul ol li dl dt dd p h1 h2 h3 h4 h5 h6 img br hr input button label form"
+    b" i em b strong u s small sup sub nav header footer section aside".split()
+)
+#: Those libxml2 closes right after their start tag.
+_VOID = frozenset((b"img", b"br", b"hr", b"input"))
+_HEADINGS = frozenset((b"h1", b"h2", b"h3", b"h4", b"h5", b"h6"))
+#: For each of _NAV_TAGS, the open elements its start tag closes (libxml2's htmlStartClose
+#: table, where both are navigation tags; the body is closed by none of them). A navigation
+#: where a start tag would close the element it stands in is not read (it does not nest as
+#: written).
+_CLOSES: dict[bytes, frozenset[bytes]] = {
+    b"a": frozenset((b"a",)),
+    b"p": frozenset((b"b", b"i", b"p", b"s", b"small", b"u", *_HEADINGS)),
+    b"dt": frozenset((b"dd", b"p")),
+    b"dd": frozenset((b"dt", b"p")),
+    b"form": frozenset((b"dl", b"form", b"hr", b"ol", b"p", b"ul", *_HEADINGS)),
+    b"li": frozenset((b"dl", b"li", b"p", *_HEADINGS)),
+    **{tag: frozenset((b"p",)) for tag in (b"div", b"dl", b"hr", b"ol", b"ul", *_HEADINGS)},
+}
+_NONE: frozenset[bytes] = frozenset()
+#: Words that, anywhere in a navigation (lower-cased), keep it in the parse: the classes the
+#: readings of the whole page look for first (the time, the article and its body) and the
+#: mark below.
+_READ_WORDS = (b"time", b"g-arti", b"newsbot")
+_WS = rb"[ \t\n\f\r]"  # HTML's white space (not \v)
+_ATTRIBUTE = (
+    _WS + rb"+[^ \t\n\f\r\"'<>/=]+(?:" + _WS + rb"*=" + _WS + rb"*"
+    rb"(?:\"[^\"<]*\"|'[^'<]*'|[^ \t\n\f\r\"'<>`]+))?"
+)
+# One token of a navigation, each holding one "<" (its first byte): a start tag in lower case
+# (1: the tag, 2: its name, 3: "/" when it closes itself) with attributes as HTML writes them
+# and no "<" in a value, an end tag (4: its name), a comment as HTML ends it (no "<" inside).
+# Anything else there (a "<" in text, a doctype, an odd tag) leaves a "<" no token starts.
+_TOKEN = re.compile(
+    rb"<(?:(([a-z][a-z0-9]*)(?:" + _ATTRIBUTE + rb")*" + _WS + rb"*(/?)>)"
+    rb"|/([a-z][a-z0-9]*)" + _WS + rb"*>"
+    rb"|!--(?!-?>)(?:[^<-]|-(?!-!?>))*-->)"
+)
+_BODY_TAG = re.compile(rb"<body(?:" + _ATTRIBUTE + rb")*" + _WS + rb"*>")
+#: Each start tag put in the navigation's place carries this attribute, so that the parse
+#: shows they came out as elements, in their places; it is removed afterwards.
+_MARK = "data-newsbot-open"
+_MARK_BYTES = b" " + _MARK.encode() + b'="">'
+_DEEPEST = 64  # a navigation nested deeper is parsed (libxml2 stops at its depth limit)
+
+
+@dataclass(frozen=True)
+class Lead:
+    """What stands in for a page's navigation (:func:`navigation`)."""
+
+    #: Where the navigation begins: right after the body's start tag.
+    cut: int
+    #: The start tags of the elements the navigation leaves open, marked, outermost first.
+    chain: bytes
+    #: How many there are.
+    depth: int
+
+
+def open_tags(nav: bytes) -> list[bytes] | None:
+    """The start tags of the elements that the markup ``nav`` leaves open when libxml2 parses
+    it right after the body's start tag, outermost first: when every token of it is one of
+    :data:`_TOKEN`'s, every element one of :data:`_NAV_TAGS` that closes nothing, every end tag
+    closes the element it stands in, and nothing in it is what a reading of the whole page looks
+    for (:data:`_READ_WORDS`); None otherwise. Then libxml2 parses ``nav`` to those elements
+    open and the tokenizer between two tokens, whatever came before the body's start tag, and
+    the elements ``nav`` closes are none that a reading needs.
+
+    >>> open_tags(b'<div class="m"><ul><li><a href=/a>A</a></li></ul><!-- x --><div id=x><br/>')
+    [b'<div class="m">', b'<div id=x>']
+    >>> open_tags(b"<p>menu<div>"), open_tags(b"<div>a < b"), open_tags(b"<script>")
+    (None, None, None)
+    """
+    lowered = nav.lower()
+    if b"\x00" in nav or any(word in lowered for word in _READ_WORDS) or not valid_utf8(nav):
+        return None
+    tokens = _TOKEN.findall(nav)
+    if len(tokens) != nav.count(b"<"):
+        return None
+    tags: list[bytes] = []
+    names = [b"body"]
+    for tag, name, closed, end in tokens:
+        if name:
+            if name not in _NAV_TAGS or names[-1] in _CLOSES.get(name, _NONE):
+                return None
+            if not (closed or name in _VOID):
+                tags.append(b"<" + tag)
+                names.append(name)
+                if len(names) > _DEEPEST:
+                    return None
+        elif end:  # an end tag: it must close the element it stands in
+            if end != names[-1] or len(names) == 1:
+                return None
+            tags.pop()
+            names.pop()
+    return tags
+
+
+# The navigation of a site's pages is the same bytes from page to page, or one of a few: what
+# open_tags found for the latest ones, most recent first (a pure function's memo).
+_SEEN: list[tuple[bytes, Lead | None]] = []
+_SEEN_MAX = 32
+
+
+def navigation(body: bytes, start: int) -> Lead | None:
+    """What stands in for the navigation of the page ``body`` whose article's start tag begins
+    at ``start``: the marked start tags of :func:`open_tags` of the bytes between the (last)
+    body start tag before it and ``start``; None when the navigation cannot be left out.
+    Whether those bytes were the body's start tag and the navigation is for the parse to show
+    (:func:`_chain_in_place`)."""
+    at = body.rfind(b"<body", 0, start)
+    tag = _BODY_TAG.match(body, at) if at >= 0 else None
+    if tag is None:
+        return None
+    cut = tag.end()
+    size = start - cut
+    for i, (nav, found) in enumerate(_SEEN):
+        if len(nav) == size and body.startswith(nav, cut):
+            if i:
+                _SEEN.insert(0, _SEEN.pop(i))
+            return None if found is None else Lead(cut, found.chain, found.depth)
+    nav = body[cut:start]
+    tags = open_tags(nav)
+    lead = None
+    if tags:  # none open: the article stands in the body itself, which nothing marks
+        lead = Lead(cut, b"".join(t[:-1] + _MARK_BYTES for t in tags), len(tags))
+    _SEEN.insert(0, (nav, lead))
+    del _SEEN[_SEEN_MAX:]
+    return lead
+
+
+def forget_navigation() -> None:
+    """Empty the memo of :func:`navigation` (benchmarks measure pages as a crawl meets them)."""
+    _SEEN.clear()
+
+
+def _chain_in_place(open_elements: list[etree._Element], depth: int) -> bool:
+    """Whether the marked start tags came out as the first elements of the body, each in the
+    one before, and are still open at the cut (``open_elements``, innermost first): then the
+    bytes before them left the body open and the tokenizer between two tokens, and libxml2
+    read the article in the elements the navigation leaves open. The marks are removed."""
+    if len(open_elements) < depth + 2:
+        return False
+    *chain, body, html = open_elements[-(depth + 2) :]
+    if html.getparent() is not None or body.tag != "body" or body.text or body[0] is not chain[-1]:
+        return False
+    if any(el.get(_MARK) != "" for el in chain):
+        return False
+    for el in chain:
+        del el.attrib[_MARK]
+    return True
