@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from newsbot.pages import valid_utf8
+from newsbot.pages.partial import forget_navigation
 from tests.crawlkit import run_crawl
 from testsite import SiteCopy
+from testsite.sitecopy import render_article
 
 #: Column 3 (2019–2026 markup, three pages): article ids by list date.
 COLUMN_3 = {
@@ -30,6 +33,9 @@ def list_pages(site: SiteCopy) -> list[str]:
 
 
 def test_default_job_one_record_per_listed_article(site: SiteCopy, trap: SiteCopy, tmp_path):
+    # The crawl runs in this process: the navigations other tests' pages had are forgotten, as
+    # in the process of a crawl of its own (counted below).
+    forget_navigation()
     result = run_crawl(site.root, tmp_path=tmp_path)
     assert result.returncode == 0, result.explain()
 
@@ -87,6 +93,22 @@ def test_default_job_one_record_per_listed_article(site: SiteCopy, trap: SiteCop
     parsed = result.prefixed("newsbot/parsed/")
     assert sum(parsed.values()) == len(result.records)
     assert result.stat("newsbot/parsed/page") == 1
+    # And with its navigation left out, but the first of each navigation met (the site copy's
+    # fixture pages each have their own; the GBK one is read whole).
+    navigations, read_through = set(), 0
+    for ident in result.ids():
+        article = site.articles[ident]
+        body = article.file.read_bytes() if article.file else render_article(article).encode()
+        if not valid_utf8(body):
+            continue
+        read_through += 1
+        start = body.find(b'<div class="g-article">')
+        body_tag = body.rfind(b"<body", 0, start)
+        navigations.add(body[body.index(b">", body_tag) + 1 : start])
+    assert read_through == len(result.records) - 1
+    assert len(navigations) < read_through
+    left_out = result.stat("newsbot/parsed_without/navigation")
+    assert left_out == read_through - len(navigations)
 
 
 def test_date_window_judged_on_list_rows(site: SiteCopy, tmp_path):

@@ -11,6 +11,7 @@ stops working (or a cut that is never taken) shows up.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -24,7 +25,7 @@ from scrapy.http import HtmlResponse
 
 from newsbot.pages import NotArticle
 from newsbot.pages.article import ArticlePage, _find_body
-from newsbot.pages.partial import PageTree
+from newsbot.pages.partial import PageTree, forget_navigation, navigation, open_elements
 from tests.corpus_kit import corpus_pages, wrap
 from tests.helpers import ARTICLES, need_shared
 
@@ -315,3 +316,173 @@ def test_every_corpus_post_reads_as_the_whole_page() -> None:
                 wrong_extent.append((post.name, extent))
     assert not differ
     assert not wrong_extent
+
+
+# --- the navigation left out -------------------------------------------------------------------
+
+ARTICLE_START = '<div class="g-article">'
+
+
+def nav_end(markup: str) -> Callable[[str], str]:
+    """``markup`` as the last thing of the navigation, right before the article."""
+    return lambda page: edit(page, ARTICLE_START, markup + ARTICLE_START)
+
+
+def nav_start(markup: str) -> Callable[[str], str]:
+    return lambda page: edit(page, "<body>", "<body>" + markup)
+
+
+def in_head(markup: str) -> Callable[[str], str]:
+    return lambda page: edit(page, "</head>", markup + "</head>")
+
+
+# Each: a change to the fixture page's navigation (or its body tag), and whether the page
+# object is expected to leave the navigation out of its parse. Every one reads as the whole
+# page, whether it is left out or not.
+NAV_CASES: dict[str, tuple[Callable[[str], str], bool] | tuple[Callable[[str], str], bool, str]] = {
+    "as-served": (lambda page: page, True),
+    # Whatever libxml2 makes of it, read from its own parse of the navigation: left out.
+    "open-link-around-the-article": (nav_end('<a href="/x">'), True),
+    "open-span-and-div": (nav_end("<span><div id=n>"), True),
+    "self-closing-div": (nav_start('<div class="x"/><span>a</span>'), True),
+    "self-closing-void": (nav_start('<br/><img src="/a.png" /><hr>'), True),
+    "gt-in-a-quoted-value": (nav_start("<a title=\"a>b\" href='/c>d'>x</a>"), True),
+    "equals-in-an-unquoted-value": (nav_start("<a href=/s?q=1&t=2>x</a>"), True),
+    "white-space-in-tags": (nav_start('<a\thref = "/x"\n\x0c>x</a\n>'), True),
+    "comments": (
+        nav_start("<!-- a - b -- c ---><!----><!-->x<!--->y<!-- a --!><!-- <div> -->"),
+        True,
+    ),
+    "entity-in-text": (nav_start("<span>&lt;div&gt; &amp;</span>"), True),
+    "h1-logo": (nav_start('<h1 class="logo"><a href="/">每经网</a></h1>'), True),
+    "style": (nav_start("<style>.a{}</style>"), True),
+    "textarea": (nav_start("<textarea><div></textarea>"), True),
+    "iframe": (nav_start('<iframe src="/x"></iframe>'), True),
+    "table": (nav_start("<table><tr><td>x</td></tr></table>"), True),
+    "table-left-open": (nav_end("<table><tr><td>"), True),
+    "paragraph-closed-by-a-div": (nav_start("<p>menu<div>x</div>"), True),
+    "link-in-a-link": (nav_start("<a href=/a>x<a href=/b>y</a></a>"), True),
+    "list-item-in-a-list-item": (nav_start("<ul><li>a<li>b</ul>"), True),
+    "stray-end-tags": (nav_start("</span></p></br></div>"), True),
+    "end-tag-of-another-element": (nav_start("<div><span></div></span>"), True),
+    "less-than-in-text": (nav_start("<span>a < b</span>"), True),
+    "less-than-in-a-value": (nav_start('<a title="a<b">x</a>'), True),
+    "upper-case-tags": (nav_start("<DIV>x</DIV><Span>y"), True),
+    "processing-instruction": (nav_start("<?php echo 1; ?>"), True),
+    "nested-200-deep": (nav_start("<div>" * 200 + "</div>" * 200), True),
+    "mark-on-a-closed-element": (nav_start('<div data-newsbot-open="">x</div>'), True),
+    "body-in-a-head-comment": (in_head("<!-- <body> -->"), True),
+    "body-with-attributes": (lambda page: edit(page, "<body>", '<body class="a>b" id=x>'), True),
+    "odd-attributes-on-an-open-element": (nav_end("<div a=\"&quot;&amp;'\" b='\"' c=x&y d>"), True),
+    # What the page object reads from the whole page, or what may set the parser's state beyond
+    # its open elements: parsed with the page.
+    "script": (nav_start("<script>var a = '</div>';</script>"), False),
+    "canonical-link": (nav_start(f'<link rel="canonical" href="{URL}">'), False),
+    "meta-time": (nav_start(META_TIME), False),
+    "meta-charset": (nav_start('<meta charset="gbk">'), False),
+    "time-in-the-navigation": (nav_start('<span class="time">2020-01-01 10:00:00</span>'), False),
+    # (and the body found first is not in an article: the whole page is read)
+    "article-body-in-the-navigation": (
+        nav_start('<div class="g-articl-text">x</div>'),
+        False,
+        "page",
+    ),
+    "body-end-tag": (nav_start("<span>x</span></body>"), False),
+    "head-tags": (nav_start("<head></head>"), False),
+    "html-tag": (nav_start('<html lang="en">'), False),
+    "doctype": (nav_start("<!DOCTYPE html>"), False),
+    "open-paragraph-before-the-article": (nav_end("<p>"), False),
+    # (libxml2 stops at its depth limit, or reads the article as text: no article at all)
+    "nested-300-deep": (nav_start("<div>" * 300 + "</div>" * 300), False, ""),
+    "open-textarea-before-the-article": (nav_end("<div><textarea>"), False, ""),
+    "mark-on-an-open-element": (nav_end('<div data-newsbot-open="x">'), False),
+    "nothing-open-at-the-article": (
+        lambda page: re.sub(r"<body>.*?(?=<div class=\"g-article\">)", "<body>", page, flags=re.S),
+        False,
+    ),
+    "body-in-a-navigation-comment": (nav_end("<!-- <body> -->"), False),
+    "second-body-tag": (nav_end("<body>"), False),
+    "upper-case-body-tag": (lambda page: edit(page, "<body>", "<BODY>"), False),
+}
+
+
+def article_as_parsed(page_type: type[ArticlePage], body: bytes) -> tuple[Any, ...]:
+    """The article element as the page's parse gives it: its markup, its ancestors' tags and
+    attributes, the head's markup."""
+    tree, found = page_type(HtmlResponse(url=URL, body=body), fetched_at=NOW)._tree()
+    assert tree.root is not None and found is not None
+    article = next(a for a in found.iterancestors() if a.get("class") == "g-article")
+    ancestors = [(a.tag, dict(a.attrib)) for a in article.iterancestors()]
+    head = tree.root[0]
+    return (
+        etree.tostring(article, with_tail=False),
+        ancestors,
+        etree.tostring(head, with_tail=False),
+    )
+
+
+def left_out(body: bytes) -> int:
+    page = ArticlePage(HtmlResponse(url=URL, body=body), fetched_at=NOW)
+    with contextlib.suppress(NotArticle):  # as the whole page's reading (compared first)
+        page.to_item()
+    return page.left_out
+
+
+@pytest.mark.parametrize("name", list(NAV_CASES))
+def test_the_navigation_reads_as_the_whole_page(name: str) -> None:
+    change, expected, *extent = NAV_CASES[name]
+    body = encode(change(BASE))
+    seen, parsed = read(ArticlePage, body)
+    assert seen == read(WholePage, body)[0]
+    assert parsed == (extent[0] if extent else "article")  # "": not an article
+    assert (left_out(body) > 0) == expected
+    if not extent:  # and the parse itself: the article, where it stands, the head
+        assert article_as_parsed(ArticlePage, body) == article_as_parsed(WholePage, body)
+
+
+def test_a_navigation_is_left_out_from_the_second_page_that_has_it() -> None:
+    forget_navigation()
+    pages = [encode(nav_start(f"<span>{n}</span>")(BASE)) for n in (1, 2, 1, 1, 2, 3, 2)]
+    assert [left_out(body) > 0 for body in pages] == [False, False, True, True, True, False, True]
+
+
+def test_the_navigation_memo_tells_navigations_of_one_size_apart() -> None:
+    """Two pages whose navigations are as long as each other, one that can be left out and one
+    that cannot, read one after the other: each as its whole page."""
+    forget_navigation()
+    plain = encode(nav_start("<span>abcde</span>")(BASE))
+    script = encode(nav_start("<script>1</script>")(BASE))
+    assert len(plain) == len(script)
+    for body, expected in [(plain, True), (script, False), (plain, True), (script, False)]:
+        assert read(ArticlePage, body)[0] == read(WholePage, body)[0]
+        assert (left_out(body) > 0) == expected
+
+
+def test_a_navigation_with_nul_or_bytes_not_utf8_is_parsed() -> None:
+    for bad in (b"\x00", b"\xff", b"\xe6\x96"):
+        body = encode(BASE).replace(b"<body>", b"<body><span>" + bad + b"</span>", 1)
+        assert read(ArticlePage, body)[0] == read(WholePage, body)[0]
+        assert (
+            open_elements(body[body.index(b"<body>") + 6 : body.index(b'<div class="g-art')])
+            is None
+        )
+
+
+def test_a_lead_stands_in_for_the_navigation_with_marked_start_tags() -> None:
+    forget_navigation()
+    body = encode(BASE)
+    start = body.index(ARTICLE_START.encode())
+    assert navigation(body, start) is None  # met once: parsed with its page
+    lead = navigation(body, start)
+    assert lead is not None
+    assert body[lead.cut - 6 : lead.cut] == b"<body>"
+    assert [tag for tag, _ in lead.elements] == ["div", "div"]
+    assert lead.chain == (
+        b'<div class="w1200 g-main" data-newsbot-open=""><div class="g-main-left"'
+        b' data-newsbot-open="">'
+    )
+    # The parse shows no mark: they are removed once checked.
+    seen = ArticlePage(HtmlResponse(url=URL, body=body), fetched_at=NOW)
+    tree, _ = seen._tree()
+    assert tree.left_out == start - lead.cut
+    assert tree.root is not None and not tree.root.xpath("//*[@data-newsbot-open]")

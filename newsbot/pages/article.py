@@ -230,6 +230,9 @@ class ArticlePage:
         #: How much of the page :meth:`to_item` parsed (:attr:`PageTree.extent
         #: <newsbot.pages.partial.PageTree.extent>`): "page", "article" or "article+tags".
         self.parsed: str | None = None
+        #: How many bytes of navigation before the article that parse left out (0 for the
+        #: whole page): :func:`newsbot.pages.partial.navigation`.
+        self.left_out = 0
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -310,6 +313,7 @@ class ArticlePage:
             }
         )
         self.parsed = tree.extent
+        self.left_out = tree.left_out
         if item.body is None:  # a video with no words at all
             item.body = ""
         item.kind = article_kind(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from lxml import etree
@@ -129,7 +129,7 @@ def parse_through(body: bytes, end: int, start: int | None = None) -> Parsed | N
     open_elements = list(sentinel.iterancestors())
     parent.remove(sentinel)
     if lead is not None:
-        if not _chain_in_place(open_elements, lead.depth):
+        if not _chain_in_place(open_elements, lead):
             return parse_through(body, end)
         assert start is not None  # a lead is looked for only then
         return Parsed(root, open_elements, rest, left_out=start - lead.cut)
@@ -236,129 +236,124 @@ class PageTree:
 # Between the body's start tag and the article, a page of the site holds its navigation: menus,
 # a search form, breadcrumbs. No reading looks into it, but libxml2 parses it before the
 # article, and it costs more than the article (about 300 us of the synthetic 95 KB pages, 600
-# us of the fixture pages). What the parse needs from it is only the state it leaves: the
-# elements still open when the article starts (the article's ancestors) and the tokenizer
-# between two tokens. navigation() reads both from the bytes for a navigation made of plain
-# elements that nest as written, and the page is parsed with their start tags in its place.
-# The claims below are about libxml2 2.14's HTML parser (HTMLparser.c: htmlParseStartTag,
-# htmlAutoClose, htmlCheckImplied, htmlParseEndTag); tests/test_partial_parse.py checks the
-# tables against the libxml2 that lxml carries.
+# us of the fixture pages). What the article's parse needs from it is the state it leaves:
+# the elements still open when the article starts (the article's ancestors), and the tokenizer
+# between two tokens. And it is the same bytes from page to page (one navigation per column
+# and hour, say): navigation() has libxml2 parse a navigation once, on its own after
+# "<html><body>", reads that state there, and remembers it; for every page with those bytes
+# in that place, the page is parsed with the start tags of the open elements instead.
+#
+# Why that is the state the whole page's parse reaches (libxml2 2.14, HTMLparser.c): how the
+# navigation's tokens build the tree depends on the names of the open elements (a start tag
+# closes the current element by the htmlStartClose table, an end tag closes up to the nearest
+# element of its name) and on the tokenizer's state, both the same after "<html><body>" as
+# after the page's body start tag (the parse shows that: _chain_in_place); beyond those, on
+# the count of misplaced html, head and body tags (ctxt->depth, read at their end tags) and
+# the encoding a meta tag may switch to, which is why a navigation with any of those tags is
+# parsed with its page. A navigation holding what a reading of the whole page looks for first
+# (a script or meta tag: the time sources; a link: the canonical link; a time, an article or
+# its body by class) is parsed with its page too.
 
-#: The elements a navigation that can be left out is made of. None holds text that is not
-#: markup (script, style, textarea, title, iframe, xmp, noscript, plaintext), none is read by
-#: a reading of the whole page (script, meta, link: the time sources and the canonical link;
-#: titles are always read from the whole page), none is one libxml2 handles apart (html, head,
-#: body, tables, select, pre). Inside the body, libxml2 implies no element for them.
-_NAV_TAGS = frozenset(
-    b"div span a ul ol li dl dt dd p h1 h2 h3 h4 h5 h6 img br hr input button label form"
-    b" i em b strong u s small sup sub nav header footer section aside".split()
-)
-#: Those libxml2 closes right after their start tag.
-_VOID = frozenset((b"img", b"br", b"hr", b"input"))
-_HEADINGS = frozenset((b"h1", b"h2", b"h3", b"h4", b"h5", b"h6"))
-#: For each of _NAV_TAGS, the open elements its start tag closes (libxml2's htmlStartClose
-#: table, where both are navigation tags; the body is closed by none of them). A navigation
-#: where a start tag would close the element it stands in is not read (it does not nest as
-#: written).
-_CLOSES: dict[bytes, frozenset[bytes]] = {
-    b"a": frozenset((b"a",)),
-    b"p": frozenset((b"b", b"i", b"p", b"s", b"small", b"u", *_HEADINGS)),
-    b"dt": frozenset((b"dd", b"p")),
-    b"dd": frozenset((b"dt", b"p")),
-    b"form": frozenset((b"dl", b"form", b"hr", b"ol", b"p", b"ul", *_HEADINGS)),
-    b"li": frozenset((b"dl", b"li", b"p", *_HEADINGS)),
-    **{tag: frozenset((b"p",)) for tag in (b"div", b"dl", b"hr", b"ol", b"ul", *_HEADINGS)},
-}
-_NONE: frozenset[bytes] = frozenset()
-#: Words that, anywhere in a navigation (lower-cased), keep it in the parse: the classes the
-#: readings of the whole page look for first (the time, the article and its body) and the
-#: mark below.
-_READ_WORDS = (b"time", b"g-arti", b"newsbot")
 _WS = rb"[ \t\n\f\r]"  # HTML's white space (not \v)
 _ATTRIBUTE = (
     _WS + rb"+[^ \t\n\f\r\"'<>/=]+(?:" + _WS + rb"*=" + _WS + rb"*"
-    rb"(?:\"[^\"<]*\"|'[^'<]*'|[^ \t\n\f\r\"'<>`]+))?"
+    rb"(?:\"[^\"]*\"|'[^']*'|[^ \t\n\f\r\"'<>`]+))?"
 )
-# One token of a navigation, each holding one "<" (its first byte): a start tag in lower case
-# (1: the tag, 2: its name, 3: "/" when it closes itself) with attributes as HTML writes them
-# and no "<" in a value, an end tag (4: its name), a comment as HTML ends it (no "<" inside).
-# Anything else there (a "<" in text, a doctype, an odd tag) leaves a "<" no token starts.
-_TOKEN = re.compile(
-    rb"<(?:(([a-z][a-z0-9]*)(?:" + _ATTRIBUTE + rb")*" + _WS + rb"*(/?)>)"
-    rb"|/([a-z][a-z0-9]*)" + _WS + rb"*>"
-    rb"|!--(?!-?>)(?:[^<-]|-(?!-!?>))*-->)"
-)
+# The body's start tag as HTML writes it (where a quoted value may hold ">").
 _BODY_TAG = re.compile(rb"<body(?:" + _ATTRIBUTE + rb")*" + _WS + rb"*>")
+# The start of a tag that may set the parser's state beyond its open elements (lower case),
+# or that a reading of the whole page looks for (script: the time sources; link: the canonical
+# link); "<head" is also the start of "<header", told apart by the regex.
+_REFUSED_TAGS = (
+    *(b"<html", b"</html", b"<body", b"</body", b"<meta", b"<!doctype"),
+    *(b"<script", b"<link"),
+)
+_HEAD_TAG = re.compile(rb"</?head[ \t\n\f\r/>]")
+# Classes the readings of the whole page look for first (a time, the article, its body): where
+# these words appear at all, the navigation's elements are searched for them.
+_READ_WORDS = (b"time", b"g-arti")
+_READ_ELSEWHERE = "//*[contains(@class, 'time') or contains(@class, 'g-arti')]"
+_ATTRIBUTE_NAME = re.compile(r"[^\s\"'<>/=]+")
 #: Each start tag put in the navigation's place carries this attribute, so that the parse
 #: shows they came out as elements, in their places; it is removed afterwards.
 _MARK = "data-newsbot-open"
 _MARK_BYTES = b" " + _MARK.encode() + b'="">'
-_DEEPEST = 64  # a navigation nested deeper is parsed (libxml2 stops at its depth limit)
 
 
 @dataclass(frozen=True)
 class Lead:
     """What stands in for a page's navigation (:func:`navigation`)."""
 
-    #: Where the navigation begins: right after the body's start tag.
+    #: Where the navigation begins: right after the body's start tag (0 in the memo).
     cut: int
     #: The start tags of the elements the navigation leaves open, marked, outermost first.
     chain: bytes
-    #: How many there are.
-    depth: int
+    #: Those elements' names and attributes, innermost first (as the parse gives them).
+    elements: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
 
 
-def open_tags(nav: bytes) -> list[bytes] | None:
-    """The start tags of the elements that the markup ``nav`` leaves open when libxml2 parses
-    it right after the body's start tag, outermost first: when every token of it is one of
-    :data:`_TOKEN`'s, every element one of :data:`_NAV_TAGS` that closes nothing, every end tag
-    closes the element it stands in, and nothing in it is what a reading of the whole page looks
-    for (:data:`_READ_WORDS`); None otherwise. Then libxml2 parses ``nav`` to those elements
-    open and the tokenizer between two tokens, whatever came before the body's start tag, and
-    the elements ``nav`` closes are none that a reading needs.
+def open_elements(nav: bytes) -> list[etree._Element] | None:
+    """The elements that the markup ``nav`` leaves open when libxml2 parses it right after
+    the body's start tag, outermost first (parsed on its own after ``<html><body>``); None
+    when that parse may not be how the page's goes or ``nav`` holds a tag a reading of the
+    whole page looks for (:data:`_REFUSED_TAGS`), when it does not end between two tokens, or
+    when ``nav`` holds an element of a class a reading looks for first (:data:`_READ_WORDS`).
 
-    >>> open_tags(b'<div class="m"><ul><li><a href=/a>A</a></li></ul><!-- x --><div id=x><br/>')
-    [b'<div class="m">', b'<div id=x>']
-    >>> open_tags(b"<p>menu<div>"), open_tags(b"<div>a < b"), open_tags(b"<script>")
-    (None, None, None)
+    >>> [el.get("id") for el in open_elements(b'<div id=a><ul><li>x</ul><p id=b>menu<span>')]
+    ['a', 'b', None]
+    >>> open_elements(b"<div><textarea>"), open_elements(b'<span class="time">')
+    (None, None)
     """
     lowered = nav.lower()
-    if b"\x00" in nav or any(word in lowered for word in _READ_WORDS) or not valid_utf8(nav):
+    if any(tag in lowered for tag in _REFUSED_TAGS) or (
+        b"<head" in lowered and _HEAD_TAG.search(lowered)
+    ):
         return None
-    tokens = _TOKEN.findall(nav)
-    if len(tokens) != nav.count(b"<"):
+    root = utf8_root(b"<html><body>" + nav + _SENTINEL)
+    if root is None or root.tag != "html" or not len(root) or root[0].tag != "body":
         return None
-    tags: list[bytes] = []
-    names = [b"body"]
-    for tag, name, closed, end in tokens:
-        if name:
-            if name not in _NAV_TAGS or names[-1] in _CLOSES.get(name, _NONE):
-                return None
-            if not (closed or name in _VOID):
-                tags.append(b"<" + tag)
-                names.append(name)
-                if len(names) > _DEEPEST:
-                    return None
-        elif end:  # an end tag: it must close the element it stands in
-            if end != names[-1] or len(names) == 1:
-                return None
-            tags.pop()
-            names.pop()
-    return tags
+    sentinel = root
+    while len(sentinel):
+        sentinel = sentinel[-1]
+    if sentinel.get("id") != SENTINEL_ID or sentinel.tail:
+        return None
+    if any(word in lowered for word in _READ_WORDS) and root.xpath(_READ_ELSEWHERE):
+        return None
+    *tags, body, html = sentinel.iterancestors()
+    if body is not root[0] or html is not root:
+        return None
+    return tags[::-1]
+
+
+def _start_tag(el: etree._Element) -> bytes | None:
+    """A start tag that libxml2 parses to ``el``'s name and attributes, marked."""
+    parts = [f"<{el.tag}"]
+    for name, value in el.items():
+        if not _ATTRIBUTE_NAME.fullmatch(name):
+            return None
+        parts.append(f' {name}="{value.replace("&", "&amp;").replace(chr(34), "&quot;")}"')
+    return "".join(parts).encode() + _MARK_BYTES
 
 
 # The navigation of a site's pages is the same bytes from page to page, or one of a few: what
-# open_tags found for the latest ones, most recent first (a pure function's memo).
-_SEEN: list[tuple[bytes, Lead | None]] = []
+# the latest ones leave open, most recent first (the memo of a pure function of the bytes). A
+# navigation is parsed on its own the second time it is met: a page whose navigation is met
+# once (a single page read, a saved page) is parsed as before, with no parse added.
+class _MetOnce:
+    """A navigation met once, not parsed on its own yet."""
+
+
+_MET_ONCE = _MetOnce()
+_SEEN: list[tuple[bytes, Lead | _MetOnce | None]] = []
 _SEEN_MAX = 32
 
 
 def navigation(body: bytes, start: int) -> Lead | None:
     """What stands in for the navigation of the page ``body`` whose article's start tag begins
-    at ``start``: the marked start tags of :func:`open_tags` of the bytes between the (last)
-    body start tag before it and ``start``; None when the navigation cannot be left out.
-    Whether those bytes were the body's start tag and the navigation is for the parse to show
-    (:func:`_chain_in_place`)."""
+    at ``start``: the marked start tags of the elements that the bytes between the last body
+    start tag before it and ``start`` leave open (:func:`open_elements`); None when the
+    navigation cannot be left out, or is met for the first time. Whether those bytes were the
+    body's start tag and the navigation is for the parse to show (:func:`_chain_in_place`)."""
     at = body.rfind(b"<body", 0, start)
     tag = _BODY_TAG.match(body, at) if at >= 0 else None
     if tag is None:
@@ -367,17 +362,26 @@ def navigation(body: bytes, start: int) -> Lead | None:
     size = start - cut
     for i, (nav, found) in enumerate(_SEEN):
         if len(nav) == size and body.startswith(nav, cut):
-            if i:
-                _SEEN.insert(0, _SEEN.pop(i))
-            return None if found is None else Lead(cut, found.chain, found.depth)
-    nav = body[cut:start]
-    tags = open_tags(nav)
-    lead = None
-    if tags:  # none open: the article stands in the body itself, which nothing marks
-        lead = Lead(cut, b"".join(t[:-1] + _MARK_BYTES for t in tags), len(tags))
-    _SEEN.insert(0, (nav, lead))
+            if isinstance(found, _MetOnce):
+                found = _lead(open_elements(nav))
+            del _SEEN[i]
+            _SEEN.insert(0, (nav, found))
+            return None if found is None else replace(found, cut=cut)
+    _SEEN.insert(0, (body[cut:start], _MET_ONCE))
     del _SEEN[_SEEN_MAX:]
-    return lead
+    return None
+
+
+def _lead(elements: list[etree._Element] | None) -> Lead | None:
+    # None open: the article would stand in the body itself, which nothing marks. An open p:
+    # the article's div start tag closes it, and the chain would not be open at the cut.
+    if not elements or elements[-1].tag == "p":
+        return None
+    tags = [_start_tag(el) for el in elements]
+    if None in tags:
+        return None
+    described = tuple((el.tag, tuple(el.items())) for el in reversed(elements))
+    return Lead(0, b"".join(t for t in tags if t), described)
 
 
 def forget_navigation() -> None:
@@ -385,18 +389,23 @@ def forget_navigation() -> None:
     _SEEN.clear()
 
 
-def _chain_in_place(open_elements: list[etree._Element], depth: int) -> bool:
+def _chain_in_place(open_now: list[etree._Element], lead: Lead) -> bool:
     """Whether the marked start tags came out as the first elements of the body, each in the
-    one before, and are still open at the cut (``open_elements``, innermost first): then the
-    bytes before them left the body open and the tokenizer between two tokens, and libxml2
-    read the article in the elements the navigation leaves open. The marks are removed."""
-    if len(open_elements) < depth + 2:
+    one before, with the names and attributes the navigation's own parse gave them, and are
+    still open at the cut (``open_now``, innermost first): then the bytes before them left the
+    body open and the tokenizer between two tokens, and libxml2 read the article in the
+    elements the navigation leaves open. The marks are removed."""
+    depth = len(lead.elements)
+    if len(open_now) < depth + 2:
         return False
-    *chain, body, html = open_elements[-(depth + 2) :]
+    *chain, body, html = open_now[-(depth + 2) :]
     if html.getparent() is not None or body.tag != "body" or body.text or body[0] is not chain[-1]:
         return False
-    if any(el.get(_MARK) != "" for el in chain):
-        return False
     for el in chain:
+        if el.get(_MARK) != "":
+            return False
         del el.attrib[_MARK]
-    return True
+    return all(
+        el.tag == tag and tuple(el.items()) == items
+        for el, (tag, items) in zip(chain, lead.elements, strict=True)
+    )

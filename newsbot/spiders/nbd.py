@@ -402,6 +402,8 @@ class NbdSpider(ArgumentSpider):
         # How much of the page was parsed: a site change that sends pages to the whole-page
         # parse shows here before it shows in the crawl's speed.
         self._inc(f"newsbot/parsed/{page.parsed}")
+        if page.left_out:
+            self._inc("newsbot/parsed_without/navigation")
         self._check_time(item, page)
         yield from self._deliver(item, meta)
 
