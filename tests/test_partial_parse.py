@@ -446,6 +446,13 @@ def test_a_navigation_is_left_out_from_the_second_page_that_has_it() -> None:
     assert [left_out(body) > 0 for body in pages] == [False, False, True, True, True, False, True]
 
 
+def test_a_navigation_longer_than_the_memo_keeps_is_parsed_with_its_page() -> None:
+    forget_navigation()
+    body = encode(nav_start("<span>menu</span>" * 20_000)(BASE))
+    assert [left_out(body) for _ in range(3)] == [0, 0, 0]
+    assert read(ArticlePage, body)[0] == read(WholePage, body)[0]
+
+
 def test_the_navigation_memo_tells_navigations_of_one_size_apart() -> None:
     """Two pages whose navigations are as long as each other, one that can be left out and one
     that cannot, read one after the other: each as its whole page."""

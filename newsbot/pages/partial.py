@@ -14,6 +14,13 @@ title, a time). So :func:`parse_through` parses the bytes up to the article's en
   whole parse would go on at the cut, and its script, meta and link elements are added to the
   tree (:meth:`PageTree.with_rest`).
 
+And the navigation before the article (everything between the body's start tag and the
+article's) is left out of the part's parse once its bytes have been met before: libxml2 parses
+it on its own, once, to the elements it leaves open, whose start tags then stand in its place
+(:func:`navigation`). The part's elements are then the whole parse's, less the navigation's
+closed ones, which no reading looks at: a navigation holding what a whole-page reading looks
+for first is parsed with its page.
+
 The part is the tree a whole parse gives, cut after the article, and only when that can be
 told: the cut falls between two tokens, after the article's end tag (a sentinel element parsed
 right after the cut proves both: it must come out as an element, outside the article), and the
@@ -223,7 +230,10 @@ class PageTree:
         """``read``'s answer, from the whole page when the tree is partial and gives none. For
         readings that take the first match in page order, of elements other than the rest's
         script, meta and link tags: the part holds every element before the cut, in page
-        order, so a match there is the whole page's first."""
+        order, so a match there is the whole page's first. (Every element but those of a
+        navigation left out, which holds none that the page object's readings look for: no
+        script, meta or link tag, no class naming a time or the article; a new reading of
+        other elements before the article adds them to :func:`open_elements`' refusals.)"""
         found = read(self.root) if self.root is not None else None
         if found is None and self.partial:
             root = self.whole()
@@ -346,6 +356,7 @@ class _MetOnce:
 _MET_ONCE = _MetOnce()
 _SEEN: list[tuple[bytes, Lead | _MetOnce | None]] = []
 _SEEN_MAX = 32
+_NAV_MAX = 256 * 1024  # a longer navigation is parsed with its page: the memo stays small
 
 
 def navigation(body: bytes, start: int) -> Lead | None:
@@ -360,6 +371,8 @@ def navigation(body: bytes, start: int) -> Lead | None:
         return None
     cut = tag.end()
     size = start - cut
+    if size > _NAV_MAX:
+        return None
     for i, (nav, found) in enumerate(_SEEN):
         if len(nav) == size and body.startswith(nav, cut):
             if isinstance(found, _MetOnce):
