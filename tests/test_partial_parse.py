@@ -239,6 +239,15 @@ CASES: dict[str, tuple[Callable[[str], str], str]] = {
     # stray byte that is not UTF-8 makes it no article at all: "" for no record).
     "invalid-utf8-after-the-article": (before_body_end("<p>\udcff</p>"), ""),
     "nul-byte-after-the-article": (before_body_end("<p>\x00</p>"), "page"),
+    # A second body start tag, dropped by libxml2, which then ignores the first body end tag:
+    # the meta tag after it, past libxml2's depth limit in the whole page, is not read.
+    "dropped-body-tag-then-a-time-deep-in-the-rest": (
+        chain(
+            lambda page: edit(page, "<body>", "<body><body>"),
+            before_body_end("</body>" + "<span>" * 252 + META_TIME),
+        ),
+        "page",
+    ),
 }
 
 
@@ -384,6 +393,15 @@ NAV_CASES: dict[str, tuple[Callable[[str], str], bool] | tuple[Callable[[str], s
     # (and the body found first is not in an article: the whole page is read)
     "article-body-in-the-navigation": (
         nav_start('<div class="g-articl-text">x</div>'),
+        False,
+        "page",
+    ),
+    "class-time-by-character-reference": (
+        nav_start('<span class="&#116;ime">2020-01-01 10:00:00</span>'),
+        False,
+    ),
+    "class-body-by-character-reference": (
+        nav_start('<div class="g-&#97;rticl-text">x</div>'),
         False,
         "page",
     ),

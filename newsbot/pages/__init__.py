@@ -62,8 +62,21 @@ def utf8_root(body: bytes) -> etree._Element | None:
     >>> utf8_root("<p>正文</p>".encode()).findtext(".//p"), utf8_root(b"\\xff\\xfe<p>") is None
     ('正文', True)
     """
+    return utf8_parse(body)[0]
+
+
+def utf8_parse(body: bytes) -> tuple[etree._Element | None, bool]:
+    """:func:`utf8_root`'s root, and whether libxml2 may have dropped a misplaced html, head or
+    body start tag on the way (it counts those, and ignores as many end tags of those names
+    later on): its error log says so, or is full (it logs a hundred errors a document).
+
+    >>> utf8_parse(b"<html><head></head><body><p>x</p></body></html>")[1]
+    False
+    >>> utf8_parse(b"<html><title>t</title><head></head><body><p>x</p>")[1]  # head is implied
+    True
+    """
     if not body or b"\x00" in body or body.startswith(b"\xef\xbb\xbf"):
-        return None
+        return None, False
     # libxml2 checks the bytes as it reads them and logs every invalid sequence (the ones that
     # Python's strict decoder refuses: stray bytes, overlong forms, surrogates, past U+10FFFF):
     # decoding the whole body only to throw the text away cost a sixth of the parse.
@@ -72,14 +85,17 @@ def utf8_root(body: bytes) -> etree._Element | None:
     except etree.XMLSyntaxError:
         if valid_utf8(body):
             raise
-        return None
+        return None, False
     log = _PLAIN_UTF8_PARSER.error_log
-    if log and not _clean_utf8(log, body):
-        return None
-    return root
+    if not log:
+        return root, False
+    types = {error.type for error in log}
+    if not _clean_utf8(log, body, types):
+        return None, False
+    return root, _MISPLACED in types or len(log) >= 100
 
 
-def _clean_utf8(log: etree._ListErrorLog, body: bytes) -> bool:
+def _clean_utf8(log: etree._ListErrorLog, body: bytes, types: set[int] | None = None) -> bool:
     """Whether a parse that logged ``log`` read ``body`` as valid UTF-8. libxml2 stops logging
     after its hundredth error of a document: past that, the bytes are decoded to find out.
 
@@ -94,7 +110,8 @@ def _clean_utf8(log: etree._ListErrorLog, body: bytes) -> bool:
     >>> clean(b"<b></i>" * 120 + b"<p>\\xff</p>"), clean(b"<b></i>" * 120 + b"<p>ok</p>")
     (False, True)
     """
-    types = {error.type for error in log}
+    if types is None:
+        types = {error.type for error in log}
     if _INVALID_ENCODING in types:
         return False
     if _RESOURCE_LIMIT in types or len(log) >= 100:
@@ -117,6 +134,7 @@ def valid_utf8(body: bytes) -> bool:
 
 _INVALID_ENCODING = etree.ErrorTypes.ERR_INVALID_ENCODING
 _RESOURCE_LIMIT = etree.ErrorTypes.ERR_RESOURCE_LIMIT
+_MISPLACED = etree.ErrorTypes.HTML_STRUCURE_ERROR  # libxml2's only use: a misplaced tag dropped
 
 
 def _parse_utf8(response: TextResponse) -> Selector | None:

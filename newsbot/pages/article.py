@@ -348,7 +348,7 @@ class ArticlePage:
                 # Only a page whose article ended before the cut reads as the whole page does.
                 if article is not parsed.root and article not in parsed.open:
                     tags = [el.tag for el in parsed.open]
-                    tree = PageTree(parsed.root, self._root, parsed.rest, tags)
+                    tree = PageTree(parsed.root, self._root, parsed.rest, tags, parsed.dropped)
                     tree.left_out = parsed.left_out
                     return tree, body
         root = self._root()

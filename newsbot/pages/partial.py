@@ -38,7 +38,7 @@ from typing import TypeVar
 
 from lxml import etree
 
-from newsbot.pages import utf8_root, valid_utf8
+from newsbot.pages import utf8_parse, utf8_root, valid_utf8
 
 T = TypeVar("T")
 
@@ -90,6 +90,10 @@ class Parsed:
     rest: bytes = b""
     #: How many bytes of navigation before the article were left out (:func:`navigation`).
     left_out: int = 0
+    #: Whether libxml2 may have dropped a misplaced html, head or body start tag in the part
+    #: (:func:`~newsbot.pages.utf8_parse`): it then ignores as many end tags of those names in
+    #: the rest, which a parse of the rest on its own cannot know.
+    dropped: bool = False
 
 
 def parse_through(body: bytes, end: int, start: int | None = None) -> Parsed | None:
@@ -120,9 +124,11 @@ def parse_through(body: bytes, end: int, start: int | None = None) -> Parsed | N
         return None
     lead = navigation(body, start) if start is not None else None
     if lead is None:
-        root = utf8_root(body[:end] + _SENTINEL)
+        root, dropped = utf8_parse(body[:end] + _SENTINEL)
     else:
-        root = utf8_root(b"".join((body[: lead.cut], lead.chain, body[start:end], _SENTINEL)))
+        root, dropped = utf8_parse(
+            b"".join((body[: lead.cut], lead.chain, body[start:end], _SENTINEL))
+        )
     if root is None:
         return None
     sentinel = root
@@ -139,8 +145,8 @@ def parse_through(body: bytes, end: int, start: int | None = None) -> Parsed | N
         if not _chain_in_place(open_elements, lead):
             return parse_through(body, end)
         assert start is not None  # a lead is looked for only then
-        return Parsed(root, open_elements, rest, left_out=start - lead.cut)
-    return Parsed(root, open_elements, rest)
+        return Parsed(root, open_elements, rest, left_out=start - lead.cut, dropped=dropped)
+    return Parsed(root, open_elements, rest, dropped=dropped)
 
 
 class PageTree:
@@ -170,6 +176,7 @@ class PageTree:
         whole: Callable[[], etree._Element | None] | None = None,
         rest: bytes = b"",
         open_tags: list[str] | None = None,
+        dropped: bool = False,
     ) -> None:
         self.root = root
         #: Whether ``root`` is the part of the page up to its article's end (then ``rest`` is
@@ -178,6 +185,7 @@ class PageTree:
         self.rest = rest
         self._open = open_tags or []
         self._whole = whole
+        self._dropped = dropped
         self._rest_added = False
         #: Bytes of navigation before the article that the part left out (:func:`navigation`).
         self.left_out = 0
@@ -208,9 +216,12 @@ class PageTree:
         libxml2 goes on as in the whole parse: the same tokens from the same state (between
         two tokens), in elements of the same names at the same depth (what decides where an
         end tag closes, what a start tag closes, where libxml2 stops: ``</html>``, its depth
-        limit). When those elements do not come out as opened, the whole page is parsed."""
+        limit). When those elements do not come out as opened, or the part's parse dropped a
+        misplaced html, head or body start tag (``dropped``), the whole page is parsed."""
         if not self.partial or self._rest_added or self.root is None:
             return self.root
+        if self._dropped:  # libxml2 will ignore end tags in the rest that it cannot be told of
+            return self.whole()
         names = [name for name in reversed(self._open) if name not in ("html", "body")]
         lead = "<html><body>" + "".join(f"<{name}>" for name in names)
         rest_root = utf8_root(lead.encode() + self.rest)
@@ -279,9 +290,7 @@ _REFUSED_TAGS = (
     *(b"<script", b"<link"),
 )
 _HEAD_TAG = re.compile(rb"</?head[ \t\n\f\r/>]")
-# Classes the readings of the whole page look for first (a time, the article, its body): where
-# these words appear at all, the navigation's elements are searched for them.
-_READ_WORDS = (b"time", b"g-arti")
+# Classes the readings of the whole page look for first (a time, the article, its body).
 _READ_ELSEWHERE = "//*[contains(@class, 'time') or contains(@class, 'g-arti')]"
 _ATTRIBUTE_NAME = re.compile(r"[^\s\"'<>/=]+")
 #: Each start tag put in the navigation's place carries this attribute, so that the parse
@@ -307,7 +316,7 @@ def open_elements(nav: bytes) -> list[etree._Element] | None:
     the body's start tag, outermost first (parsed on its own after ``<html><body>``); None
     when that parse may not be how the page's goes or ``nav`` holds a tag a reading of the
     whole page looks for (:data:`_REFUSED_TAGS`), when it does not end between two tokens, or
-    when ``nav`` holds an element of a class a reading looks for first (:data:`_READ_WORDS`).
+    when ``nav`` holds an element of a class a reading looks for first (:data:`_READ_ELSEWHERE`).
 
     >>> [el.get("id") for el in open_elements(b'<div id=a><ul><li>x</ul><p id=b>menu<span>')]
     ['a', 'b', None]
@@ -327,7 +336,8 @@ def open_elements(nav: bytes) -> list[etree._Element] | None:
         sentinel = sentinel[-1]
     if sentinel.get("id") != SENTINEL_ID or sentinel.tail:
         return None
-    if any(word in lowered for word in _READ_WORDS) and root.xpath(_READ_ELSEWHERE):
+    # On the parsed classes, not the bytes: a character reference may spell a class.
+    if root.xpath(_READ_ELSEWHERE):
         return None
     *tags, body, html = sentinel.iterancestors()
     if body is not root[0] or html is not root:
