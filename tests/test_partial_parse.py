@@ -379,7 +379,6 @@ NAV_CASES: dict[str, tuple[Callable[[str], str], bool] | tuple[Callable[[str], s
     "upper-case-tags": (nav_start("<DIV>x</DIV><Span>y"), True),
     "processing-instruction": (nav_start("<?php echo 1; ?>"), True),
     "nested-200-deep": (nav_start("<div>" * 200 + "</div>" * 200), True),
-    "mark-on-a-closed-element": (nav_start('<div data-newsbot-open="">x</div>'), True),
     "body-in-a-head-comment": (in_head("<!-- <body> -->"), True),
     "body-with-attributes": (lambda page: edit(page, "<body>", '<body class="a>b" id=x>'), True),
     "odd-attributes-on-an-open-element": (nav_end("<div a=\"&quot;&amp;'\" b='\"' c=x&y d>"), True),
@@ -414,6 +413,17 @@ NAV_CASES: dict[str, tuple[Callable[[str], str], bool] | tuple[Callable[[str], s
     "nested-300-deep": (nav_start("<div>" * 300 + "</div>" * 300), False, ""),
     "open-textarea-before-the-article": (nav_end("<div><textarea>"), False, ""),
     "mark-on-an-open-element": (nav_end('<div data-newsbot-open="x">'), False),
+    "mark-on-a-closed-element": (nav_start('<div data-newsbot-open="">x</div>'), False),
+    "mark-on-the-body": (lambda page: edit(page, "<body>", '<body data-newsbot-open="">'), False),
+    # A start tag left unended swallows the article's (and the sentinel, parsed on its own).
+    "navigation-ending-inside-a-start-tag": (nav_end("<span x"), False, "page"),
+    "sentinel-id-in-the-navigation": (nav_end('<textarea id="newsbot-cut-7d1f">'), False, ""),
+    # "<body -->" ends a comment in the head: the head is still open there, and the
+    # navigation's title goes into it; the body libxml2 implies later is not that tag's.
+    "body-tag-text-ending-a-head-comment": (
+        lambda page: edit(page, "</head>\n<body>", "<!-- <body --><title>menu</title>"),
+        False,
+    ),
     "nothing-open-at-the-article": (
         lambda page: re.sub(r"<body>.*?(?=<div class=\"g-article\">)", "<body>", page, flags=re.S),
         False,
@@ -500,7 +510,8 @@ def test_a_lead_stands_in_for_the_navigation_with_marked_start_tags() -> None:
     assert navigation(body, start) is None  # met once: parsed with its page
     lead = navigation(body, start)
     assert lead is not None
-    assert body[lead.cut - 6 : lead.cut] == b"<body>"
+    assert body[lead.cut : lead.cut + 6] == b"<body>"
+    assert lead.body_tag == b'<body data-newsbot-open="">'
     assert [tag for tag, _ in lead.elements] == ["div", "div"]
     assert lead.chain == (
         b'<div class="w1200 g-main" data-newsbot-open=""><div class="g-main-left"'
@@ -509,5 +520,5 @@ def test_a_lead_stands_in_for_the_navigation_with_marked_start_tags() -> None:
     # The parse shows no mark: they are removed once checked.
     seen = ArticlePage(HtmlResponse(url=URL, body=body), fetched_at=NOW)
     tree, _ = seen._tree()
-    assert tree.left_out == start - lead.cut
+    assert tree.left_out == start - (lead.cut + len(b"<body>"))
     assert tree.root is not None and not tree.root.xpath("//*[@data-newsbot-open]")

@@ -127,14 +127,14 @@ def parse_through(body: bytes, end: int, start: int | None = None) -> Parsed | N
         root, dropped = utf8_parse(body[:end] + _SENTINEL)
     else:
         root, dropped = utf8_parse(
-            b"".join((body[: lead.cut], lead.chain, body[start:end], _SENTINEL))
+            b"".join((body[: lead.cut], lead.body_tag, lead.chain, body[start:end], _SENTINEL))
         )
     if root is None:
         return None
     sentinel = root
     while len(sentinel):  # the last element in page order
         sentinel = sentinel[-1]
-    if sentinel.tag != "i" or sentinel.get("id") != SENTINEL_ID:
+    if sentinel.tag != "i" or sentinel.get("id") != SENTINEL_ID or len(sentinel.attrib) != 1:
         return None  # the cut fell inside a tag, a comment or a script: no element came out
     parent = sentinel.getparent()
     if parent is None or sentinel.tail:
@@ -145,7 +145,8 @@ def parse_through(body: bytes, end: int, start: int | None = None) -> Parsed | N
         if not _chain_in_place(open_elements, lead):
             return parse_through(body, end)
         assert start is not None  # a lead is looked for only then
-        return Parsed(root, open_elements, rest, left_out=start - lead.cut, dropped=dropped)
+        left_out = start - lead.cut - len(lead.body_tag) + len(_MARK_BYTES) - 1
+        return Parsed(root, open_elements, rest, left_out=left_out, dropped=dropped)
     return Parsed(root, open_elements, rest, dropped=dropped)
 
 
@@ -296,15 +297,19 @@ _ATTRIBUTE_NAME = re.compile(r"[^\s\"'<>/=]+")
 #: Each start tag put in the navigation's place carries this attribute, so that the parse
 #: shows they came out as elements, in their places; it is removed afterwards.
 _MARK = "data-newsbot-open"
-_MARK_BYTES = b" " + _MARK.encode() + b'="">'
+_MARK_NAME = _MARK.encode()
+_MARK_BYTES = b" " + _MARK_NAME + b'="">'
+_SENTINEL_BYTES = SENTINEL_ID.encode()
 
 
 @dataclass(frozen=True)
 class Lead:
     """What stands in for a page's navigation (:func:`navigation`)."""
 
-    #: Where the navigation begins: right after the body's start tag (0 in the memo).
+    #: Where the body's start tag begins (0 in the memo).
     cut: int
+    #: The body's start tag, marked (b"" in the memo).
+    body_tag: bytes
     #: The start tags of the elements the navigation leaves open, marked, outermost first.
     chain: bytes
     #: Those elements' names and attributes, innermost first (as the parse gives them).
@@ -328,13 +333,18 @@ def open_elements(nav: bytes) -> list[etree._Element] | None:
         b"<head" in lowered and _HEAD_TAG.search(lowered)
     ):
         return None
+    if _SENTINEL_BYTES in nav or _MARK_NAME in lowered:
+        return None
     root = utf8_root(b"<html><body>" + nav + _SENTINEL)
     if root is None or root.tag != "html" or not len(root) or root[0].tag != "body":
         return None
     sentinel = root
     while len(sentinel):
         sentinel = sentinel[-1]
-    if sentinel.get("id") != SENTINEL_ID or sentinel.tail:
+    # The sentinel itself, not an element that swallowed it (a start tag left unended).
+    if sentinel.tag != "i" or sentinel.get("id") != SENTINEL_ID or len(sentinel.attrib) != 1:
+        return None
+    if sentinel.tail:
         return None
     # On the parsed classes, not the bytes: a character reference may spell a class.
     if root.xpath(_READ_ELSEWHERE):
@@ -377,7 +387,7 @@ def navigation(body: bytes, start: int) -> Lead | None:
     body's start tag and the navigation is for the parse to show (:func:`_chain_in_place`)."""
     at = body.rfind(b"<body", 0, start)
     tag = _BODY_TAG.match(body, at) if at >= 0 else None
-    if tag is None:
+    if tag is None or _MARK_NAME in tag[0]:
         return None
     cut = tag.end()
     size = start - cut
@@ -389,7 +399,10 @@ def navigation(body: bytes, start: int) -> Lead | None:
                 found = _lead(open_elements(nav))
             del _SEEN[i]
             _SEEN.insert(0, (nav, found))
-            return None if found is None else replace(found, cut=cut)
+            if found is None:
+                return None
+            # The body's own start tag marked: the parse shows that it was the body's.
+            return replace(found, cut=at, body_tag=tag[0][:-1] + _MARK_BYTES)
     _SEEN.insert(0, (body[cut:start], _MET_ONCE))
     del _SEEN[_SEEN_MAX:]
     return None
@@ -404,7 +417,7 @@ def _lead(elements: list[etree._Element] | None) -> Lead | None:
     if None in tags:
         return None
     described = tuple((el.tag, tuple(el.items())) for el in reversed(elements))
-    return Lead(0, b"".join(t for t in tags if t), described)
+    return Lead(0, b"", b"".join(t for t in tags if t), described)
 
 
 def forget_navigation() -> None:
@@ -413,18 +426,20 @@ def forget_navigation() -> None:
 
 
 def _chain_in_place(open_now: list[etree._Element], lead: Lead) -> bool:
-    """Whether the marked start tags came out as the first elements of the body, each in the
-    one before, with the names and attributes the navigation's own parse gave them, and are
-    still open at the cut (``open_now``, innermost first): then the bytes before them left the
-    body open and the tokenizer between two tokens, and libxml2 read the article in the
-    elements the navigation leaves open. The marks are removed."""
+    """Whether the marked body start tag made the body (not a tag libxml2 dropped, not a
+    "tag" in a comment, with an implied body after it), and the marked start tags after it
+    came out as the first elements of the body, each in the one before, with the names and
+    attributes the navigation's own parse gave them, still open at the cut (``open_now``,
+    innermost first): then the bytes before them left the body open and the tokenizer between
+    two tokens, and libxml2 read the article in the elements the navigation leaves open. The
+    marks are removed."""
     depth = len(lead.elements)
     if len(open_now) < depth + 2:
         return False
     *chain, body, html = open_now[-(depth + 2) :]
     if html.getparent() is not None or body.tag != "body" or body.text or body[0] is not chain[-1]:
         return False
-    for el in chain:
+    for el in (body, *chain):
         if el.get(_MARK) != "":
             return False
         del el.attrib[_MARK]
