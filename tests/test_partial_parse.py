@@ -239,6 +239,12 @@ CASES: dict[str, tuple[Callable[[str], str], str]] = {
     # stray byte that is not UTF-8 makes it no article at all: "" for no record).
     "invalid-utf8-after-the-article": (before_body_end("<p>\udcff</p>"), ""),
     "nul-byte-after-the-article": (before_body_end("<p>\x00</p>"), "page"),
+    # A time element left open before the article holds it, and its text goes on past the cut:
+    # read as the visible time (the top has none), from the whole page.
+    "time-left-open-around-the-article": (
+        chain(no_visible_time, lambda page: edit(page, "<body>", '<body><span class="time">x')),
+        "page",
+    ),
     # A second body start tag, dropped by libxml2, which then ignores the first body end tag:
     # the meta tag after it, past libxml2's depth limit in the whole page, is not read.
     "dropped-body-tag-then-a-time-deep-in-the-rest": (

@@ -345,8 +345,15 @@ class ArticlePage:
             body = _find_body(parsed.root)
             if body is not None:
                 article = _article_of(body, parsed.root)
-                # Only a page whose article ended before the cut reads as the whole page does.
-                if article is not parsed.root and article not in parsed.open:
+                # Only a page whose article ended before the cut reads as the whole page does;
+                # and one with no element open at the cut that a reading of the page takes
+                # the text of (a time left open around the article: its text goes on past
+                # the cut).
+                if (
+                    article is not parsed.root
+                    and article not in parsed.open
+                    and not any(_TIME_CLASS in (el.get("class") or "") for el in parsed.open)
+                ):
                     tags = [el.tag for el in parsed.open]
                     tree = PageTree(parsed.root, self._root, parsed.rest, tags, parsed.dropped)
                     tree.left_out = parsed.left_out
@@ -504,6 +511,7 @@ class _Top:
     tags: list[etree._Element] = field(default_factory=list)  # _find(top, TAGS)
 
 
+_TIME_CLASS = "time"  # in the class of every element that TIME matches
 _SOURCE_QUERY = Query(SOURCE)
 _TIME_QUERY = Query(TIME)
 _TAGS_QUERY = Query(TAGS)
