@@ -62,6 +62,13 @@ _SITE_TIME = re.compile(
 )
 
 
+# Longer than any way of writing a time (the longest dateparser reads, a weekday, a date, a time
+# and a zone in words, is under 60 characters): the text of an element that holds more than a
+# time, such as one left open around the page. dateparser's cost grows with the text, and its
+# older releases (the floor in constraints-minimum.txt) recurse on a text of pages.
+_LONGEST_TIME = 80
+
+
 def parse_time(raw: str | None, *, now: datetime | None = None) -> str | None:
     """Publication time as ISO 8601 with the Beijing offset, or None if it cannot be read.
 
@@ -80,9 +87,11 @@ def parse_time(raw: str | None, *, now: datetime | None = None) -> str | None:
     True
     >>> parse_time("2021-02-30 10:00:00") is None
     True
+    >>> parse_time("3小时前 " * 2000) is None  # no time is that long: not given to dateparser
+    True
     """
     text = normalize_space(raw)
-    if not text:
+    if not text or len(text) > _LONGEST_TIME:
         return None
     m = _SITE_TIME.match(text)
     if m:
