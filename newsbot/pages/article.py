@@ -355,8 +355,9 @@ class ArticlePage:
                     and not any(_TIME_CLASS in (el.get("class") or "") for el in parsed.open)
                 ):
                     tags = [el.tag for el in parsed.open]
-                    tree = PageTree(parsed.root, self._root, parsed.rest, tags, parsed.dropped)
-                    tree.left_out = parsed.left_out
+                    tree = PageTree(
+                        parsed.root, self._root, parsed.rest, tags, parsed.dropped, parsed.left_out
+                    )
                     return tree, body
         root = self._root()
         return PageTree(root), _find_body(root)

@@ -129,15 +129,11 @@ def parse_through(body: bytes, end: int, start: int | None = None) -> Parsed | N
         root, dropped = utf8_parse(
             b"".join((body[: lead.cut], lead.body_tag, lead.chain, body[start:end], _SENTINEL))
         )
-    if root is None:
-        return None
-    sentinel = root
-    while len(sentinel):  # the last element in page order
-        sentinel = sentinel[-1]
-    if sentinel.tag != "i" or sentinel.get("id") != SENTINEL_ID or len(sentinel.attrib) != 1:
+    sentinel = _sentinel_of(root)
+    if sentinel is None:
         return None  # the cut fell inside a tag, a comment or a script: no element came out
     parent = sentinel.getparent()
-    if parent is None or sentinel.tail:
+    if parent is None:
         return None
     open_elements = list(sentinel.iterancestors())
     parent.remove(sentinel)
@@ -145,9 +141,22 @@ def parse_through(body: bytes, end: int, start: int | None = None) -> Parsed | N
         if not _chain_in_place(open_elements, lead):
             return parse_through(body, end)
         assert start is not None  # a lead is looked for only then
-        left_out = start - lead.cut - len(lead.body_tag) + len(_MARK_BYTES) - 1
-        return Parsed(root, open_elements, rest, left_out=left_out, dropped=dropped)
+        return Parsed(root, open_elements, rest, left_out=start - lead.begins, dropped=dropped)
     return Parsed(root, open_elements, rest, dropped=dropped)
+
+
+def _sentinel_of(root: etree._Element | None) -> etree._Element | None:
+    """The sentinel as the last element of ``root`` in page order, with nothing after it; None
+    when the parse did not end with it (the bytes before it ended inside a tag, a comment or
+    raw text, which swallowed it, or an element that swallowed its start tag passes for it)."""
+    if root is None:
+        return None
+    last = root
+    while len(last):
+        last = last[-1]
+    if last.tag != "i" or last.get("id") != SENTINEL_ID or len(last.attrib) != 1 or last.tail:
+        return None
+    return last
 
 
 class PageTree:
@@ -178,6 +187,7 @@ class PageTree:
         rest: bytes = b"",
         open_tags: list[str] | None = None,
         dropped: bool = False,
+        left_out: int = 0,
     ) -> None:
         self.root = root
         #: Whether ``root`` is the part of the page up to its article's end (then ``rest`` is
@@ -189,7 +199,7 @@ class PageTree:
         self._dropped = dropped
         self._rest_added = False
         #: Bytes of navigation before the article that the part left out (:func:`navigation`).
-        self.left_out = 0
+        self.left_out = left_out
 
     @property
     def extent(self) -> str:
@@ -308,6 +318,8 @@ class Lead:
 
     #: Where the body's start tag begins (0 in the memo).
     cut: int
+    #: Where the navigation begins, right after that tag (0 in the memo).
+    begins: int
     #: The body's start tag, marked (b"" in the memo).
     body_tag: bytes
     #: The start tags of the elements the navigation leaves open, marked, outermost first.
@@ -336,15 +348,8 @@ def open_elements(nav: bytes) -> list[etree._Element] | None:
     if _SENTINEL_BYTES in nav or _MARK_NAME in lowered:
         return None
     root = utf8_root(b"<html><body>" + nav + _SENTINEL)
-    if root is None or root.tag != "html" or not len(root) or root[0].tag != "body":
-        return None
-    sentinel = root
-    while len(sentinel):
-        sentinel = sentinel[-1]
-    # The sentinel itself, not an element that swallowed it (a start tag left unended).
-    if sentinel.tag != "i" or sentinel.get("id") != SENTINEL_ID or len(sentinel.attrib) != 1:
-        return None
-    if sentinel.tail:
+    sentinel = _sentinel_of(root)
+    if root is None or sentinel is None or root.tag != "html" or root[0].tag != "body":
         return None
     # On the parsed classes, not the bytes: a character reference may spell a class.
     if root.xpath(_READ_ELSEWHERE):
@@ -402,7 +407,7 @@ def navigation(body: bytes, start: int) -> Lead | None:
             if found is None:
                 return None
             # The body's own start tag marked: the parse shows that it was the body's.
-            return replace(found, cut=at, body_tag=tag[0][:-1] + _MARK_BYTES)
+            return replace(found, cut=at, begins=cut, body_tag=tag[0][:-1] + _MARK_BYTES)
     _SEEN.insert(0, (body[cut:start], _MET_ONCE))
     del _SEEN[_SEEN_MAX:]
     return None
@@ -417,7 +422,7 @@ def _lead(elements: list[etree._Element] | None) -> Lead | None:
     if None in tags:
         return None
     described = tuple((el.tag, tuple(el.items())) for el in reversed(elements))
-    return Lead(0, b"", b"".join(t for t in tags if t), described)
+    return Lead(0, 0, b"", b"".join(t for t in tags if t), described)
 
 
 def forget_navigation() -> None:
